@@ -1,0 +1,51 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Seatlock: seat reservation on Redis, served by libevent (evhttp) loops.
+// C stays in the two bridge modules (SeatlockHTTP for libevent, SeatlockRedis for hiredis);
+// every other module is plain Swift.
+let package = Package(
+    name: "seatlock",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "seatlock", targets: ["seatlock"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // C libraries from Debian: libhiredis-dev (with its libevent adapter) and libevent-dev.
+        .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
+        .systemLibrary(name: "CLibevent", pkgConfig: "libevent_pthreads", providers: [.apt(["libevent-dev"])]),
+
+        // Bridges: the only modules that see pointers and C callbacks.
+        .target(name: "SeatlockHTTP", dependencies: ["CLibevent"]),
+        .target(name: "SeatlockRedis", dependencies: [
+            "CHiredis", "SeatlockHTTP", .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+
+        // Booking domain: ids, validation, key schema, tokens. Pure Swift.
+        .target(name: "SeatlockCore", dependencies: [
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+        // HTTP handlers that join the core to Redis.
+        .target(name: "SeatlockServer", dependencies: [
+            "SeatlockCore", "SeatlockRedis", "SeatlockHTTP",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "seatlock", dependencies: [
+            "SeatlockServer", "SeatlockCore", "SeatlockRedis", "SeatlockHTTP",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        // Starts a real redis-server for tests (free port, temporary dir).
+        .target(name: "SeatlockTestSupport", dependencies: ["SeatlockRedis", "SeatlockCore", "SeatlockHTTP"]),
+        .testTarget(name: "SeatlockCoreTests", dependencies: ["SeatlockCore"]),
+        .testTarget(name: "SeatlockIntegrationTests", dependencies: [
+            "SeatlockServer", "SeatlockCore", "SeatlockRedis", "SeatlockHTTP", "SeatlockTestSupport",
+        ]),
+    ]
+)

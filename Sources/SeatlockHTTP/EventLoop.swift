@@ -1,0 +1,167 @@
+// One libevent event_base, run by one thread. Everything created on a loop
+// (HTTP servers, Redis connections, timers) is confined to that loop's thread;
+// the only thread-safe entry points are `handle.execute` and `handle.stop`.
+import CLibevent
+import Foundation
+import Synchronization
+
+/// Turns on libevent's pthread locking once per process, so that another
+/// thread may wake a loop (`event_active`) or ask it to exit.
+private let threadingEnabled: Bool = {
+    evthread_use_pthreads() == 0
+}()
+
+public final class EventLoop {
+    package let base: OpaquePointer
+    public let handle: Handle
+    private var wakeEvent: OpaquePointer?
+
+    public init() {
+        precondition(threadingEnabled, "libevent pthread support is missing")
+        guard let base = event_base_new() else { fatalError("event_base_new failed") }
+        self.base = base
+        self.handle = Handle(base: base)
+        let box = Unmanaged.passUnretained(handle).toOpaque()
+        // A persistent "user" event: other threads make it active to run queued work here.
+        wakeEvent = event_new(base, -1, Int16(EV_PERSIST), { _, _, arg in
+            guard let arg else { return }
+            Unmanaged<Handle>.fromOpaque(arg).takeUnretainedValue().drain()
+        }, box)
+        handle.wakeEvent = wakeEvent
+        event_add(wakeEvent, nil)
+    }
+
+    deinit {
+        if let wakeEvent { event_free(wakeEvent) }
+        event_base_free(base)
+    }
+
+    /// Runs the loop on the calling thread until `stop()` is called.
+    public func run() {
+        event_base_loop(base, EVLOOP_NO_EXIT_ON_EMPTY)
+    }
+
+    /// Runs the loop until nothing is left to do or `stop()`.
+    public func runUntilIdle() {
+        event_base_loop(base, 0)
+    }
+
+    /// Runs `body` once after `delay`. The returned timer may be cancelled.
+    @discardableResult
+    public func schedule(after delay: Duration, _ body: @escaping () -> Void) -> LoopTimer {
+        LoopTimer(base: base, interval: delay, repeats: false, body: body)
+    }
+
+    /// Runs `body` every `interval` until the timer is cancelled.
+    public func scheduleRepeating(every interval: Duration, _ body: @escaping () -> Void) -> LoopTimer {
+        LoopTimer(base: base, interval: interval, repeats: true, body: body)
+    }
+
+    /// The thread-safe face of a loop: queue work onto it, or stop it.
+    public final class Handle: @unchecked Sendable {
+        private let base: OpaquePointer
+        fileprivate var wakeEvent: OpaquePointer?
+        private let queue = Mutex<[@Sendable () -> Void]>([])
+
+        fileprivate init(base: OpaquePointer) { self.base = base }
+
+        /// Runs `body` on the loop's thread, soon.
+        public func execute(_ body: @escaping @Sendable () -> Void) {
+            queue.withLock { $0.append(body) }
+            event_active(wakeEvent, 0, 0)
+        }
+
+        /// Makes the loop return from `run()` after the current callbacks.
+        public func stop() {
+            event_base_loopbreak(base)
+        }
+
+        fileprivate func drain() {
+            let work = queue.withLock { jobs -> [@Sendable () -> Void] in
+                defer { jobs.removeAll(keepingCapacity: true) }
+                return jobs
+            }
+            for job in work { job() }
+        }
+    }
+}
+
+/// A libevent timer owned by Swift. It holds its closure until cancelled
+/// (a one-shot timer lets go of it after firing).
+public final class LoopTimer {
+    private var event: OpaquePointer?
+    private var body: (() -> Void)?
+    private let repeats: Bool
+
+    fileprivate init(base: OpaquePointer, interval: Duration, repeats: Bool, body: @escaping () -> Void) {
+        self.body = body
+        self.repeats = repeats
+        let flags = repeats ? Int16(EV_PERSIST) : 0
+        event = event_new(base, -1, flags, { _, _, arg in
+            guard let arg else { return }
+            let timer = Unmanaged<LoopTimer>.fromOpaque(arg).takeUnretainedValue()
+            timer.fire()
+        }, Unmanaged.passUnretained(self).toOpaque())
+        var tv = timeval(interval)
+        event_add(event, &tv)
+        // The loop keeps the timer alive while it is pending.
+        retainedSelf = Unmanaged.passRetained(self)
+    }
+
+    private var retainedSelf: Unmanaged<LoopTimer>?
+
+    private func fire() {
+        body?()
+        if !repeats { cancel() }
+    }
+
+    /// Stops the timer; safe to call more than once.
+    public func cancel() {
+        if let event {
+            event_del(event)
+            event_free(event)
+            self.event = nil
+        }
+        body = nil
+        let retained = retainedSelf
+        retainedSelf = nil
+        retained?.release()
+    }
+}
+
+extension timeval {
+    init(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        self.init(tv_sec: Int(seconds), tv_usec: Int(attoseconds / 1_000_000_000_000))
+    }
+}
+
+/// Catches SIGINT and SIGTERM on a loop (only one loop per process should).
+public final class SignalWatcher {
+    private var events: [OpaquePointer] = []
+    private let onSignal: (Int32) -> Void
+
+    public init(loop: EventLoop, signals: [Int32] = [SIGINT, SIGTERM], onSignal: @escaping (Int32) -> Void) {
+        self.onSignal = onSignal
+        let box = Unmanaged.passUnretained(self).toOpaque()
+        for sig in signals {
+            if let ev = event_new(loop.base, sig, Int16(EV_SIGNAL | EV_PERSIST), { fd, _, arg in
+                guard let arg else { return }
+                Unmanaged<SignalWatcher>.fromOpaque(arg).takeUnretainedValue().onSignal(fd)
+            }, box) {
+                event_add(ev, nil)
+                events.append(ev)
+            }
+        }
+    }
+
+    public func cancel() {
+        for ev in events {
+            event_del(ev)
+            event_free(ev)
+        }
+        events.removeAll()
+    }
+
+    deinit { cancel() }
+}

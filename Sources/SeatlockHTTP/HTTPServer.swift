@@ -1,0 +1,300 @@
+// An evhttp server on one event loop. Several loops bind the same port with
+// SO_REUSEPORT, so the kernel spreads connections across them and a request
+// is served start to finish on the thread that accepted it.
+import CLibevent
+import Foundation
+
+public struct HTTPLimits: Sendable {
+    /// Bodies above this get a JSON 413 from the server (SPEC: 64 KiB).
+    public var maxBodyBytes: Int = 64 * 1024
+    /// evhttp stops reading past this and closes with its own 413: a body that
+    /// large is not worth reading just to refuse it politely.
+    public var hardBodyBytes: Int = 1024 * 1024
+    /// Request line plus headers.
+    public var maxHeaderBytes: Int = 16 * 1024
+    /// Read/write timeout, also the idle keep-alive timeout.
+    public var timeoutSeconds: Int = 30
+    public init() {}
+}
+
+public struct HTTPRequest: Sendable {
+    public var method: String
+    /// The raw (still percent-encoded) path, without the query.
+    public var path: String
+    /// The raw query string, without `?`, empty if none.
+    public var query: String
+    /// Header names are lowercased.
+    public var headers: [(name: String, value: String)]
+    public var body: [UInt8]
+    public var remoteAddress: String
+
+    public init(method: String, path: String, query: String = "", headers: [(name: String, value: String)] = [], body: [UInt8] = [], remoteAddress: String = "") {
+        self.method = method
+        self.path = path
+        self.query = query
+        self.headers = headers
+        self.body = body
+        self.remoteAddress = remoteAddress
+    }
+
+    public func header(_ name: String) -> String? {
+        let lower = name.lowercased()
+        return headers.first { $0.name == lower }?.value
+    }
+}
+
+public struct HTTPResponse: Sendable {
+    public var status: Int
+    public var contentType: String
+    public var headers: [(String, String)]
+    public var body: [UInt8]
+
+    public init(status: Int, contentType: String = "application/json", headers: [(String, String)] = [], body: [UInt8]) {
+        self.status = status
+        self.contentType = contentType
+        self.headers = headers
+        self.body = body
+    }
+
+    public init(status: Int, json: String, headers: [(String, String)] = []) {
+        self.init(status: status, headers: headers, body: Array(json.utf8))
+    }
+}
+
+/// Answers one request, exactly once. Confined to the loop that received it.
+/// If the client goes away first, `send` does nothing.
+public final class HTTPResponder {
+    private var request: OpaquePointer?
+    private var connection: OpaquePointer?
+    private var retainedForClose: Unmanaged<HTTPResponder>?
+    private weak var server: HTTPServer?
+
+    fileprivate init(request: OpaquePointer, server: HTTPServer) {
+        self.request = request
+        self.server = server
+        self.connection = evhttp_request_get_connection(request)
+        // Hear about the connection closing while the answer is still being prepared.
+        let retained = Unmanaged.passRetained(self)
+        retainedForClose = retained
+        evhttp_connection_set_closecb(connection, { _, arg in
+            guard let arg else { return }
+            Unmanaged<HTTPResponder>.fromOpaque(arg).takeUnretainedValue().connectionClosed()
+        }, retained.toOpaque())
+    }
+
+    public var isOpen: Bool { request != nil }
+
+    public func send(_ response: HTTPResponse) {
+        guard let request else { return }
+        detachCloseCallback()
+        let headers = evhttp_request_get_output_headers(request)
+        evhttp_add_header(headers, "Content-Type", response.contentType)
+        for (name, value) in response.headers where Self.isSafeHeader(name, value) {
+            evhttp_add_header(headers, name, value)
+        }
+        let buffer = evbuffer_new()
+        response.body.withUnsafeBytes { raw in
+            if let base = raw.baseAddress, raw.count > 0 { _ = evbuffer_add(buffer, base, raw.count) }
+        }
+        evhttp_send_reply(request, Int32(response.status), Self.reason(response.status), buffer)
+        evbuffer_free(buffer)
+        self.request = nil
+        server?.requestFinished()
+    }
+
+    private func connectionClosed() {
+        guard request != nil else { return }
+        request = nil
+        detachCloseCallback()
+        server?.requestFinished()
+    }
+
+    private func detachCloseCallback() {
+        if let connection { evhttp_connection_set_closecb(connection, nil, nil) }
+        connection = nil
+        let retained = retainedForClose
+        retainedForClose = nil
+        retained?.release()
+    }
+
+    private static func isSafeHeader(_ name: String, _ value: String) -> Bool {
+        !name.utf8.contains { $0 < 0x21 || $0 == UInt8(ascii: ":") } && !value.utf8.contains { $0 == 13 || $0 == 10 || $0 == 0 }
+    }
+
+    static func reason(_ status: Int) -> String {
+        switch status {
+        case 200: "OK"
+        case 201: "Created"
+        case 202: "Accepted"
+        case 204: "No Content"
+        case 400: "Bad Request"
+        case 401: "Unauthorized"
+        case 403: "Forbidden"
+        case 404: "Not Found"
+        case 405: "Method Not Allowed"
+        case 409: "Conflict"
+        case 413: "Payload Too Large"
+        case 415: "Unsupported Media Type"
+        case 422: "Unprocessable Entity"
+        case 429: "Too Many Requests"
+        case 500: "Internal Server Error"
+        case 503: "Service Unavailable"
+        default: "Status"
+        }
+    }
+}
+
+public enum HTTPServerError: Error, CustomStringConvertible {
+    case bindFailed(host: String, port: Int, reason: String)
+    public var description: String {
+        switch self {
+        case let .bindFailed(host, port, reason): "cannot listen on \(host):\(port): \(reason)"
+        }
+    }
+}
+
+public final class HTTPServer {
+    public typealias Handler = (HTTPRequest, HTTPResponder) -> Void
+
+    private let http: OpaquePointer
+    private var listener: OpaquePointer?
+    private var boundSocket: OpaquePointer?
+    private let handler: Handler
+    public let limits: HTTPLimits
+    /// The port actually bound (useful when asked for port 0).
+    public private(set) var port: Int = 0
+    public private(set) var inFlight = 0
+    private var drained: (() -> Void)?
+
+    /// Binds `host:port` on `loop`. Port 0 picks a free port; pass the result to
+    /// the other loops so they share it.
+    public init(loop: EventLoop, host: String, port: Int, limits: HTTPLimits = HTTPLimits(), handler: @escaping Handler) throws {
+        guard let http = evhttp_new(loop.base) else { throw HTTPServerError.bindFailed(host: host, port: port, reason: "evhttp_new failed") }
+        self.http = http
+        self.handler = handler
+        self.limits = limits
+        evhttp_set_max_body_size(http, limits.hardBodyBytes)
+        evhttp_set_max_headers_size(http, limits.maxHeaderBytes)
+        evhttp_set_timeout(http, Int32(limits.timeoutSeconds))
+        // Accept every method evhttp knows, so a wrong one gets our JSON 405 instead of its 501.
+        let everyMethod = EVHTTP_REQ_GET.rawValue | EVHTTP_REQ_POST.rawValue | EVHTTP_REQ_HEAD.rawValue
+            | EVHTTP_REQ_PUT.rawValue | EVHTTP_REQ_DELETE.rawValue | EVHTTP_REQ_OPTIONS.rawValue
+            | EVHTTP_REQ_TRACE.rawValue | EVHTTP_REQ_CONNECT.rawValue | EVHTTP_REQ_PATCH.rawValue
+        evhttp_set_allowed_methods(http, UInt16(everyMethod))
+
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port)).bigEndian
+        guard inet_pton(AF_INET, host, &address.sin_addr) == 1 else {
+            evhttp_free(http)
+            throw HTTPServerError.bindFailed(host: host, port: port, reason: "not an IPv4 address")
+        }
+        let flags = UInt32(LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT | LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC)
+        let listener = withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                evconnlistener_new_bind(loop.base, nil, nil, flags, 1024, $0, Int32(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard let listener else {
+            evhttp_free(http)
+            throw HTTPServerError.bindFailed(host: host, port: port, reason: String(cString: strerror(errno)))
+        }
+        self.listener = listener
+        boundSocket = evhttp_bind_listener(http, listener)
+
+        var bound = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &bound) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                getsockname(evconnlistener_get_fd(listener), $0, &length)
+            }
+        }
+        self.port = Int(UInt16(bigEndian: bound.sin_port))
+
+        evhttp_set_gencb(http, { request, arg in
+            guard let request, let arg else { return }
+            Unmanaged<HTTPServer>.fromOpaque(arg).takeUnretainedValue().receive(request)
+        }, Unmanaged.passUnretained(self).toOpaque())
+    }
+
+    deinit {
+        evhttp_free(http)
+    }
+
+    private func receive(_ raw: OpaquePointer) {
+        inFlight += 1
+        let request = Self.copyRequest(raw)
+        let responder = HTTPResponder(request: raw, server: self)
+        handler(request, responder)
+    }
+
+    fileprivate func requestFinished() {
+        inFlight -= 1
+        if inFlight == 0, let drained {
+            self.drained = nil
+            drained()
+        }
+    }
+
+    /// Stops accepting connections, then calls `done` once every request in
+    /// hand has been answered.
+    public func shutdown(done: @escaping () -> Void) {
+        if let boundSocket {
+            evhttp_del_accept_socket(http, boundSocket)
+            self.boundSocket = nil
+            listener = nil
+        }
+        if inFlight == 0 { done() } else { drained = done }
+    }
+
+    private static func copyRequest(_ raw: OpaquePointer) -> HTTPRequest {
+        let method = methodName(evhttp_request_get_command(raw))
+        var path = "/"
+        var query = ""
+        if let uri = evhttp_request_get_evhttp_uri(raw) {
+            if let p = evhttp_uri_get_path(uri) { path = String(cString: p) }
+            if let q = evhttp_uri_get_query(uri) { query = String(cString: q) }
+        }
+        var headers: [(name: String, value: String)] = []
+        if let input = evhttp_request_get_input_headers(raw) {
+            var entry = input.pointee.tqh_first
+            while let header = entry {
+                if let key = header.pointee.key, let value = header.pointee.value {
+                    headers.append((String(cString: key).lowercased(), String(cString: value)))
+                }
+                entry = header.pointee.next.tqe_next
+            }
+        }
+        var body: [UInt8] = []
+        if let buffer = evhttp_request_get_input_buffer(raw) {
+            let length = evbuffer_get_length(buffer)
+            if length > 0 {
+                body = [UInt8](repeating: 0, count: length)
+                _ = body.withUnsafeMutableBytes { evbuffer_copyout(buffer, $0.baseAddress, length) }
+            }
+        }
+        var remote = ""
+        if let connection = evhttp_request_get_connection(raw) {
+            var address: UnsafeMutablePointer<CChar>?
+            var port: UInt16 = 0
+            evhttp_connection_get_peer(connection, &address, &port)
+            if let address { remote = String(cString: address) }
+        }
+        return HTTPRequest(method: method, path: path, query: query, headers: headers, body: body, remoteAddress: remote)
+    }
+
+    private static func methodName(_ command: evhttp_cmd_type) -> String {
+        switch command {
+        case EVHTTP_REQ_GET: "GET"
+        case EVHTTP_REQ_POST: "POST"
+        case EVHTTP_REQ_HEAD: "HEAD"
+        case EVHTTP_REQ_PUT: "PUT"
+        case EVHTTP_REQ_DELETE: "DELETE"
+        case EVHTTP_REQ_OPTIONS: "OPTIONS"
+        case EVHTTP_REQ_TRACE: "TRACE"
+        case EVHTTP_REQ_CONNECT: "CONNECT"
+        case EVHTTP_REQ_PATCH: "PATCH"
+        default: "UNKNOWN"
+        }
+    }
+}

@@ -1,0 +1,141 @@
+// Lua scripts as values that carry their own SHA1, and the library that
+// reads them from `lua/` (resolving `--@include NAME` lines from
+// `lua/includes/NAME.lua`), so what runs is exactly what the repo holds.
+import Crypto
+import Foundation
+
+public struct LuaScript: Sendable, Equatable {
+    public let name: String
+    public let source: String
+    public let sha1: String
+
+    public init(name: String, source: String) {
+        self.name = name
+        self.source = source
+        self.sha1 = Insecure.SHA1.hash(data: Data(source.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// `EVALSHA sha numkeys keys... args...`
+    public func evalshaArguments(keys: [String], args: [String]) -> [String] {
+        ["EVALSHA", sha1, String(keys.count)] + keys + args
+    }
+
+    public func evalArguments(keys: [String], args: [String]) -> [String] {
+        ["EVAL", source, String(keys.count)] + keys + args
+    }
+}
+
+public enum ScriptLibraryError: Error, CustomStringConvertible {
+    case directoryNotFound([String])
+    case missingScript(String)
+    case missingInclude(script: String, include: String)
+
+    public var description: String {
+        switch self {
+        case let .directoryNotFound(tried): "cannot find the Lua scripts (lua/hold.lua); looked in: \(tried.joined(separator: ", ")). Set SEATLOCK_LUA_DIR."
+        case let .missingScript(name): "lua/\(name).lua is missing"
+        case let .missingInclude(script, include): "lua/\(script).lua includes lua/includes/\(include).lua, which is missing"
+        }
+    }
+}
+
+public struct ScriptLibrary: Sendable {
+    public let directory: URL
+    public let scripts: [String: LuaScript]
+
+    public init(directory: URL) throws {
+        self.directory = directory
+        var scripts: [String: LuaScript] = [:]
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".lua") }
+        for file in files.sorted() {
+            let name = String(file.dropLast(4))
+            let text = try String(contentsOf: directory.appendingPathComponent(file), encoding: .utf8)
+            scripts[name] = LuaScript(name: name, source: try Self.resolveIncludes(text, script: name, directory: directory))
+        }
+        self.scripts = scripts
+    }
+
+    public func script(_ name: String) throws -> LuaScript {
+        guard let script = scripts[name] else { throw ScriptLibraryError.missingScript(name) }
+        return script
+    }
+
+    /// Finds `lua/`: $SEATLOCK_LUA_DIR, then next to the working directory or
+    /// the executable or this source file, walking up.
+    public static func locate(environment: [String: String] = ProcessInfo.processInfo.environment, sourceFile: String = #filePath) throws -> ScriptLibrary {
+        var candidates: [URL] = []
+        if let dir = environment["SEATLOCK_LUA_DIR"], !dir.isEmpty { candidates.append(URL(fileURLWithPath: dir)) }
+        let starts = [
+            URL(fileURLWithPath: FileManager.default.currentDirectoryPath),
+            URL(fileURLWithPath: CommandLine.arguments.first ?? ".").resolvingSymlinksInPath().deletingLastPathComponent(),
+            URL(fileURLWithPath: sourceFile).deletingLastPathComponent(),
+        ]
+        for start in starts {
+            var dir = start.standardizedFileURL
+            for _ in 0..<8 {
+                candidates.append(dir.appendingPathComponent("lua"))
+                dir = dir.deletingLastPathComponent()
+            }
+        }
+        for candidate in candidates where FileManager.default.fileExists(atPath: candidate.appendingPathComponent("hold.lua").path) {
+            return try ScriptLibrary(directory: candidate)
+        }
+        throw ScriptLibraryError.directoryNotFound(Array(candidates.prefix(4).map(\.path)))
+    }
+
+    static func resolveIncludes(_ text: String, script: String, directory: URL) throws -> String {
+        var out: [String] = []
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix("--@include ") {
+                let include = line.dropFirst("--@include ".count).trimmingCharacters(in: .whitespaces)
+                let url = directory.appendingPathComponent("includes").appendingPathComponent(include + ".lua")
+                guard let body = try? String(contentsOf: url, encoding: .utf8) else {
+                    throw ScriptLibraryError.missingInclude(script: script, include: include)
+                }
+                out.append("-- begin include \(include)")
+                out.append(body)
+                out.append("-- end include \(include)")
+            } else {
+                out.append(String(line))
+            }
+        }
+        return out.joined(separator: "\n")
+    }
+}
+
+extension RedisConnection {
+    /// Runs a script by SHA1; on NOSCRIPT (a restarted or flushed Redis) it
+    /// sends the source once with EVAL, which also caches it again.
+    public func run(_ script: LuaScript, keys: [String], args: [String], completion: @escaping Completion) {
+        send(script.evalshaArguments(keys: keys, args: args)) { [weak self] result in
+            if case let .success(.error(message)) = result, message.hasPrefix("NOSCRIPT"), let self {
+                self.send(script.evalArguments(keys: keys, args: args), completion: completion)
+            } else {
+                completion(result)
+            }
+        }
+    }
+}
+
+extension RedisClient {
+    /// Loads every script of the library (SCRIPT LOAD); returns name → sha1.
+    @discardableResult
+    public func load(_ library: ScriptLibrary) throws -> [String: String] {
+        var loaded: [String: String] = [:]
+        for (name, script) in library.scripts {
+            let sha = try checked(["SCRIPT", "LOAD", script.source]).string ?? ""
+            precondition(sha == script.sha1, "Redis and Swift disagree on the SHA1 of \(name)")
+            loaded[name] = sha
+        }
+        return loaded
+    }
+
+    /// Runs a script by SHA1, with the NOSCRIPT fallback. Error replies are returned, not thrown.
+    public func run(_ script: LuaScript, keys: [String], args: [String]) throws -> RedisValue {
+        let reply = try send(script.evalshaArguments(keys: keys, args: args))
+        if let message = reply.errorMessage, message.hasPrefix("NOSCRIPT") {
+            return try send(script.evalArguments(keys: keys, args: args))
+        }
+        return reply
+    }
+}

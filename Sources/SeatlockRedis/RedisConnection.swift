@@ -1,0 +1,230 @@
+// One hiredis async connection on one event loop (hiredis' libevent adapter).
+// Many commands may be in flight at once (pipelining); replies come back in
+// order and are copied into `RedisValue`s inside the callback.
+//
+// hiredis 0.14 has no command timeout, so a watchdog timer checks the oldest
+// command in flight: when it is late the connection is reset, which hands a
+// NULL reply (an error) to every pending caller, and a reconnect with backoff
+// follows. Lost connections are handled the same way.
+import CHiredis
+import Foundation
+import SeatlockHTTP
+
+public struct RedisConnectionOptions: Sendable {
+    public var commandTimeout: Duration = .seconds(2)
+    public var connectTimeout: Duration = .seconds(2)
+    public var minimumBackoff: Duration = .milliseconds(50)
+    public var maximumBackoff: Duration = .seconds(2)
+    public init() {}
+}
+
+public final class RedisConnection {
+    public typealias Completion = (Result<RedisValue, RedisError>) -> Void
+
+    public enum State: Equatable { case disconnected, connecting, connected, closed }
+
+    public let url: RedisURL
+    public let options: RedisConnectionOptions
+    public private(set) var state: State = .disconnected
+    /// Called on the loop whenever the connection (re)connects or drops.
+    public var onStateChange: ((State) -> Void)?
+
+    private let loop: EventLoop
+    private var context: UnsafeMutablePointer<redisAsyncContext>?
+    private var inFlight: [PendingCommand] = []
+    private var inFlightHead = 0
+    private var backoff: Duration
+    private var reconnectTimer: LoopTimer?
+    private var watchdog: LoopTimer?
+    private var connectStarted = ContinuousClock.now
+    private var resetReason: RedisError.Kind = .connectionLost
+
+    public init(loop: EventLoop, url: RedisURL, options: RedisConnectionOptions = RedisConnectionOptions()) {
+        self.loop = loop
+        self.url = url
+        self.options = options
+        self.backoff = options.minimumBackoff
+        connect()
+        watchdog = loop.scheduleRepeating(every: .milliseconds(100)) { [weak self] in self?.checkDeadlines() }
+    }
+
+    deinit {
+        watchdog?.cancel()
+        reconnectTimer?.cancel()
+    }
+
+    public var pendingCount: Int { inFlight.count - inFlightHead }
+
+    /// Sends a command; `completion` runs on this loop exactly once.
+    /// An error reply from Redis arrives as `.success(.error(...))`.
+    public func send(_ arguments: [String], completion: @escaping Completion) {
+        guard let context, state == .connected || state == .connecting else {
+            completion(.failure(RedisError(.unavailable, "Redis is unreachable (\(url.host):\(url.port))")))
+            return
+        }
+        let command = PendingCommand(completion: completion, deadline: ContinuousClock.now + options.commandTimeout)
+        let privdata = Unmanaged.passRetained(command).toOpaque()
+        let status = withArgv(arguments) { argc, argv, argvlen in
+            redisAsyncCommandArgv(context, { context, reply, privdata in
+                guard let privdata else { return }
+                let command = Unmanaged<PendingCommand>.fromOpaque(privdata).takeRetainedValue()
+                let owner = context.flatMap { $0.pointee.data }.map { Unmanaged<RedisConnection>.fromOpaque($0).takeUnretainedValue() }
+                command.finish(reply: reply, reason: owner?.resetReason ?? .connectionLost)
+                owner?.dropFinishedHead()
+            }, privdata, argc, argv, argvlen)
+        }
+        if status != REDIS_OK {
+            Unmanaged<PendingCommand>.fromOpaque(privdata).release()
+            completion(.failure(RedisError(.unavailable, "Redis connection is closing")))
+            return
+        }
+        inFlight.append(command)
+    }
+
+    /// Closes for good: pending commands fail, no reconnect.
+    public func close() {
+        state = .closed
+        watchdog?.cancel()
+        reconnectTimer?.cancel()
+        if let context {
+            self.context = nil
+            redisAsyncFree(context)
+        }
+    }
+
+    // MARK: connection life cycle
+
+    private func connect() {
+        guard state != .closed else { return }
+        guard let context = redisAsyncConnect(url.host, Int32(url.port)) else {
+            scheduleReconnect()
+            return
+        }
+        if context.pointee.err != 0 {
+            redisAsyncFree(context)
+            scheduleReconnect()
+            return
+        }
+        context.pointee.data = Unmanaged.passUnretained(self).toOpaque()
+        redisLibeventAttach(context, loop.base)
+        redisAsyncSetConnectCallback(context) { context, status in
+            guard let data = context?.pointee.data else { return }
+            Unmanaged<RedisConnection>.fromOpaque(data).takeUnretainedValue().didConnect(ok: status == REDIS_OK)
+        }
+        redisAsyncSetDisconnectCallback(context) { context, _ in
+            guard let data = context?.pointee.data else { return }
+            Unmanaged<RedisConnection>.fromOpaque(data).takeUnretainedValue().didDisconnect()
+        }
+        self.context = context
+        state = .connecting
+        connectStarted = .now
+        resetReason = .connectionLost
+        for command in url.handshake {
+            send(command) { _ in }
+        }
+        onStateChange?(.connecting)
+    }
+
+    private func didConnect(ok: Bool) {
+        if ok {
+            state = .connected
+            backoff = options.minimumBackoff
+            onStateChange?(.connected)
+        } else {
+            // hiredis frees the context after a failed connect.
+            context = nil
+            failAllPending()
+            state = .disconnected
+            onStateChange?(.disconnected)
+            scheduleReconnect()
+        }
+    }
+
+    private func didDisconnect() {
+        // hiredis frees the context right after this callback.
+        context = nil
+        failAllPending()
+        guard state != .closed else { return }
+        state = .disconnected
+        onStateChange?(.disconnected)
+        scheduleReconnect()
+    }
+
+    private func scheduleReconnect() {
+        guard state != .closed, reconnectTimer == nil else { return }
+        // Full jitter keeps a fleet of loops from reconnecting in lockstep.
+        let delay = Duration.nanoseconds(Int64.random(in: 1...max(1, backoff.nanoseconds)))
+        backoff = min(backoff * 2, options.maximumBackoff)
+        reconnectTimer = loop.schedule(after: delay) { [weak self] in
+            self?.reconnectTimer = nil
+            self?.connect()
+        }
+    }
+
+    private func checkDeadlines() {
+        let now = ContinuousClock.now
+        if state == .connecting, now - connectStarted > options.connectTimeout {
+            reset(.timeout)
+            return
+        }
+        guard inFlightHead < inFlight.count, inFlight[inFlightHead].deadline < now else { return }
+        reset(.timeout)
+    }
+
+    /// Drops the connection on purpose: every pending command fails with `reason`.
+    private func reset(_ reason: RedisError.Kind) {
+        guard let context else { return }
+        resetReason = reason
+        self.context = nil
+        redisAsyncFree(context) // pending callbacks get NULL; the disconnect callback runs if connected
+        failAllPending()
+        if state != .disconnected {
+            state = .disconnected
+            onStateChange?(.disconnected)
+        }
+        scheduleReconnect()
+    }
+
+    private func failAllPending() {
+        // Callbacks already ran with NULL replies; this only forgets them.
+        inFlight.removeAll(keepingCapacity: true)
+        inFlightHead = 0
+    }
+
+    private func dropFinishedHead() {
+        while inFlightHead < inFlight.count, inFlight[inFlightHead].isFinished { inFlightHead += 1 }
+        if inFlightHead > 1024, inFlightHead * 2 > inFlight.count {
+            inFlight.removeFirst(inFlightHead)
+            inFlightHead = 0
+        }
+    }
+}
+
+private final class PendingCommand {
+    private var completion: RedisConnection.Completion?
+    let deadline: ContinuousClock.Instant
+    var isFinished: Bool { completion == nil }
+
+    init(completion: @escaping RedisConnection.Completion, deadline: ContinuousClock.Instant) {
+        self.completion = completion
+        self.deadline = deadline
+    }
+
+    func finish(reply: UnsafeMutableRawPointer?, reason: RedisError.Kind) {
+        guard let completion else { return }
+        self.completion = nil
+        if let reply {
+            completion(.success(RedisValue(copying: reply.assumingMemoryBound(to: redisReply.self))))
+        } else {
+            let message = reason == .timeout ? "Redis did not answer in time" : "Redis connection lost"
+            completion(.failure(RedisError(reason, message)))
+        }
+    }
+}
+
+extension Duration {
+    var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+}
