@@ -21,6 +21,7 @@ public final class EventLoop {
         guard let base = event_base_new() else { fatalError("event_base_new failed") }
         self.base = base
         self.handle = Handle(base: base)
+        handle.owner = self
         let box = Unmanaged.passUnretained(handle).toOpaque()
         // A persistent "user" event: other threads make it active to run queued work here.
         wakeEvent = event_new(base, -1, Int16(EV_PERSIST), { _, _, arg in
@@ -35,6 +36,9 @@ public final class EventLoop {
         if let wakeEvent { event_free(wakeEvent) }
         event_base_free(base)
     }
+
+    /// What `handle.requestShutdown()` runs on this loop (default: stop at once).
+    public var onShutdownRequest: (() -> Void)?
 
     /// Runs the loop on the calling thread until `stop()` is called.
     public func run() {
@@ -61,6 +65,8 @@ public final class EventLoop {
     public final class Handle: @unchecked Sendable {
         private let base: OpaquePointer
         fileprivate var wakeEvent: OpaquePointer?
+        /// Only touched on the loop's own thread.
+        fileprivate weak var owner: EventLoop?
         private let queue = Mutex<[@Sendable () -> Void]>([])
 
         fileprivate init(base: OpaquePointer) { self.base = base }
@@ -69,6 +75,14 @@ public final class EventLoop {
         public func execute(_ body: @escaping @Sendable () -> Void) {
             queue.withLock { $0.append(body) }
             event_active(wakeEvent, 0, 0)
+        }
+
+        /// Asks the loop, from any thread, to run its `onShutdownRequest`
+        /// (a graceful stop), or to stop when it has none.
+        public func requestShutdown() {
+            execute { [self] in
+                if let action = owner?.onShutdownRequest { action() } else { stop() }
+            }
         }
 
         /// Makes the loop return from `run()` after the current callbacks.

@@ -228,3 +228,20 @@ extension Duration {
         return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 }
+
+extension RedisConnection {
+    /// Sends several commands back to back (one round trip) and calls
+    /// `completion` once with every result, in order.
+    public func pipeline(_ commands: [[String]], completion: @escaping ([Result<RedisValue, RedisError>]) -> Void) {
+        guard !commands.isEmpty else { return completion([]) }
+        var results = [Result<RedisValue, RedisError>?](repeating: nil, count: commands.count)
+        var remaining = commands.count
+        for (index, command) in commands.enumerated() {
+            send(command) { result in
+                results[index] = result
+                remaining -= 1
+                if remaining == 0 { completion(results.map { $0! }) }
+            }
+        }
+    }
+}

@@ -1,0 +1,147 @@
+// Request bodies, decoded strictly and validated before Redis sees them.
+import Crypto
+import Foundation
+
+public struct SectionSpec: Decodable, Sendable, Equatable {
+    public let id: String
+    public let rows: Int
+    public let seatsPerRow: Int
+    public let priceCents: Int
+}
+
+public struct EventSpec: Decodable, Sendable, Equatable {
+    public let id: String
+    public let name: String
+    public let venue: String
+    public let startsAt: String
+    public var holdSeconds: Int?
+    public var maxSeatsPerUser: Int?
+    public let sections: [SectionSpec]
+
+    public static let maxCapacity = 250_000
+    public var holdSecondsOrDefault: Int { holdSeconds ?? 900 }
+    public var maxSeatsOrDefault: Int { maxSeatsPerUser ?? 4 }
+    public var capacity: Int { sections.reduce(0) { $0 + $1.rows * $1.seatsPerRow } }
+
+    public static func decode(_ body: [UInt8]) throws(APIError) -> EventSpec {
+        let spec: EventSpec = try decodeJSON(body)
+        try spec.validate()
+        return spec
+    }
+
+    public func validate() throws(APIError) {
+        guard Identifier.isValid(id) else { throw .invalid("event id must be 1-64 letters, digits, '-' or '_'") }
+        try Self.checkText(name, field: "name")
+        try Self.checkText(venue, field: "venue")
+        guard Self.isISO8601(startsAt) else { throw .invalid("startsAt must be an ISO 8601 UTC time, e.g. 2026-12-31T20:00:00Z") }
+        guard (1...86_400).contains(holdSecondsOrDefault) else { throw .invalid("holdSeconds must be 1-86400") }
+        guard (1...50).contains(maxSeatsOrDefault) else { throw .invalid("maxSeatsPerUser must be 1-50") }
+        guard (1...100).contains(sections.count) else { throw .invalid("an event has 1-100 sections") }
+        var seen = Set<String>()
+        for section in sections {
+            guard Identifier.isValidSection(section.id) else { throw .invalid("section ids are 1-16 letters, digits or '_'") }
+            guard seen.insert(section.id).inserted else { throw .invalid("section \(section.id) is listed twice") }
+            guard (1...1000).contains(section.rows), (1...1000).contains(section.seatsPerRow) else {
+                throw .invalid("section \(section.id): rows and seatsPerRow must be 1-1000")
+            }
+            guard (0...100_000_000).contains(section.priceCents) else { throw .invalid("section \(section.id): priceCents must be 0-100000000") }
+        }
+        guard capacity <= Self.maxCapacity else { throw .invalid("an event has at most \(Self.maxCapacity) seats") }
+    }
+
+    static func checkText(_ text: String, field: String) throws(APIError) {
+        guard (1...200).contains(text.count) else { throw .invalid("\(field) must be 1-200 characters") }
+        guard !text.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f }) else {
+            throw .invalid("\(field) may not contain control characters")
+        }
+    }
+
+    static func isISO8601(_ text: String) -> Bool {
+        guard text.utf8.count <= 40 else { return false }
+        let formatter = ISO8601DateFormatter()
+        if formatter.date(from: text) != nil { return true }
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.date(from: text) != nil
+    }
+}
+
+/// What a buyer asks to hold.
+public enum HoldRequest: Sendable, Equatable {
+    case seats([SeatID])
+    case bestAvailable(section: String, quantity: Int)
+
+    private struct Body: Decodable {
+        let seats: [String]?
+        let quantity: Int?
+        let section: String?
+    }
+
+    /// Checks shape and ids; the per-event limit is checked again in Lua.
+    public static func decode(_ body: [UInt8], maxSeats: Int = 50) throws(APIError) -> HoldRequest {
+        let parsed: Body = try decodeJSON(body)
+        switch (parsed.seats, parsed.quantity, parsed.section) {
+        case let (seats?, nil, nil):
+            guard !seats.isEmpty else { throw .invalid("seats must list at least one seat") }
+            guard seats.count <= maxSeats else { throw .limitExceeded("at most \(maxSeats) seats per request") }
+            var ids: [SeatID] = []
+            var seen = Set<SeatID>()
+            for text in seats {
+                guard let seat = SeatID(text) else { throw .invalid("seat ids look like A-12-7 (SECTION-ROW-NUMBER)") }
+                guard seen.insert(seat).inserted else { throw .invalid("seat \(seat) is listed twice") }
+                ids.append(seat)
+            }
+            return .seats(ids)
+        case let (nil, quantity?, section?):
+            guard Identifier.isValidSection(section) else { throw .invalid("section ids are 1-16 letters, digits or '_'") }
+            guard quantity >= 1 else { throw .invalid("quantity must be at least 1") }
+            guard quantity <= maxSeats else { throw .limitExceeded("at most \(maxSeats) seats per request") }
+            return .bestAvailable(section: section, quantity: quantity)
+        default:
+            throw .invalid("send either {\"seats\":[...]} or {\"quantity\":N,\"section\":\"A\"}")
+        }
+    }
+}
+
+public struct PaymentRequest: Decodable, Sendable, Equatable {
+    public let paymentToken: String
+
+    public static func decode(_ body: [UInt8]) throws(APIError) -> PaymentRequest {
+        let request: PaymentRequest = try decodeJSON(body)
+        guard Identifier.isValid(request.paymentToken) else { throw .invalid("paymentToken must be 1-64 letters, digits, '-' or '_'") }
+        return request
+    }
+}
+
+/// Decodes a JSON object body, mapping every failure to a 400 with a reason.
+func decodeJSON<T: Decodable>(_ body: [UInt8]) throws(APIError) -> T {
+    guard !body.isEmpty else { throw .invalidJSON("the request needs a JSON body") }
+    guard body.contains(UInt8(ascii: "{")), String(validating: body, as: UTF8.self) != nil, !body.contains(0) else {
+        throw .invalidJSON("the body must be a UTF-8 JSON object")
+    }
+    do {
+        return try JSONDecoder().decode(T.self, from: Data(body))
+    } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
+        throw .invalidJSON("wrong type at \(path(context.codingPath))")
+    } catch let DecodingError.keyNotFound(key, _) {
+        throw .invalidJSON("missing field \(key.stringValue)")
+    } catch let DecodingError.dataCorrupted(context) where !context.codingPath.isEmpty {
+        throw .invalidJSON("invalid value at \(path(context.codingPath))")
+    } catch {
+        throw .invalidJSON("the body is not valid JSON")
+    }
+}
+
+private func path(_ codingPath: [any CodingKey]) -> String {
+    codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".")
+}
+
+/// What an idempotency record remembers of a request: a replay must match it.
+public func requestFingerprint(method: String, path: String, body: [UInt8]) -> String {
+    var hasher = SHA256()
+    hasher.update(data: Data(method.utf8))
+    hasher.update(data: Data([0]))
+    hasher.update(data: Data(path.utf8))
+    hasher.update(data: Data([0]))
+    hasher.update(data: Data(body))
+    return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+}

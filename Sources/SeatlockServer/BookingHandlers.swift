@@ -1,0 +1,246 @@
+// The HTTP API of SPEC.md on one event loop: validate, authenticate, then
+// one Lua call (or one pipeline of reads) on this loop's Redis connection,
+// and the reply goes back on the same thread. Nothing here blocks or hops.
+import Foundation
+import Logging
+import SeatlockCore
+import SeatlockHTTP
+import SeatlockRedis
+
+/// Who is calling: the admin token, or a buyer's verified user id.
+enum Caller: Equatable {
+    case admin
+    case buyer(String)
+
+    /// Idempotency records are scoped per caller.
+    var scope: String {
+        switch self {
+        case .admin: "admin"
+        case let .buyer(id): "u_" + id
+        }
+    }
+    /// The user id scripts check ownership against; '' lets an admin see any booking.
+    var ownerFilter: String {
+        switch self {
+        case .admin: ""
+        case let .buyer(id): id
+        }
+    }
+}
+
+final class BookingHandlers {
+    private let config: ServerConfig
+    private let scripts: BookingScripts
+    private let redis: RedisConnection
+    private let tokens: BuyerTokens
+    private let logger: Logger
+    /// Seat maps never change after creation: cached per loop (seat id, price) in order.
+    private var seatMaps: [String: [String: [(seat: SeatID, price: String)]]] = [:]
+
+    init(config: ServerConfig, scripts: BookingScripts, redis: RedisConnection, logger: Logger) {
+        self.config = config
+        self.scripts = scripts
+        self.redis = redis
+        self.tokens = BuyerTokens(secret: config.tokenSecret)
+        self.logger = logger
+    }
+
+    func handle(_ request: HTTPRequest, _ responder: HTTPResponder) {
+        do {
+            try dispatch(request, responder)
+        } catch {
+            responder.send(Self.response(error))
+        }
+    }
+
+    private func dispatch(_ request: HTTPRequest, _ responder: HTTPResponder) throws(APIError) {
+        let route = try Router.route(method: request.method, path: request.path)
+        if request.method == "POST" { try checkBody(request) }
+        switch route {
+        case .health:
+            responder.send(HTTPResponse(status: 200, json: #"{"status":"ok"}"#))
+        case .ready:
+            redis.send(["PING"]) { result in
+                if case .success(.status("PONG")) = result {
+                    responder.send(HTTPResponse(status: 200, json: #"{"status":"ready"}"#))
+                } else {
+                    responder.send(Self.response(APIError.unavailable))
+                }
+            }
+        case .createEvent:
+            guard try authenticate(request) == .admin else { throw .forbidden }
+            let spec = try EventSpec.decode(request.body)
+            let idem = try idempotencyKey(request, keys: EventKeys(spec.id), caller: .admin)
+            redis.run(scripts.createEvent(spec, idempotencyKey: idem.key, fingerprint: idem.fingerprint)) { [redis] result in
+                // sl:events lives in another hash slot, so it is written after the
+                // script (also on a replay): it is only the workers' discovery index.
+                if case let .success(.array(reply)) = result, reply.first?.int == 201 {
+                    redis.send(["SADD", GlobalKeys.events, spec.id]) { _ in }
+                }
+                responder.send(Self.scriptResponse(result))
+            }
+        case let .event(eventId):
+            redis.run(scripts.getEvent(eventId)) { result in
+                responder.send(Self.scriptResponse(result))
+            }
+        case let .seats(eventId):
+            let section = Self.queryValue(request.query, "section")
+            if let section, !Identifier.isValidSection(section) { throw .invalid("section ids are 1-16 letters, digits or '_'") }
+            listSeats(eventId: eventId, section: section, responder: responder)
+        case let .createBooking(eventId):
+            guard case let .buyer(userId) = try authenticate(request) else {
+                throw APIError(status: 403, code: "forbidden", message: "bookings are made with a buyer token")
+            }
+            let hold = try HoldRequest.decode(request.body)
+            let idem = try idempotencyKey(request, keys: EventKeys(eventId), caller: .buyer(userId))
+            let call = scripts.hold(hold, event: eventId, booking: BookingID.random(), user: userId,
+                                    idempotencyKey: idem.key, fingerprint: idem.fingerprint)
+            redis.run(call) { result in
+                responder.send(Self.scriptResponse(result))
+            }
+        case let .booking(eventId, bookingId):
+            let caller = try authenticate(request)
+            redis.run(scripts.getBooking(event: eventId, booking: bookingId, owner: caller.ownerFilter)) { result in
+                responder.send(Self.scriptResponse(result))
+            }
+        case let .releaseBooking(eventId, bookingId):
+            let caller = try authenticate(request)
+            redis.run(scripts.release(event: eventId, booking: bookingId, owner: caller.ownerFilter, actor: caller == .admin ? "admin" : "buyer")) { result in
+                responder.send(Self.scriptResponse(result))
+            }
+        case let .requestPayment(eventId, bookingId):
+            guard case let .buyer(userId) = try authenticate(request) else {
+                throw APIError(status: 403, code: "forbidden", message: "payments are made with a buyer token")
+            }
+            let payment = try PaymentRequest.decode(request.body)
+            let idem = try idempotencyKey(request, keys: EventKeys(eventId), caller: .buyer(userId))
+            let call = scripts.requestPayment(event: eventId, booking: bookingId, owner: userId, paymentToken: payment.paymentToken,
+                                              graceMilliseconds: config.paymentGraceSeconds * 1000,
+                                              idempotencyKey: idem.key, fingerprint: idem.fingerprint)
+            redis.run(call) { result in
+                responder.send(Self.scriptResponse(result))
+            }
+        }
+    }
+
+    // MARK: request checks
+
+    private func checkBody(_ request: HTTPRequest) throws(APIError) {
+        guard request.body.count <= config.http.maxBodyBytes else { throw .tooLarge(config.http.maxBodyBytes) }
+        if let type = request.header("content-type"), !type.lowercased().hasPrefix("application/json") {
+            throw .unsupportedMediaType
+        }
+    }
+
+    private func authenticate(_ request: HTTPRequest) throws(APIError) -> Caller {
+        guard let header = request.header("authorization") else { throw .unauthorized }
+        guard header.hasPrefix("Bearer "), header.utf8.count <= BuyerTokens.maxLength + 7 else {
+            throw .unauthorized("use 'Authorization: Bearer TOKEN'")
+        }
+        let token = String(header.dropFirst("Bearer ".count))
+        if constantTimeEquals(token, config.adminToken) { return .admin }
+        do {
+            return .buyer(try tokens.verify(token))
+        } catch {
+            throw .unauthorized(error.message)
+        }
+    }
+
+    private func idempotencyKey(_ request: HTTPRequest, keys: EventKeys, caller: Caller) throws(APIError) -> (key: String, fingerprint: String) {
+        guard let key = request.header("idempotency-key") else { return (keys.noIdempotency, "") }
+        guard Identifier.isValid(key) else {
+            throw APIError(status: 400, code: "invalid_idempotency_key", message: "Idempotency-Key must be 1-64 letters, digits, '-' or '_'")
+        }
+        return (keys.idempotency(caller: caller.scope, key: key), requestFingerprint(method: request.method, path: request.path, body: request.body))
+    }
+
+    // MARK: seat listing
+
+    /// Status per seat from three reads: the cached seat map, the section's
+    /// free set and the sold hash. A seat in neither is held.
+    private func listSeats(eventId: String, section: String?, responder: HTTPResponder) {
+        let keys = EventKeys(eventId)
+        redis.send(["HGET", keys.event, "sections"]) { [self] result in
+            guard case let .success(.bulk(sectionList)) = result else {
+                return responder.send(Self.failure(result, notFound: APIError(status: 404, code: "event_not_found", message: "no such event")))
+            }
+            let sections = sectionList.split(separator: ",").compactMap { $0.split(separator: ":").first.map(String.init) }
+            let wanted = section.map { [$0] } ?? sections
+            guard wanted.allSatisfy(sections.contains) else {
+                return responder.send(Self.response(APIError(status: 404, code: "section_not_found", message: "no such section in this event")))
+            }
+            var commands = wanted.map { ["ZRANGE", keys.free($0), "0", "-1"] }
+            commands.append(["HGETALL", keys.sold])
+            let needMap = seatMaps[eventId] == nil
+            if needMap { commands.append(["HGETALL", keys.seats]) }
+            redis.pipeline(commands) { [self] results in
+                if let failed = results.first(where: { if case .failure = $0 { true } else { false } }) {
+                    return responder.send(Self.failure(failed, notFound: .notFound))
+                }
+                let values = results.compactMap { try? $0.get() }
+                if needMap, let map = values.last { seatMaps[eventId] = Self.seatMap(map.fields) }
+                let free = Set(values.prefix(wanted.count).flatMap { $0.array?.compactMap(\.string) ?? [] })
+                let sold = values[wanted.count].fields
+                var json = "{\"seats\":["
+                var first = true
+                for name in wanted {
+                    for (seat, price) in seatMaps[eventId]?[name] ?? [] {
+                        let id = seat.description
+                        let status = free.contains(id) ? "available" : (sold[id] != nil ? "sold" : "held")
+                        json += (first ? "" : ",") + "{\"id\":\"\(id)\",\"status\":\"\(status)\",\"priceCents\":\(price)}"
+                        first = false
+                    }
+                }
+                json += "]}"
+                responder.send(HTTPResponse(status: 200, json: json))
+            }
+        }
+    }
+
+    private static func seatMap(_ fields: [String: String]) -> [String: [(seat: SeatID, price: String)]] {
+        var bySection: [String: [(seat: SeatID, price: String)]] = [:]
+        for (id, price) in fields {
+            guard let seat = SeatID(id) else { continue }
+            bySection[seat.section, default: []].append((seat, price))
+        }
+        for key in bySection.keys {
+            bySection[key]?.sort { ($0.seat.row, $0.seat.number) < ($1.seat.row, $1.seat.number) }
+        }
+        return bySection
+    }
+
+    static func queryValue(_ query: String, _ name: String) -> String? {
+        for pair in query.split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            if parts.count == 2, parts[0] == name { return String(parts[1]) }
+        }
+        return nil
+    }
+
+    // MARK: replies
+
+    /// Scripts answer `{status, body}`; anything else is a server fault.
+    static func scriptResponse(_ result: Result<RedisValue, RedisError>) -> HTTPResponse {
+        if case let .success(.array(reply)) = result, reply.count == 2, let status = reply[0].int, let body = reply[1].string {
+            return HTTPResponse(status: status, json: body)
+        }
+        return failure(result, notFound: .internalError)
+    }
+
+    static func failure(_ result: Result<RedisValue, RedisError>, notFound: APIError) -> HTTPResponse {
+        switch result {
+        case let .failure(error) where error.kind != .server:
+            return response(APIError.unavailable)
+        case let .success(.error(message)) where message.hasPrefix("LOADING") || message.hasPrefix("BUSY") || message.hasPrefix("MASTERDOWN"):
+            return response(APIError.unavailable)
+        case .success(.null):
+            return response(notFound)
+        default:
+            return response(APIError.internalError)
+        }
+    }
+
+    static func response(_ error: APIError) -> HTTPResponse {
+        HTTPResponse(status: error.status, json: error.json, headers: error.headers.map { ($0.key, $0.value) })
+    }
+}

@@ -1,0 +1,83 @@
+// Starts the booking server: one thread per loop, each with its own evhttp
+// listener (shared port, SO_REUSEPORT) and its own Redis connection, and
+// stops it gracefully: stop accepting, answer what is in hand, then exit.
+import Foundation
+import Logging
+import SeatlockHTTP
+import SeatlockRedis
+import Synchronization
+
+public final class BookingServer: Sendable {
+    public let config: ServerConfig
+    private let scripts: BookingScripts
+    private let loops = Mutex<[EventLoop.Handle]>([])
+    private let finished = DispatchGroup()
+
+    public init(config: ServerConfig, library: ScriptLibrary) throws {
+        self.config = config
+        self.scripts = try BookingScripts(library)
+    }
+
+    /// Starts every loop; returns the bound port once all of them listen.
+    public func start() throws -> Int {
+        var port = config.port
+        for index in 0..<max(1, config.threads) {
+            port = try startLoop(index: index, port: port)
+        }
+        return port
+    }
+
+    private func startLoop(index: Int, port: Int) throws -> Int {
+        let started = DispatchSemaphore(value: 0)
+        let outcome = Mutex<Result<Int, any Error>?>(nil)
+        let config = self.config, scripts = self.scripts
+        finished.enter()
+        let thread = Thread { [self] in
+            defer { finished.leave() }
+            var logger = Logger(label: "seatlock.loop\(index)")
+            logger.logLevel = .info
+            let loop = EventLoop()
+            let redis = RedisConnection(loop: loop, url: config.redis, options: config.redisOptions)
+            let handlers = BookingHandlers(config: config, scripts: scripts, redis: redis, logger: logger)
+            let server: HTTPServer
+            do {
+                server = try HTTPServer(loop: loop, host: config.host, port: port, limits: config.http) { request, responder in
+                    handlers.handle(request, responder)
+                }
+            } catch {
+                outcome.withLock { $0 = .failure(error) }
+                started.signal()
+                return
+            }
+            redis.onStateChange = { state in
+                if state == .disconnected { logger.warning("Redis connection lost; reconnecting", metadata: ["redis": "\(config.redis)"]) }
+                if state == .connected { logger.debug("Redis connected") }
+            }
+            loop.onShutdownRequest = {
+                server.shutdown {
+                    redis.close()
+                    loop.handle.stop()
+                }
+            }
+            loops.withLock { $0.append(loop.handle) }
+            outcome.withLock { $0 = .success(server.port) }
+            started.signal()
+            loop.run()
+            _ = server // keep the server alive until the loop returns
+        }
+        thread.name = "seatlock-loop-\(index)"
+        thread.start()
+        started.wait()
+        return try outcome.withLock { $0! }.get()
+    }
+
+    /// Graceful stop: returns when every loop has finished (or after `timeout`).
+    public func stop(timeout: Duration = .seconds(10)) {
+        for handle in loops.withLock({ $0 }) { handle.requestShutdown() }
+        let seconds = Double(timeout.components.seconds)
+        if finished.wait(timeout: .now() + seconds) == .timedOut {
+            for handle in loops.withLock({ $0 }) { handle.stop() }
+            _ = finished.wait(timeout: .now() + 1)
+        }
+    }
+}

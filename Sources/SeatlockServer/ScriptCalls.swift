@@ -1,0 +1,88 @@
+// How each Lua script is called: its KEYS and ARGV in the order the script's
+// header block declares. The HTTP handlers, the CLI, the workers and the
+// tests all build calls here, so a script's contract lives in one place.
+import SeatlockCore
+import SeatlockRedis
+
+public struct ScriptCall: Sendable {
+    public let script: LuaScript
+    public let keys: [String]
+    public let args: [String]
+}
+
+extension BookingScripts {
+    public func createEvent(_ spec: EventSpec, idempotencyKey: String? = nil, fingerprint: String = "") -> ScriptCall {
+        let keys = EventKeys(spec.id)
+        var args = [fingerprint, spec.id, spec.name, spec.venue, spec.startsAt,
+                    String(spec.holdSecondsOrDefault), String(spec.maxSeatsOrDefault)]
+        for section in spec.sections {
+            args += [section.id, String(section.rows), String(section.seatsPerRow), String(section.priceCents)]
+        }
+        return ScriptCall(script: createEvent, keys: [keys.event, keys.seats, keys.log, idempotencyKey ?? keys.noIdempotency, keys.freePrefix], args: args)
+    }
+
+    public func getEvent(_ eventId: String) -> ScriptCall {
+        ScriptCall(script: getEvent, keys: [EventKeys(eventId).event], args: [])
+    }
+
+    public func getBooking(event eventId: String, booking bookingId: String, owner: String) -> ScriptCall {
+        ScriptCall(script: getBooking, keys: [EventKeys(eventId).booking(bookingId)], args: [owner])
+    }
+
+    public func hold(_ request: HoldRequest, event eventId: String, booking bookingId: String, user userId: String,
+                     idempotencyKey: String? = nil, fingerprint: String = "") -> ScriptCall {
+        let keys = EventKeys(eventId)
+        let scriptKeys = [keys.event, keys.seats, keys.sold, keys.booking(bookingId), keys.expiry(bookingId), keys.expiries,
+                          keys.user(userId), keys.log, idempotencyKey ?? keys.noIdempotency, keys.holdPrefix, keys.freePrefix]
+        switch request {
+        case let .seats(seats):
+            return ScriptCall(script: hold, keys: scriptKeys, args: [bookingId, userId, fingerprint] + seats.map(\.description))
+        case let .bestAvailable(section, quantity):
+            return ScriptCall(script: holdBest, keys: scriptKeys, args: [bookingId, userId, fingerprint, section, String(quantity)])
+        }
+    }
+
+    public func requestPayment(event eventId: String, booking bookingId: String, owner: String, paymentToken: String,
+                               graceMilliseconds: Int, idempotencyKey: String? = nil, fingerprint: String = "") -> ScriptCall {
+        let keys = EventKeys(eventId)
+        return ScriptCall(script: pay,
+                          keys: [keys.booking(bookingId), keys.expiry(bookingId), keys.expiries, keys.log,
+                                 idempotencyKey ?? keys.noIdempotency, keys.holdPrefix],
+                          args: [owner, paymentToken, String(graceMilliseconds), fingerprint])
+    }
+
+    public func confirm(event eventId: String, booking bookingId: String, paymentId: String, confirmationCode: String) -> ScriptCall {
+        let keys = EventKeys(eventId)
+        return ScriptCall(script: confirm,
+                          keys: [keys.booking(bookingId), keys.sold, keys.expiry(bookingId), keys.expiries, keys.event, keys.log, keys.holdPrefix],
+                          args: [paymentId, confirmationCode])
+    }
+
+    /// `owner` '' lets any caller (admin, operator) release; `actor` goes into the log.
+    public func release(event eventId: String, booking bookingId: String, owner: String, actor: String) -> ScriptCall {
+        ScriptCall(script: release, keys: Self.endingKeys(eventId, bookingId), args: [owner, actor])
+    }
+
+    public func expire(event eventId: String, booking bookingId: String, actor: String) -> ScriptCall {
+        ScriptCall(script: expire, keys: Self.endingKeys(eventId, bookingId), args: [bookingId, actor])
+    }
+
+    /// release.lua and expire.lua share this KEYS layout.
+    private static func endingKeys(_ eventId: String, _ bookingId: String) -> [String] {
+        let keys = EventKeys(eventId)
+        return [keys.booking(bookingId), keys.sold, keys.expiry(bookingId), keys.expiries, keys.event, keys.log,
+                keys.user(""), keys.holdPrefix, keys.freePrefix]
+    }
+}
+
+extension RedisConnection {
+    public func run(_ call: ScriptCall, completion: @escaping Completion) {
+        run(call.script, keys: call.keys, args: call.args, completion: completion)
+    }
+}
+
+extension RedisClient {
+    public func run(_ call: ScriptCall) throws -> RedisValue {
+        try run(call.script, keys: call.keys, args: call.args)
+    }
+}

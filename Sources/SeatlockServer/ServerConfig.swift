@@ -1,0 +1,40 @@
+// What a booking server needs to start: where Redis is, where to listen,
+// the secrets, and the limits. Built by the CLI from flags and environment.
+import SeatlockHTTP
+import SeatlockRedis
+
+public struct ServerConfig: Sendable {
+    public var redis: RedisURL
+    public var host: String = "0.0.0.0"
+    public var port: Int = 8080
+    public var threads: Int = 1
+    public var adminToken: String
+    public var tokenSecret: String
+    /// How long a hold is extended when the buyer asks to pay (never shortened).
+    public var paymentGraceSeconds: Int = 120
+    public var http = HTTPLimits()
+    public var redisOptions = RedisConnectionOptions()
+
+    public init(redis: RedisURL, adminToken: String, tokenSecret: String) {
+        self.redis = redis
+        self.adminToken = adminToken
+        self.tokenSecret = tokenSecret
+    }
+}
+
+/// The scripts the server runs, looked up once at start.
+public struct BookingScripts: Sendable {
+    public let createEvent, getEvent, getBooking, hold, holdBest, pay, confirm, release, expire: LuaScript
+
+    public init(_ library: ScriptLibrary) throws {
+        createEvent = try library.script("create_event")
+        getEvent = try library.script("get_event")
+        getBooking = try library.script("get_booking")
+        hold = try library.script("hold")
+        holdBest = try library.script("hold_best")
+        pay = try library.script("pay")
+        confirm = try library.script("confirm")
+        release = try library.script("release")
+        expire = try library.script("expire")
+    }
+}

@@ -1,0 +1,27 @@
+// The `seatlock` command: one binary, one subcommand per component.
+import ArgumentParser
+import Foundation
+
+@main
+struct Seatlock: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "seatlock",
+        abstract: "Seat reservation for high-demand on-sales, on Redis.",
+        subcommands: [Up.self, Serve.self, Token.self, Scripts.self]
+    )
+
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            exit(withError: error)
+        }
+    }
+}
+
+/// Writes a line to stdout at once (no buffering), so banners and progress
+/// show up when the output goes to a file or a pipe.
+func say(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}

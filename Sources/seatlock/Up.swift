@@ -1,0 +1,102 @@
+// `seatlock up`: the whole product on one machine. Without REDIS_URL it
+// starts a private redis-server (data under ./data), then the booking
+// server, creates a demo event, and prints how to try it.
+import ArgumentParser
+import Foundation
+import SeatlockCore
+import SeatlockRedis
+import SeatlockServer
+
+struct Up: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Start Redis (if REDIS_URL is unset), the server and a demo event.")
+
+    @OptionGroup var redis: RedisOptions
+    @OptionGroup var server: ServerOptions
+    @Option(help: "Directory for the private Redis and the dev secrets.") var dataDir: String = "./data"
+    @Option(help: "Port of the private Redis (default: a free one).") var redisPort: Int?
+
+    func run() throws {
+        server.bootstrapLogging()
+        let dataURL = URL(fileURLWithPath: dataDir).standardizedFileURL
+        var privateRedis: LocalRedisServer?
+        let url: RedisURL
+        if redis.environmentURL != nil {
+            url = try redis.resolved()
+        } else {
+            let local = try LocalRedisServer(port: redisPort, directory: dataURL.appendingPathComponent("redis"), persistent: true)
+            privateRedis = local
+            url = local.url
+            say("started redis-server on 127.0.0.1:\(local.port) (data in \(local.directory.path))")
+        }
+        defer { privateRedis?.stop() }
+
+        let secrets = try DevSecrets.loadOrCreate(in: dataURL)
+        let config = try server.config(redis: url, fallbackAdminToken: secrets.adminToken, fallbackSecret: secrets.tokenSecret)
+        let library = try ScriptLibrary.locate()
+        try Preflight.check(url, library: library)
+        try createDemoEvent(url: url, library: library)
+
+        try ServerRunner.runUntilSignal(config: config, library: library) { port in
+            let buyer = BuyerTokens(secret: config.tokenSecret).mint(userId: "demo-buyer", ttlSeconds: 86_400)
+            say("""
+
+            Seatlock is up: http://127.0.0.1:\(port)   (Ctrl-C stops it)
+            Redis: \(url)
+            Admin token: \(config.adminToken)   (from SEATLOCK_ADMIN_TOKEN or \(dataURL.path)/dev-secrets)
+
+            Try it:
+              curl -s http://127.0.0.1:\(port)/v1/events/demo
+              TOKEN=\(buyer)
+              curl -s -X POST http://127.0.0.1:\(port)/v1/events/demo/bookings \\
+                -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\
+                -d '{"quantity":2,"section":"A"}'
+
+            """)
+        }
+    }
+
+    private func createDemoEvent(url: RedisURL, library: ScriptLibrary) throws {
+        let client = try RedisClient(url: url)
+        let scripts = try BookingScripts(library)
+        let spec = EventSpec.demo
+        let reply = try client.run(scripts.createEvent(spec))
+        try client.call("SADD", GlobalKeys.events, spec.id)
+        if reply.array?.first?.int == 201 { say("created the demo event 'demo' (\(spec.capacity) seats)") }
+    }
+}
+
+/// Secrets for a local stack, kept in DATA/dev-secrets so tokens survive a restart.
+struct DevSecrets {
+    let adminToken: String
+    let tokenSecret: String
+
+    static func loadOrCreate(in directory: URL) throws -> DevSecrets {
+        let file = directory.appendingPathComponent("dev-secrets")
+        if let text = try? String(contentsOf: file, encoding: .utf8) {
+            let lines = text.split(separator: "\n").map(String.init)
+            if lines.count >= 2 { return DevSecrets(adminToken: lines[0], tokenSecret: lines[1]) }
+        }
+        let secrets = DevSecrets(adminToken: "adm_" + random(28), tokenSecret: random(48))
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try "\(secrets.adminToken)\n\(secrets.tokenSecret)\n".write(to: file, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: file.path)
+        return secrets
+    }
+
+    private static func random(_ count: Int) -> String {
+        let alphabet = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+        return String((0..<count).map { _ in alphabet.randomElement()! })
+    }
+}
+
+extension EventSpec {
+    /// 2,000 seats in two sections: enough to try everything by hand.
+    static var demo: EventSpec {
+        try! JSONDecoder().decode(EventSpec.self, from: Data("""
+        {"id":"demo","name":"Seatlock Demo Night","venue":"Loopback Arena","startsAt":"2027-06-01T20:00:00Z",
+         "holdSeconds":300,"maxSeatsPerUser":4,
+         "sections":[{"id":"A","rows":20,"seatsPerRow":50,"priceCents":15000},
+                     {"id":"B","rows":20,"seatsPerRow":50,"priceCents":9000}]}
+        """.utf8))
+    }
+}

@@ -1,0 +1,59 @@
+--[[ create_event.lua — create an event and its seat map in one call.
+
+KEYS[1] sl:{E}:event        event hash
+KEYS[2] sl:{E}:seats        seat id -> price in cents
+KEYS[3] sl:{E}:log          the event's log stream
+KEYS[4] sl:{E}:idem:C:K     idempotency record (unused when ARGV[1] is '')
+KEYS[5] sl:{E}:free:        prefix of the per-section free-seat sorted sets
+                            (free:SECTION; same {E} hash slot)
+ARGV[1] request fingerprint, '' without Idempotency-Key
+ARGV[2] event id   ARGV[3] name   ARGV[4] venue   ARGV[5] startsAt (ISO 8601)
+ARGV[6] holdSeconds   ARGV[7] maxSeatsPerUser
+ARGV[8..] per section, four values: id, rows, seatsPerRow, priceCents
+
+Returns {status, body}: 201 event JSON; 409 event_exists; 422 idempotency_mismatch.
+The caller adds the id to `sl:events` (another hash slot) after a 201.
+Seats are written in batches: Lua's unpack() cannot take 50,000 arguments.
+]]
+--@include common
+--@include seats
+
+local replay = idem_replay(KEYS[4], ARGV[1])
+if replay then return replay end
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  return respond(KEYS[4], ARGV[1], 409, error_body('event_exists', 'an event with this id already exists'))
+end
+
+local now = now_ms()
+local capacity, sections, section_ids = 0, {}, {}
+for i = 8, #ARGV, 4 do
+  local id, rows, per_row, price = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]), ARGV[i + 3]
+  sections[#sections + 1] = id .. ':' .. rows .. ':' .. per_row .. ':' .. price
+  section_ids[#section_ids + 1] = id
+  local prices, free = {}, {}
+  for row = 1, rows do
+    for number = 1, per_row do
+      local seat = id .. '-' .. row .. '-' .. number
+      prices[#prices + 1] = seat
+      prices[#prices + 1] = price
+      free[#free + 1] = seat_score(row, number)
+      free[#free + 1] = seat
+      if #prices >= 1000 then
+        redis.call('HSET', KEYS[2], unpack(prices))
+        redis.call('ZADD', KEYS[5] .. id, unpack(free))
+        prices, free = {}, {}
+      end
+    end
+  end
+  if #prices > 0 then
+    redis.call('HSET', KEYS[2], unpack(prices))
+    redis.call('ZADD', KEYS[5] .. id, unpack(free))
+  end
+  capacity = capacity + rows * per_row
+end
+
+redis.call('HSET', KEYS[1], 'id', ARGV[2], 'name', ARGV[3], 'venue', ARGV[4], 'startsAt', ARGV[5],
+  'holdSeconds', ARGV[6], 'maxSeatsPerUser', ARGV[7], 'sections', table.concat(sections, ','),
+  'capacity', capacity, 'status', 'open', 'held', 0, 'sold', 0, 'revenueCents', 0, 'createdAt', now)
+log_event(KEYS[3], 'event.created', ARGV[2], now, {'capacity', capacity, 'sections', table.concat(section_ids, ',')})
+return respond(KEYS[4], ARGV[1], 201, event_json(read_hash(KEYS[1])))

@@ -1,0 +1,53 @@
+--[[ hold.lua — hold explicit seats for one buyer: all or nothing.
+
+KEYS[1]  sl:{E}:event          event hash (status, holdSeconds, maxSeatsPerUser, held)
+KEYS[2]  sl:{E}:seats          seat id -> price
+KEYS[3]  sl:{E}:sold           seat id -> booking id
+KEYS[4]  sl:{E}:booking:B      the new booking
+KEYS[5]  sl:{E}:expiry:B       the booking's hold timer (PX TTL)
+KEYS[6]  sl:{E}:expiries       booking id by deadline, for the sweeper
+KEYS[7]  sl:{E}:user:U         seats held + bought by the buyer
+KEYS[8]  sl:{E}:log            the event's log stream
+KEYS[9]  sl:{E}:idem:U:K       idempotency record (unused when ARGV[3] is '')
+KEYS[10] sl:{E}:hold:          prefix of the seat hold keys (hold:SEAT; same {E} slot)
+KEYS[11] sl:{E}:free:          prefix of the free-seat sets (free:SECTION; same {E} slot)
+ARGV[1] booking id (new)   ARGV[2] user id   ARGV[3] request fingerprint or ''
+ARGV[4..] seat ids (validated and distinct)
+
+Returns {status, body}:
+  201 booking JSON (status held)
+  400 unknown_seats (+"seats")          404 event_not_found
+  409 seats_unavailable (+"seats": exactly the held or sold ones)
+  409 sales_closed                      422 limit_exceeded
+  422 idempotency_mismatch; a replay returns the recorded reply.
+Nothing is written unless every check passed.
+]]
+--@include common
+--@include seats
+--@include holding
+
+local replay = idem_replay(KEYS[9], ARGV[3])
+if replay then return replay end
+local event, refusal = open_event()
+if not event then return refusal end
+
+local seats = {}
+for i = 4, #ARGV do seats[#seats + 1] = ARGV[i] end
+local prices = redis.call('HMGET', KEYS[2], unpack(seats))
+local unknown, taken = {}, {}
+for i, seat in ipairs(seats) do
+  if not prices[i] then
+    unknown[#unknown + 1] = seat
+  elseif redis.call('EXISTS', KEYS[10] .. seat) == 1 or redis.call('HEXISTS', KEYS[3], seat) == 1 then
+    taken[#taken + 1] = seat
+  end
+end
+if #unknown > 0 then
+  return hold_fail(400, 'unknown_seats', 'these seats do not exist in this event', ',"seats":' .. json_list(unknown))
+end
+if #taken > 0 then
+  return hold_fail(409, 'seats_unavailable', 'some seats are already held or sold', ',"seats":' .. json_list(taken))
+end
+local limit = over_limit(event, #seats)
+if limit then return limit end
+return write_hold(event, seats, prices)

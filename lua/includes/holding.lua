@@ -1,0 +1,52 @@
+-- holding.lua: the part of a hold that hold.lua and hold_best.lua share.
+-- Both scripts use the same KEYS/ARGV layout (see hold.lua's header):
+-- KEYS[1] event, [2] seats, [3] sold, [4] booking, [5] expiry, [6] expiries,
+-- [7] user count, [8] log, [9] idempotency, [10] hold prefix, [11] free prefix;
+-- ARGV[1] booking id, [2] user id, [3] fingerprint.
+
+local function hold_fail(status, code, message, extra)
+  return respond(KEYS[9], ARGV[3], status, error_body(code, message, extra))
+end
+
+-- The event's hold settings, or a reply when no hold may be made.
+local function open_event()
+  local e = redis.call('HMGET', KEYS[1], 'status', 'holdSeconds', 'maxSeatsPerUser', 'sections')
+  if not e[1] then return nil, hold_fail(404, 'event_not_found', 'no such event') end
+  if e[1] ~= 'open' then return nil, hold_fail(409, 'sales_closed', 'sales are closed for this event') end
+  return {hold_ms = tonumber(e[2]) * 1000, max_seats = tonumber(e[3]), sections = e[4]}
+end
+
+-- nil when the buyer may take `count` more seats, else the 422 reply.
+local function over_limit(event, count)
+  local have = tonumber(redis.call('GET', KEYS[7]) or '0')
+  if have + count > event.max_seats then
+    return hold_fail(422, 'limit_exceeded', 'at most ' .. event.max_seats .. ' seats per buyer for this event (you have ' .. have .. ')')
+  end
+  return nil
+end
+
+-- Holds `seats` (already checked free) for the buyer and answers 201.
+local function write_hold(event, seats, prices)
+  local event_id, booking_id, user_id = event_id_of(KEYS[1]), ARGV[1], ARGV[2]
+  local now = now_ms()
+  local deadline = now + event.hold_ms
+  local total = 0
+  for i, seat in ipairs(seats) do
+    local section, row, number = seat_parts(seat)
+    redis.call('SET', KEYS[10] .. seat, booking_id, 'PX', event.hold_ms)
+    redis.call('ZREM', KEYS[11] .. section, seat)
+    total = total + tonumber(prices[i])
+  end
+  local list = table.concat(seats, ',')
+  local b = {id = booking_id, userId = user_id, status = 'held', seats = list, totalCents = total,
+             createdAt = now, expiresAt = deadline}
+  redis.call('HSET', KEYS[4], 'id', booking_id, 'eventId', event_id, 'userId', user_id, 'status', 'held',
+    'seats', list, 'totalCents', total, 'createdAt', now, 'expiresAt', deadline)
+  redis.call('SET', KEYS[5], booking_id, 'PX', event.hold_ms)
+  redis.call('ZADD', KEYS[6], deadline, booking_id)
+  redis.call('INCRBY', KEYS[7], #seats)
+  redis.call('HINCRBY', KEYS[1], 'held', #seats)
+  log_event(KEYS[8], 'booking.initiated', event_id, now, {'bookingId', booking_id, 'userId', user_id, 'seats', list, 'amountCents', total})
+  log_event(KEYS[8], 'seat.reserved', event_id, now, {'bookingId', booking_id, 'userId', user_id, 'seats', list, 'expiresAt', deadline})
+  return respond(KEYS[9], ARGV[3], 201, booking_json(event_id, booking_id, b))
+end

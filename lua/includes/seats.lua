@@ -1,0 +1,64 @@
+-- seats.lua: seat ids (SECTION-ROW-NUMBER), free-seat sets and the booking
+-- JSON. Included with `--@include seats` (after common).
+
+-- A free set's score orders seats front row first, then by number.
+local function seat_parts(seat)
+  local section, row, number = string.match(seat, '^(.+)-(%d+)-(%d+)$')
+  return section, tonumber(row), tonumber(number)
+end
+
+local function seat_score(row, number)
+  return row * 10000 + number
+end
+
+-- Gives back the seats of `booking_id`: deletes the holds it still owns and
+-- returns to their section's free set the seats nobody else holds or bought.
+-- A hold key owned by another booking is never touched.
+-- Returns the seats that became free.
+local function release_seats(hold_prefix, free_prefix, sold_key, booking_id, seats)
+  local released = {}
+  for _, seat in ipairs(seats) do
+    local owner = redis.call('GET', hold_prefix .. seat)
+    if owner == booking_id then redis.call('DEL', hold_prefix .. seat) end
+    if (owner == booking_id or not owner) and redis.call('HGET', sold_key, seat) == false then
+      local section, row, number = seat_parts(seat)
+      redis.call('ZADD', free_prefix .. section, seat_score(row, number), seat)
+      released[#released + 1] = seat
+    end
+  end
+  return released
+end
+
+-- True when every seat's hold key still names `booking_id`.
+local function holds_owned(hold_prefix, booking_id, seats)
+  for _, seat in ipairs(seats) do
+    if redis.call('GET', hold_prefix .. seat) ~= booking_id then return false end
+  end
+  return true
+end
+
+-- The booking's JSON. Field order is fixed, so a replayed reply is the same bytes.
+local function booking_json(event_id, booking_id, b)
+  local out = '{"id":' .. cjson.encode(booking_id) .. ',"eventId":' .. cjson.encode(event_id)
+    .. ',"userId":' .. cjson.encode(b.userId) .. ',"status":' .. cjson.encode(b.status)
+    .. ',"seats":' .. json_list(split_commas(b.seats)) .. ',"totalCents":' .. tostring(tonumber(b.totalCents))
+    .. ',"expiresAt":' .. cjson.encode(iso8601(b.expiresAt)) .. ',"createdAt":' .. cjson.encode(iso8601(b.createdAt))
+  if b.confirmationCode then out = out .. ',"confirmationCode":' .. cjson.encode(b.confirmationCode) end
+  return out .. '}'
+end
+
+-- The event's JSON with live counts (counters kept by the scripts).
+local function event_json(e)
+  local sections = {}
+  for _, s in ipairs(split_commas(e.sections)) do
+    local id, rows, per_row, price = string.match(s, '^(.-):(%d+):(%d+):(%d+)$')
+    sections[#sections + 1] = '{"id":' .. cjson.encode(id) .. ',"rows":' .. rows .. ',"seatsPerRow":' .. per_row .. ',"priceCents":' .. price .. '}'
+  end
+  local capacity, held, sold = tonumber(e.capacity), tonumber(e.held or 0), tonumber(e.sold or 0)
+  return '{"id":' .. cjson.encode(e.id) .. ',"name":' .. cjson.encode(e.name) .. ',"venue":' .. cjson.encode(e.venue)
+    .. ',"startsAt":' .. cjson.encode(e.startsAt) .. ',"status":' .. cjson.encode(e.status)
+    .. ',"holdSeconds":' .. e.holdSeconds .. ',"maxSeatsPerUser":' .. e.maxSeatsPerUser
+    .. ',"sections":[' .. table.concat(sections, ',') .. ']'
+    .. ',"capacity":' .. capacity .. ',"available":' .. (capacity - held - sold)
+    .. ',"held":' .. held .. ',"sold":' .. sold .. ',"revenueCents":' .. tonumber(e.revenueCents or 0) .. '}'
+end

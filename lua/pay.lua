@@ -1,0 +1,47 @@
+--[[ pay.lua — a buyer asks to pay for a held booking: held -> payment_pending.
+
+The hold is extended to now + grace (never shortened), so a buyer who pays
+in the last second is not cut off while the provider answers; the grace is
+granted once, since only a `held` booking may ask.
+
+KEYS[1] sl:{E}:booking:B   KEYS[2] sl:{E}:expiry:B   KEYS[3] sl:{E}:expiries
+KEYS[4] sl:{E}:log         KEYS[5] sl:{E}:idem:U:K   KEYS[6] sl:{E}:hold: (prefix)
+ARGV[1] caller's user id ('' = any owner)   ARGV[2] payment token
+ARGV[3] grace in ms                          ARGV[4] request fingerprint or ''
+
+Returns {status, body}: 202 booking JSON (payment_pending); 404 booking_not_found;
+409 hold_expired (deadline passed, or a seat's hold is gone); 409 invalid_state;
+422 idempotency_mismatch. Appends payment.requested for the payments group.
+]]
+--@include common
+--@include seats
+
+local replay = idem_replay(KEYS[5], ARGV[4])
+if replay then return replay end
+local function refuse(status, code, message)
+  return respond(KEYS[5], ARGV[4], status, error_body(code, message))
+end
+
+local b = read_hash(KEYS[1])
+if not b or (ARGV[1] ~= '' and b.userId ~= ARGV[1]) then
+  return refuse(404, 'booking_not_found', 'no such booking')
+end
+if b.status == 'expired' then return refuse(409, 'hold_expired', 'the hold on these seats has expired') end
+if b.status ~= 'held' then return refuse(409, 'invalid_state', 'the booking is ' .. b.status .. ', not held') end
+
+local now = now_ms()
+local seats = split_commas(b.seats)
+if now >= tonumber(b.expiresAt) or not holds_owned(KEYS[6], b.id, seats) then
+  return refuse(409, 'hold_expired', 'the hold on these seats has expired')
+end
+
+local deadline = math.max(tonumber(b.expiresAt), now + tonumber(ARGV[3]))
+for _, seat in ipairs(seats) do redis.call('PEXPIREAT', KEYS[6] .. seat, deadline) end
+redis.call('SET', KEYS[2], b.id, 'PXAT', deadline)
+redis.call('ZADD', KEYS[3], deadline, b.id)
+redis.call('HSET', KEYS[1], 'status', 'payment_pending', 'expiresAt', deadline, 'paymentRequestedAt', now)
+b.status, b.expiresAt = 'payment_pending', deadline
+local event_id = event_id_of(KEYS[1])
+log_event(KEYS[4], 'payment.requested', event_id, now, {'bookingId', b.id, 'userId', b.userId,
+  'amountCents', b.totalCents, 'paymentToken', ARGV[2], 'attempt', 1})
+return respond(KEYS[5], ARGV[4], 202, booking_json(event_id, b.id, b))
