@@ -42,8 +42,8 @@ let package = Package(
         ]),
 
         // Starts a real redis-server for tests (free port, temporary dir).
-        .target(name: "SeatlockTestSupport", dependencies: ["SeatlockRedis", "SeatlockCore", "SeatlockHTTP"]),
-        .testTarget(name: "SeatlockCoreTests", dependencies: ["SeatlockCore"]),
+        .target(name: "SeatlockTestSupport", dependencies: ["SeatlockRedis", "SeatlockCore", "SeatlockHTTP", "SeatlockServer"]),
+        .testTarget(name: "SeatlockCoreTests", dependencies: ["SeatlockCore", "SeatlockRedis", "SeatlockServer"]),
         .testTarget(name: "SeatlockIntegrationTests", dependencies: [
             "SeatlockServer", "SeatlockCore", "SeatlockRedis", "SeatlockHTTP", "SeatlockTestSupport",
         ]),

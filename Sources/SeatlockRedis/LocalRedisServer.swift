@@ -68,6 +68,13 @@ public final class LocalRedisServer: @unchecked Sendable {
         process.waitUntilExit()
     }
 
+    /// Sends SIGTERM without waiting: for exit handlers, where waiting on a
+    /// child through Foundation can deadlock.
+    public func signalStop() {
+        guard process.isRunning else { return }
+        Foundation.kill(process.processIdentifier, SIGTERM)
+    }
+
     /// Kills the server at once (SIGKILL), as a crash would.
     public func kill() {
         guard process.isRunning else { return }

@@ -1,0 +1,201 @@
+import Foundation
+import SeatlockCore
+import SeatlockRedis
+import SeatlockServer
+import Testing
+
+@Suite struct IdentifierTests {
+    @Test(arguments: ["a", "demo", "ev-2027_x", String(repeating: "x", count: 64)])
+    func accepts(_ id: String) { #expect(Identifier.isValid(id)) }
+
+    @Test(arguments: ["", "a{b}", "a:b", "a*", "a b", "a\u{0}", "a%00", "a\r\nb", "é", "a/b", String(repeating: "x", count: 65)])
+    func refuses(_ id: String) { #expect(!Identifier.isValid(id)) }
+
+    @Test func seatIds() {
+        #expect(SeatID("A-12-7") == SeatID(section: "A", row: 12, number: 7))
+        #expect(SeatID("VIP_1-1-1")?.section == "VIP_1")
+        for bad in ["A-0-1", "A-1-0", "A-01-1", "A-1", "A-1-1-1", "-1-1", "A--1", "A-1-+1", "A-1-99999", "A{x}-1-1", "A-1-1 "] {
+            #expect(SeatID(bad) == nil, "\(bad) should be refused")
+        }
+    }
+
+    @Test func bookingIdsAreValidIdentifiers() {
+        let ids = (0..<100).map { _ in BookingID.random() }
+        #expect(ids.allSatisfy { Identifier.isValid($0) && $0.count == 20 })
+        #expect(Set(ids).count == 100)
+    }
+
+    @Test func keysShareTheEventHashTag() {
+        let keys = EventKeys("E1")
+        for key in [keys.event, keys.seats, keys.sold, keys.expiries, keys.log, keys.hold("A-1-1"), keys.free("A"),
+                    keys.booking("b1"), keys.expiry("b1"), keys.user("u1"), keys.idempotency(caller: "u_u1", key: "k")] {
+            #expect(key.hasPrefix("sl:{E1}:"))
+        }
+    }
+}
+
+@Suite struct TokenTests {
+    let tokens = BuyerTokens(secret: "unit-test-secret-unit-test-secret-00")
+
+    @Test func roundTrip() throws {
+        let token = tokens.mint(userId: "alice")
+        #expect(try tokens.verify(token) == "alice")
+    }
+
+    @Test func expiredAndNotYetValid() throws {
+        let old = tokens.mint(userId: "alice", ttlSeconds: 10, now: Date(timeIntervalSinceNow: -3600))
+        #expect(throws: TokenError.expired) { try tokens.verify(old) }
+        let future = hs256(#"{"alg":"HS256"}"#, #"{"sub":"alice","exp":9999999999,"nbf":9999999990}"#)
+        #expect(throws: TokenError.notYetValid) { try tokens.verify(future) }
+    }
+
+    @Test func wrongSecretOrTamperedPayload() throws {
+        let other = BuyerTokens(secret: "another-secret-another-secret-0000").mint(userId: "alice")
+        #expect(throws: TokenError.badSignature) { try tokens.verify(other) }
+        let parts = tokens.mint(userId: "alice").split(separator: ".")
+        let forged = parts[0] + "." + b64(#"{"sub":"mallory","exp":9999999999}"#) + "." + parts[2]
+        #expect(throws: TokenError.badSignature) { try tokens.verify(String(forged)) }
+    }
+
+    @Test func onlyHS256() throws {
+        let none = b64(#"{"alg":"none"}"#) + "." + b64(#"{"sub":"alice","exp":9999999999}"#) + "."
+        #expect(throws: TokenError.unsupportedAlgorithm) { try tokens.verify(none) }
+        let rs = hs256(#"{"alg":"RS256"}"#, #"{"sub":"alice","exp":9999999999}"#)
+        #expect(throws: TokenError.unsupportedAlgorithm) { try tokens.verify(rs) }
+    }
+
+    @Test func malformed() {
+        for bad in ["", "abc", "a.b", "a.b.c.d", "!!.??.**", String(repeating: "a", count: 5000)] {
+            #expect(throws: TokenError.self) { try tokens.verify(bad) }
+        }
+        let noExp = hs256(#"{"alg":"HS256"}"#, #"{"sub":"alice"}"#)
+        #expect(throws: TokenError.malformed) { try tokens.verify(noExp) }
+        let badSub = hs256(#"{"alg":"HS256"}"#, #"{"sub":"a:b","exp":9999999999}"#)
+        #expect(throws: TokenError.badSubject) { try tokens.verify(badSub) }
+    }
+
+    @Test func constantTimeComparison() {
+        #expect(constantTimeEquals("secret", "secret"))
+        #expect(!constantTimeEquals("secret", "secreT"))
+        #expect(!constantTimeEquals("secret", "secret1"))
+        #expect(!constantTimeEquals("", "x"))
+    }
+
+    private func b64(_ text: String) -> String {
+        Data(text.utf8).base64EncodedString().replacingOccurrences(of: "+", with: "-")
+            .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+    }
+
+    /// A correctly signed token with arbitrary header and claims.
+    private func hs256(_ header: String, _ payload: String) -> String {
+        let input = b64(header) + "." + b64(payload)
+        let good = tokens.mint(userId: "x")
+        _ = good
+        return input + "." + signature(input)
+    }
+
+    private func signature(_ input: String) -> String {
+        // Re-use the minting code path: HMAC-SHA256 over the signing input.
+        HMACForTests.sign(input, secret: "unit-test-secret-unit-test-secret-00")
+    }
+}
+
+import Crypto
+enum HMACForTests {
+    static func sign(_ input: String, secret: String) -> String {
+        let mac = HMAC<SHA256>.authenticationCode(for: Data(input.utf8), using: SymmetricKey(data: Data(secret.utf8)))
+        return Data(mac).base64EncodedString().replacingOccurrences(of: "+", with: "-")
+            .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+    }
+}
+
+@Suite struct RequestBodyTests {
+    func decode(_ json: String) throws(APIError) -> HoldRequest { try HoldRequest.decode(Array(json.utf8)) }
+
+    @Test func holdRequests() throws {
+        #expect(try decode(#"{"seats":["A-1-1","A-1-2"]}"#) == .seats([SeatID("A-1-1")!, SeatID("A-1-2")!]))
+        #expect(try decode(#"{"quantity":2,"section":"A"}"#) == .bestAvailable(section: "A", quantity: 2))
+    }
+
+    @Test(arguments: [
+        ("", "invalid_json"), ("{", "invalid_json"), ("[]", "invalid_json"), ("null", "invalid_json"),
+        (#"{"seats":[]}"#, "invalid_request"), (#"{"seats":["A-1-1","A-1-1"]}"#, "invalid_request"),
+        (#"{"seats":["A:1:1"]}"#, "invalid_request"), (#"{"seats":"A-1-1"}"#, "invalid_json"),
+        (#"{"seats":[1]}"#, "invalid_json"), (#"{"quantity":-1,"section":"A"}"#, "invalid_request"),
+        (#"{"quantity":0,"section":"A"}"#, "invalid_request"), (#"{"quantity":1e40,"section":"A"}"#, "invalid_json"),
+        (#"{"quantity":"2","section":"A"}"#, "invalid_json"), (#"{"quantity":2,"section":"A{x}"}"#, "invalid_request"),
+        (#"{"quantity":2}"#, "invalid_request"), (#"{"seats":["A-1-1"],"quantity":1,"section":"A"}"#, "invalid_request"),
+        (#"{}"#, "invalid_request"), (#"{"quantity":99999999999999999999,"section":"A"}"#, "invalid_json"),
+    ])
+    func refusedHoldBodies(_ body: String, _ code: String) {
+        #expect(throws: APIError.self) { try decode(body) }
+        do { _ = try decode(body) } catch { #expect(error.code == code, "\(body)") ; #expect(error.status == 400) }
+    }
+
+    @Test func tooManySeatsIsALimit() {
+        let seats = (1...60).map { "\"A-1-\($0)\"" }.joined(separator: ",")
+        do { _ = try decode("{\"seats\":[\(seats)]}"); Issue.record("accepted") } catch { #expect(error.status == 422) }
+    }
+
+    @Test func nonUTF8AndNULBodies() {
+        #expect(throws: APIError.self) { try HoldRequest.decode([0x7b, 0xff, 0xfe, 0x7d]) }
+        #expect(throws: APIError.self) { try HoldRequest.decode(Array(#"{"seats":["A-1-1"]}"#.utf8) + [0]) }
+    }
+
+    @Test func eventSpecValidation() throws {
+        let good = #"{"id":"e1","name":"N","venue":"V","startsAt":"2027-01-01T20:00:00Z","sections":[{"id":"A","rows":2,"seatsPerRow":3,"priceCents":100}]}"#
+        let spec = try EventSpec.decode(Array(good.utf8))
+        #expect(spec.capacity == 6 && spec.holdSecondsOrDefault == 900 && spec.maxSeatsOrDefault == 4)
+        let bad = [
+            good.replacingOccurrences(of: "\"e1\"", with: "\"e:1\""),
+            good.replacingOccurrences(of: "2027-01-01T20:00:00Z", with: "tomorrow"),
+            good.replacingOccurrences(of: "\"rows\":2", with: "\"rows\":0"),
+            good.replacingOccurrences(of: "\"rows\":2", with: "\"rows\":100000"),
+            good.replacingOccurrences(of: "\"priceCents\":100", with: "\"priceCents\":-1"),
+            good.replacingOccurrences(of: "\"id\":\"A\"", with: "\"id\":\"A-B\""),
+            good.replacingOccurrences(of: "\"name\":\"N\"", with: "\"name\":\"\""),
+            good.replacingOccurrences(of: "\"name\":\"N\"", with: "\"name\":\"a\\u0000b\""),
+            good.replacingOccurrences(of: "[{\"id\"", with: "[{\"id\":\"A\",\"rows\":1,\"seatsPerRow\":1,\"priceCents\":1},{\"id\""),
+        ]
+        for body in bad {
+            #expect(throws: APIError.self, "\(body)") { try EventSpec.decode(Array(body.utf8)) }
+        }
+    }
+}
+
+@Suite struct RouterTests {
+    @Test func routes() throws {
+        #expect(try Router.route(method: "GET", path: "/healthz") == .health)
+        #expect(try Router.route(method: "POST", path: "/v1/events") == .createEvent)
+        #expect(try Router.route(method: "GET", path: "/v1/events/e1/seats") == .seats("e1"))
+        #expect(try Router.route(method: "DELETE", path: "/v1/events/e1/bookings/b1") == .releaseBooking("e1", "b1"))
+        #expect(try Router.route(method: "POST", path: "/v1/events/e1/bookings/b1/payment") == .requestPayment("e1", "b1"))
+    }
+
+    @Test func errors() {
+        func code(_ method: String, _ path: String) -> Int {
+            do { _ = try Router.route(method: method, path: path); return 0 } catch { return error.status }
+        }
+        #expect(code("GET", "/nope") == 404)
+        #expect(code("GET", "/v1/events/e1/bookings/b1/payment/x") == 404)
+        #expect(code("PUT", "/v1/events") == 405)
+        #expect(code("PATCH", "/v1/events/e1/bookings/b1") == 405)
+        #expect(code("GET", "/v1/events/e%7B1%7D") == 400)
+        #expect(code("GET", "/v1/events/a:b/seats") == 400)
+        #expect(code("GET", "/v1/events/" + String(repeating: "x", count: 65)) == 400)
+        #expect(code("GET", "/v1/events/%00") == 400)
+    }
+}
+
+@Suite struct RedisURLTests {
+    @Test func parses() {
+        #expect(RedisURL("redis://127.0.0.1:6380/2") == RedisURL(host: "127.0.0.1", port: 6380, database: 2))
+        #expect(RedisURL("redis://app:pw@localhost:6379/0") == RedisURL(host: "127.0.0.1", port: 6379, username: "app", password: "pw"))
+        #expect(RedisURL("redis://:pw@h")?.password == "pw")
+        #expect(RedisURL("redis://h:pw@h:1")?.username == "h")
+        #expect(RedisURL("http://x") == nil)
+        #expect(RedisURL("redis://h:0") == nil)
+        #expect(RedisURL("redis://h:1/x") == nil)
+        #expect(!(RedisURL("redis://u:secret@h:1")!.description.contains("secret")))
+    }
+}
