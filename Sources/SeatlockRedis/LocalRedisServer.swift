@@ -62,17 +62,24 @@ public final class LocalRedisServer: @unchecked Sendable {
 
     public var isRunning: Bool { process.isRunning }
 
+    /// Asks Redis to shut down cleanly (SHUTDOWN flushes the append-only file)
+    /// and waits; kills it if it has not gone after a few seconds. Signals are
+    /// not used for the polite path: a child started from a thread that blocks
+    /// SIGTERM inherits that mask, and would never see it.
     public func stop() {
         guard process.isRunning else { return }
-        process.terminate()
-        process.waitUntilExit()
+        if let client = try? RedisClient(url: url, timeout: .seconds(2)) {
+            _ = try? client.send(["SHUTDOWN"])
+        }
+        for _ in 0..<60 where process.isRunning { usleep(50_000) }
+        kill()
     }
 
-    /// Sends SIGTERM without waiting: for exit handlers, where waiting on a
-    /// child through Foundation can deadlock.
-    public func signalStop() {
+    /// SIGKILL without waiting: for exit handlers, where waiting on a child
+    /// through Foundation can deadlock.
+    public func killWithoutWaiting() {
         guard process.isRunning else { return }
-        Foundation.kill(process.processIdentifier, SIGTERM)
+        Foundation.kill(process.processIdentifier, SIGKILL)
     }
 
     /// Kills the server at once (SIGKILL), as a crash would.

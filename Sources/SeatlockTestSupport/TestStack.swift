@@ -46,7 +46,7 @@ public final class TestRedis: @unchecked Sendable {
 import Synchronization
 private let liveServers = Mutex<[LocalRedisServer]>([])
 private func stopAllRedisServers() {
-    for server in liveServers.withLock({ $0 }) { server.signalStop() }
+    for server in liveServers.withLock({ $0 }) { server.killWithoutWaiting() }
 }
 
 public final class TestServer: @unchecked Sendable {

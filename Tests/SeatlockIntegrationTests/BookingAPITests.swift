@@ -1,0 +1,248 @@
+// The HTTP API from outside: a real server on a real Redis, spoken to over
+// sockets. Every test uses its own event id.
+import Foundation
+import SeatlockCore
+import SeatlockHTTP
+import SeatlockRedis
+import SeatlockServer
+import SeatlockTestSupport
+import Testing
+
+@Suite struct EventAPITests {
+    @Test func adminCreatesAndAnyoneReads() throws {
+        let server = try TestServer.shared()
+        let id = TestServer.uniqueEventId()
+        let created = try server.createEvent(id, rows: 2, seatsPerRow: 5)
+        #expect(created.status == 201)
+        #expect(created.json?["capacity"] as? Int == 10 && created.json?["available"] as? Int == 10)
+        let read = try server.http.request("GET", "/v1/events/\(id)")
+        #expect(read.status == 200 && read.json?["name"] as? String == "Test \(id)")
+        let seats = try server.http.request("GET", "/v1/events/\(id)/seats?section=A")
+        let list = seats.json?["seats"] as? [[String: Any]] ?? []
+        #expect(list.count == 10 && list.first?["id"] as? String == "A-1-1" && list.first?["status"] as? String == "available")
+        #expect(try TestRedis.shared().client().call("SISMEMBER", GlobalKeys.events, id).int == 1)
+    }
+
+    @Test func duplicateEventIs409() throws {
+        let server = try TestServer.shared()
+        let id = TestServer.uniqueEventId()
+        #expect(try server.createEvent(id).status == 201)
+        let again = try server.createEvent(id)
+        #expect(again.status == 409 && again.string("error") == "event_exists")
+    }
+
+    @Test func creatingNeedsTheAdminToken() throws {
+        let server = try TestServer.shared()
+        let body = #"{"id":"x1","name":"n","venue":"v","startsAt":"2027-01-01T00:00:00Z","sections":[{"id":"A","rows":1,"seatsPerRow":1,"priceCents":1}]}"#
+        let anonymous = try server.http.request("POST", "/v1/events", headers: ["Content-Type": "application/json"], json: body)
+        #expect(anonymous.status == 401 && anonymous.string("error") == "unauthorized")
+        let buyer = try server.http.request("POST", "/v1/events", headers: server.buyerHeaders("u1"), json: body)
+        #expect(buyer.status == 403 && buyer.string("error") == "forbidden")
+    }
+
+    @Test func unknownEventAndSection() throws {
+        let server = try TestServer.shared()
+        #expect(try server.http.request("GET", "/v1/events/nope-nope").status == 404)
+        #expect(try server.http.request("GET", "/v1/events/nope-nope/seats").status == 404)
+        let id = TestServer.uniqueEventId()
+        try server.createEvent(id)
+        #expect(try server.http.request("GET", "/v1/events/\(id)/seats?section=Z").status == 404)
+    }
+}
+
+@Suite struct BookingAPITests {
+    @Test func holdPayAndSeeItConfirmed() throws {
+        let server = try TestServer.shared()
+        let event = TestServer.uniqueEventId()
+        try server.createEvent(event)
+        let hold = try server.hold(event, user: "alice", seats: ["A-1-1", "A-1-2"])
+        #expect(hold.status == 201 && hold.string("status") == "held" && hold.seats == ["A-1-1", "A-1-2"])
+        #expect(hold.json?["totalCents"] as? Int == 10_000)
+        let booking = try #require(hold.string("id"))
+        let paid = try server.pay(event, booking: booking, user: "alice")
+        #expect(paid.status == 202 && paid.string("status") == "payment_pending")
+        // The payments worker is not part of this server; confirm as it would.
+        let client = try server.redis.client()
+        let confirmed = try client.run(server.redis.scripts.confirm(event: event, booking: booking, paymentId: "p1", confirmationCode: "SL-ABC123"))
+        #expect(confirmed.array?.first?.int == 200)
+        let read = try server.http.request("GET", "/v1/events/\(event)/bookings/\(booking)", headers: server.buyerHeaders("alice"))
+        #expect(read.status == 200 && read.string("status") == "confirmed" && read.string("confirmationCode") == "SL-ABC123")
+        let seats = try server.http.request("GET", "/v1/events/\(event)/seats").json?["seats"] as? [[String: Any]] ?? []
+        #expect(seats.first { $0["id"] as? String == "A-1-1" }?["status"] as? String == "sold")
+        let summary = try server.http.request("GET", "/v1/events/\(event)")
+        #expect(summary.json?["sold"] as? Int == 2 && summary.json?["available"] as? Int == 48)
+    }
+
+    @Test func conflictingHoldNamesTheTakenSeatsAndLeavesTheRestFree() throws {
+        let server = try TestServer.shared()
+        let event = TestServer.uniqueEventId()
+        try server.createEvent(event)
+        #expect(try server.hold(event, user: "a", seats: ["A-2-2"]).status == 201)
+        let refused = try server.hold(event, user: "b", seats: ["A-2-1", "A-2-2"])
+        #expect(refused.status == 409 && refused.string("error") == "seats_unavailable" && refused.seats == ["A-2-2"])
+        let seats = try server.http.request("GET", "/v1/events/\(event)/seats").json?["seats"] as? [[String: Any]] ?? []
+        #expect(seats.first { $0["id"] as? String == "A-2-1" }?["status"] as? String == "available")
+        #expect(seats.first { $0["id"] as? String == "A-2-2" }?["status"] as? String == "held")
+        #expect(try server.hold(event, user: "b", seats: ["A-2-1"]).status == 201)
+    }
+
+    @Test func bestAvailableIsAdjacent() throws {
+        let server = try TestServer.shared()
+        let event = TestServer.uniqueEventId()
+        try server.createEvent(event, rows: 3, seatsPerRow: 8)
+        #expect(try server.hold(event, user: "x", seats: ["A-1-3"]).status == 201)
+        let best = try server.holdBest(event, user: "y", quantity: 4)
+        #expect(best.status == 201 && best.seats == ["A-1-4", "A-1-5", "A-1-6", "A-1-7"])
+        let soldOut = try server.holdBest(event, user: "z", quantity: 4, section: "Q")
+        #expect(soldOut.status == 404)
+    }
+
+    @Test func perUserLimit() throws {
+        let server = try TestServer.shared()
+        let event = TestServer.uniqueEventId()
+        try server.createEvent(event, maxSeatsPerUser: 2)
+        #expect(try server.hold(event, user: "greedy", seats: ["A-1-1", "A-1-2"]).status == 201)
+        let more = try server.hold(event, user: "greedy", seats: ["A-1-3"])
+        #expect(more.status == 422 && more.string("error") == "limit_exceeded")
+        let tooMany = try server.hold(event, user: "other", seats: ["A-3-1", "A-3-2", "A-3-3"])
+        #expect(tooMany.status == 422)
+    }
+
+    @Test func idempotentReplayReturnsTheFirstAnswerByteForByte() throws {
+        let server = try TestServer.shared()
+        let event = TestServer.uniqueEventId()
+        try server.createEvent(event)
+        let first = try server.hold(event, user: "idem", seats: ["A-1-1"], idempotencyKey: "key-1")
+        let replay = try server.hold(event, user: "idem", seats: ["A-1-1"], idempotencyKey: "key-1")
+        #expect(first.status == 201 && replay.status == 201 && first.body == replay.body)
+        let mismatch = try server.hold(event, user: "idem", seats: ["A-1-2"], idempotencyKey: "key-1")
+        #expect(mismatch.status == 422 && mismatch.string("error") == "idempotency_mismatch")
+        // Keys are scoped per caller: another buyer's same key is a new request.
+        let other = try server.hold(event, user: "someone-else", seats: ["A-1-2"], idempotencyKey: "key-1")
+        #expect(other.status == 201)
+        let badKey = try server.hold(event, user: "idem", seats: ["A-1-3"], idempotencyKey: "bad:key")
+        #expect(badKey.status == 400 && badKey.string("error") == "invalid_idempotency_key")
+        #expect(try server.redis.client().call("GET", EventKeys(event).user("idem")).string == "1")
+    }
+
+    @Test func releaseThenTheSeatsAreFree() throws {
+        let server = try TestServer.shared()
+        let event = TestServer.uniqueEventId()
+        try server.createEvent(event)
+        let booking = try #require(try server.hold(event, user: "r", seats: ["A-1-1"]).string("id"))
+        let released = try server.http.request("DELETE", "/v1/events/\(event)/bookings/\(booking)", headers: server.buyerHeaders("r"))
+        #expect(released.status == 200 && released.string("status") == "released")
+        let again = try server.http.request("DELETE", "/v1/events/\(event)/bookings/\(booking)", headers: server.buyerHeaders("r"))
+        #expect(again.status == 409 && again.string("error") == "invalid_state")
+        #expect(try server.hold(event, user: "s", seats: ["A-1-1"]).status == 201)
+    }
+
+    @Test func confirmIsRefusedAfterTheHoldsExpired() throws {
+        let server = try TestServer.shared()
+        let event = TestServer.uniqueEventId()
+        try server.createEvent(event, holdSeconds: 1)
+        let booking = try #require(try server.hold(event, user: "slow", seats: ["A-1-1"]).string("id"))
+        #expect(try server.pay(event, booking: booking, user: "slow").status == 202) // grace: 1 s in tests
+        Thread.sleep(forTimeInterval: 1.3)
+        let client = try server.redis.client()
+        let late = try client.run(server.redis.scripts.confirm(event: event, booking: booking, paymentId: "p", confirmationCode: "SL-LATE01"))
+        #expect(late.array?.first?.int == 409)
+        #expect(try client.call("HEXISTS", EventKeys(event).sold, "A-1-1").int == 0)
+        let pay = try server.pay(event, booking: booking, user: "slow")
+        #expect(pay.status == 409)
+    }
+
+    @Test func anotherBuyersBookingIsNotFoundAndUnchanged() throws {
+        let server = try TestServer.shared()
+        let event = TestServer.uniqueEventId()
+        try server.createEvent(event)
+        let booking = try #require(try server.hold(event, user: "owner", seats: ["A-1-1"]).string("id"))
+        let path = "/v1/events/\(event)/bookings/\(booking)"
+        #expect(try server.http.request("GET", path, headers: server.buyerHeaders("thief")).status == 404)
+        #expect(try server.http.request("DELETE", path, headers: server.buyerHeaders("thief")).status == 404)
+        #expect(try server.pay(event, booking: booking, user: "thief").status == 404)
+        let mine = try server.http.request("GET", path, headers: server.buyerHeaders("owner"))
+        #expect(mine.status == 200 && mine.string("status") == "held")
+        let admin = try server.http.request("GET", path, headers: server.adminHeaders)
+        #expect(admin.status == 200)
+    }
+}
+
+@Suite struct ValidationAPITests {
+    @Test func everyIdPositionRejectsUnsafeCharacters() throws {
+        let server = try TestServer.shared()
+        let event = TestServer.uniqueEventId()
+        try server.createEvent(event)
+        let bad = ["a%7Bb%7D", "a:b", "a*", "a%20b", "a%00", "a%0D%0Ab", String(repeating: "x", count: 65), "%C3%A9"]
+        for id in bad {
+            for path in ["/v1/events/\(id)", "/v1/events/\(id)/seats", "/v1/events/\(event)/bookings/\(id)"] {
+                let reply = try server.http.request("GET", path, headers: server.buyerHeaders("u"))
+                #expect(reply.status == 400 && reply.string("error") == "invalid_id", "\(path) -> \(reply.status)")
+            }
+            let payment = try server.http.request("POST", "/v1/events/\(event)/bookings/\(id)/payment", headers: server.buyerHeaders("u"),
+                                                  json: #"{"paymentToken":"tok_visa"}"#)
+            #expect(payment.status == 400)
+        }
+    }
+
+    @Test func bodiesAreChecked() throws {
+        let server = try TestServer.shared()
+        let event = TestServer.uniqueEventId()
+        try server.createEvent(event)
+        let path = "/v1/events/\(event)/bookings"
+        let cases: [(String, Int)] = [
+            ("{", 400), ("not json", 400), (#"{"seats":[]}"#, 400), (#"{"seats":["A-1-1","A-1-1"]}"#, 400),
+            (#"{"seats":["A:1:1"]}"#, 400), (#"{"seats":["A-1-1{x}"]}"#, 400), (#"{"quantity":-2,"section":"A"}"#, 400),
+            (#"{"quantity":1e30,"section":"A"}"#, 400), (#"{"quantity":"two","section":"A"}"#, 400), ("[]", 400),
+            (#"{"seats":["A-99-1"]}"#, 400), (#"{"quantity":9,"section":"A"}"#, 422),
+        ]
+        for (body, status) in cases {
+            let reply = try server.http.request("POST", path, headers: server.buyerHeaders("v"), json: body)
+            #expect(reply.status == status, "\(body) -> \(reply.status) \(reply.text)")
+            #expect(reply.string("error") != nil && reply.string("message") != nil)
+        }
+        let payment = try server.http.request("POST", "/v1/events/\(event)/bookings/b1/payment", headers: server.buyerHeaders("v"),
+                                              json: #"{"paymentToken":"tok visa"}"#)
+        #expect(payment.status == 400)
+    }
+
+    @Test func oversizedBodyIs413WithJSON() throws {
+        let server = try TestServer.shared()
+        let big = "{\"seats\":[\"" + String(repeating: "A", count: 70_000) + "\"]}"
+        let reply = try server.http.request("POST", "/v1/events/x1/bookings", headers: server.buyerHeaders("u"), json: big)
+        #expect(reply.status == 413 && reply.string("error") == "body_too_large")
+    }
+
+    @Test func wrongContentTypeMethodAndRoute() throws {
+        let server = try TestServer.shared()
+        let form = try server.http.request("POST", "/v1/events/x1/bookings",
+                                           headers: ["Authorization": "Bearer " + server.token("u"), "Content-Type": "text/plain"], body: Array("{}".utf8))
+        #expect(form.status == 415 && form.string("error") == "unsupported_media_type")
+        let method = try server.http.request("PATCH", "/v1/events/x1")
+        #expect(method.status == 405 && method.string("error") == "method_not_allowed" && method.headers["allow"] == "GET")
+        let route = try server.http.request("GET", "/v2/whatever")
+        #expect(route.status == 404 && route.string("error") == "not_found")
+    }
+
+    @Test func tokenFailuresAre401() throws {
+        let server = try TestServer.shared()
+        let path = "/v1/events/x1/bookings"
+        let body = Array(#"{"seats":["A-1-1"]}"#.utf8)
+        let expired = TestSecrets.tokens.mint(userId: "u", ttlSeconds: 1, now: Date(timeIntervalSinceNow: -100))
+        let wrongSecret = BuyerTokens(secret: "some-other-secret-some-other-secret").mint(userId: "u")
+        for auth in [nil, "Basic abc", "Bearer ", "Bearer garbage", "Bearer " + expired, "Bearer " + wrongSecret] {
+            var headers = ["Content-Type": "application/json"]
+            headers["Authorization"] = auth
+            let reply = try server.http.request("POST", path, headers: headers, body: body)
+            #expect(reply.status == 401 && reply.string("error") == "unauthorized", "\(auth ?? "none")")
+        }
+        let adminBuying = try server.http.request("POST", path, headers: server.adminHeaders, body: body)
+        #expect(adminBuying.status == 403)
+    }
+
+    @Test func healthAndReadiness() throws {
+        let server = try TestServer.shared()
+        #expect(try server.http.request("GET", "/healthz").status == 200)
+        #expect(try server.http.request("GET", "/readyz").status == 200)
+    }
+}
