@@ -6,7 +6,8 @@ import SeatlockCore
 struct Token: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Print a buyer token (JWT HS256) for USER_ID.")
 
-    @Argument(help: "The buyer's user id (letters, digits, '-', '_').") var userId: String
+    @Argument(help: "The buyer's user id (letters, digits, '-', '_'); with --count, the prefix of the ids.") var userId: String
+    @Option(help: "Print this many tokens, one per line, for users USER_ID1 ... USER_IDN (load tests).") var count: Int?
     @Option(help: "Lifetime in seconds.") var ttl: Int = 3600
     @Option(name: .customLong("token-secret"), help: "HS256 secret (env SEATLOCK_TOKEN_SECRET)") var tokenSecret: String?
 
@@ -15,6 +16,19 @@ struct Token: ParsableCommand {
         guard let secret = tokenSecret ?? ProcessInfo.processInfo.environment["SEATLOCK_TOKEN_SECRET"].nonEmpty else {
             throw ValidationError("set SEATLOCK_TOKEN_SECRET (or --token-secret)")
         }
-        say(BuyerTokens(secret: secret).mint(userId: userId, ttlSeconds: ttl))
+        let tokens = BuyerTokens(secret: secret)
+        guard let count else { return say(tokens.mint(userId: userId, ttlSeconds: ttl)) }
+        guard (1...10_000_000).contains(count), Identifier.isValid(userId + String(count)) else {
+            throw ValidationError("--count must be 1-10000000 and the ids must stay valid")
+        }
+        var lines = ""
+        for index in 1...count {
+            lines += tokens.mint(userId: userId + String(index), ttlSeconds: ttl) + "\n"
+            if lines.utf8.count > 1 << 20 {
+                FileHandle.standardOutput.write(Data(lines.utf8))
+                lines = ""
+            }
+        }
+        FileHandle.standardOutput.write(Data(lines.utf8))
     }
 }
