@@ -1,0 +1,46 @@
+-- wrk driver for scripts/bench-hold: explicit 2-seat holds (adjacent seats
+-- in a random row) by buyers drawn at random from a token file.
+-- Environment: BENCH_TOKENS (file, one JWT a line), BENCH_EVENT,
+-- BENCH_ROWS, BENCH_SEATS_PER_ROW.
+local event = os.getenv("BENCH_EVENT") or "bench-http"
+local rows = tonumber(os.getenv("BENCH_ROWS") or "250")
+local per_row = tonumber(os.getenv("BENCH_SEATS_PER_ROW") or "1000")
+local tokens = {}
+local threads = {}
+statuses = {}
+
+function setup(thread)
+  thread:set("id", #threads + 1)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  for line in io.lines(os.getenv("BENCH_TOKENS")) do tokens[#tokens + 1] = line end
+  math.randomseed(os.time() * 1000 + (id or 0))
+end
+
+function request()
+  local token = tokens[math.random(#tokens)]
+  local row = math.random(rows)
+  local number = math.random(per_row - 1)
+  local body = string.format('{"seats":["A-%d-%d","A-%d-%d"]}', row, number, row, number + 1)
+  return wrk.format("POST", "/v1/events/" .. event .. "/bookings",
+    {["Authorization"] = "Bearer " .. token, ["Content-Type"] = "application/json"}, body)
+end
+
+function response(status, headers, body)
+  statuses[status] = (statuses[status] or 0) + 1
+end
+
+function done(summary, latency, requests)
+  local total = {}
+  for _, thread in ipairs(threads) do
+    for status, count in pairs(thread:get("statuses")) do total[status] = (total[status] or 0) + count end
+  end
+  local parts = {}
+  for status, count in pairs(total) do parts[#parts + 1] = status .. "=" .. count end
+  table.sort(parts)
+  io.write("statuses: " .. table.concat(parts, " ") .. "\n")
+  io.write(string.format("latency: p50=%.2fms p99=%.2fms max=%.2fms\n",
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000, latency.max / 1000))
+end
