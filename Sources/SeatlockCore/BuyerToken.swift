@@ -21,13 +21,12 @@ public enum TokenError: Error, Equatable, Sendable {
 }
 
 public struct BuyerTokens: Sendable {
-    private let secret: [UInt8]
-    private var key: SymmetricKey { SymmetricKey(data: secret) }
+    private let key: KeyBox
     /// Tokens longer than this are refused before any parsing.
     public static let maxLength = 4096
 
     public init(secret: String) {
-        self.secret = Array(secret.utf8)
+        self.key = KeyBox(SymmetricKey(data: Data(secret.utf8)))
     }
 
     /// Mints `header.payload.signature` for `userId`.
@@ -36,37 +35,40 @@ public struct BuyerTokens: Sendable {
         let header = Base64URL.encode(Array(#"{"alg":"HS256","typ":"JWT"}"#.utf8))
         let payload = Base64URL.encode(Array("{\"sub\":\(JSONText.quote(userId)),\"iat\":\(issued),\"exp\":\(issued + ttlSeconds)}".utf8))
         let signingInput = header + "." + payload
-        let signature = HMAC<SHA256>.authenticationCode(for: Data(signingInput.utf8), using: key)
+        let signature = HMAC<SHA256>.authenticationCode(for: Data(signingInput.utf8), using: key.key)
         return signingInput + "." + Base64URL.encode(Array(signature))
     }
 
     /// Returns the user id (`sub`) of a valid token.
     public func verify(_ token: String, now: Date = Date()) throws(TokenError) -> String {
         guard token.utf8.count <= Self.maxLength else { throw .malformed }
-        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
+        let parts = token.utf8.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false).map { Substring($0) }
         guard parts.count == 3,
               let headerBytes = Base64URL.decode(parts[0]),
               let payloadBytes = Base64URL.decode(parts[1]),
               let signature = Base64URL.decode(parts[2]) else { throw .malformed }
-        guard let header = try? JSONDecoder().decode(Header.self, from: Data(headerBytes)) else { throw .malformed }
-        guard header.alg == "HS256" else { throw .unsupportedAlgorithm }
+        guard let header = FlatJSON.parseObject(headerBytes), case let .string(alg)? = header["alg"] else { throw .malformed }
+        guard alg == "HS256" else { throw .unsupportedAlgorithm }
         let signingInput = Data(token.utf8.prefix(parts[0].utf8.count + 1 + parts[1].utf8.count))
-        guard HMAC<SHA256>.isValidAuthenticationCode(signature, authenticating: signingInput, using: key) else { throw .badSignature }
-        guard let claims = try? JSONDecoder().decode(Claims.self, from: Data(payloadBytes)) else { throw .malformed }
+        guard HMAC<SHA256>.isValidAuthenticationCode(signature, authenticating: signingInput, using: key.key) else { throw .badSignature }
+        guard let claims = FlatJSON.parseObject(payloadBytes),
+              case let .string(sub)? = claims["sub"], case let .number(exp)? = claims["exp"] else { throw .malformed }
         let seconds = now.timeIntervalSince1970
-        guard let exp = claims.exp else { throw .malformed }
         guard seconds < exp else { throw .expired }
-        if let nbf = claims.nbf, seconds < nbf { throw .notYetValid }
-        guard Identifier.isValid(claims.sub) else { throw .badSubject }
-        return claims.sub
+        if let nbf = claims["nbf"] {
+            guard case let .number(notBefore) = nbf else { throw .malformed }
+            if seconds < notBefore { throw .notYetValid }
+        }
+        guard Identifier.isValid(sub) else { throw .badSubject }
+        return sub
     }
+}
 
-    private struct Header: Decodable { let alg: String }
-    private struct Claims: Decodable {
-        let sub: String
-        let exp: Double?
-        let nbf: Double?
-    }
+/// SymmetricKey is immutable once made but not marked Sendable; made once,
+/// not per request (perf showed the per-request key setup).
+private final class KeyBox: @unchecked Sendable {
+    let key: SymmetricKey
+    init(_ key: SymmetricKey) { self.key = key }
 }
 
 /// Compares secrets without leaking where they differ through timing.
@@ -80,22 +82,46 @@ public func constantTimeEquals(_ a: String, _ b: String) -> Bool {
 }
 
 enum Base64URL {
+    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+    private static let values: [UInt8] = {
+        var table = [UInt8](repeating: 0xFF, count: 256)
+        for (value, symbol) in alphabet.enumerated() { table[Int(symbol)] = UInt8(value) }
+        return table
+    }()
+
     static func encode(_ bytes: [UInt8]) -> String {
-        Data(bytes).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-")
-            .replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        var out: [UInt8] = []
+        out.reserveCapacity((bytes.count * 4 + 2) / 3)
+        var index = 0
+        while index < bytes.count {
+            let chunk = (UInt32(bytes[index]) << 16)
+                | (index + 1 < bytes.count ? UInt32(bytes[index + 1]) << 8 : 0)
+                | (index + 2 < bytes.count ? UInt32(bytes[index + 2]) : 0)
+            let symbols = min(4, (bytes.count - index) + 1)
+            for position in 0..<symbols { out.append(alphabet[Int((chunk >> (18 - 6 * UInt32(position))) & 63)]) }
+            index += 3
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
+    /// Unpadded base64url; nil for any other character or an impossible length.
     static func decode(_ text: Substring) -> [UInt8]? {
-        guard text.utf8.allSatisfy({ Identifier.isIdentifierByte($0) }) else { return nil }
-        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        switch base64.utf8.count % 4 {
-        case 2: base64 += "=="
-        case 3: base64 += "="
-        case 1: return nil
-        default: break
+        let symbols = Array(text.utf8)
+        guard symbols.count % 4 != 1 else { return nil }
+        var out: [UInt8] = []
+        out.reserveCapacity(symbols.count * 3 / 4)
+        var buffer: UInt32 = 0
+        var bits = 0
+        for symbol in symbols {
+            let value = values[Int(symbol)]
+            guard value != 0xFF else { return nil }
+            buffer = (buffer << 6) | UInt32(value)
+            bits += 6
+            if bits >= 8 {
+                bits -= 8
+                out.append(UInt8((buffer >> UInt32(bits)) & 0xFF))
+            }
         }
-        return Data(base64Encoded: base64).map(Array.init)
+        return out
     }
 }

@@ -42,7 +42,7 @@ public struct SeatID: Hashable, Sendable, CustomStringConvertible {
     }
 
     public init?(_ text: String) {
-        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+        let parts = text.utf8.split(separator: UInt8(ascii: "-"), omittingEmptySubsequences: false).map { Substring($0) }
         guard parts.count == 3, Identifier.isValidSection(String(parts[0])),
               let row = Self.positive(parts[1]), let number = Self.positive(parts[2]) else { return nil }
         self.init(section: String(parts[0]), row: row, number: number)
@@ -61,11 +61,18 @@ public struct SeatID: Hashable, Sendable, CustomStringConvertible {
 public enum BookingID {
     static let alphabet = Array("abcdefghijkmnpqrstuvwxyz23456789".utf8)
 
-    /// `b` + 19 random characters: unguessable, readable in redis-cli.
+    /// `b` + 19 random characters (95 bits from the system generator):
+    /// unguessable, readable in redis-cli. Two draws, not one per character:
+    /// each draw is a getrandom(2) call.
     public static func random() -> String {
         var generator = SystemRandomNumberGenerator()
+        var bits = (generator.next() as UInt64, generator.next() as UInt64)
         var bytes: [UInt8] = [UInt8(ascii: "b")]
-        for _ in 0..<19 { bytes.append(alphabet[Int(generator.next() % UInt64(alphabet.count))]) }
+        for index in 0..<19 {
+            if index == 12 { bits.0 = bits.1 }
+            bytes.append(alphabet[Int(bits.0 & 31)])
+            bits.0 >>= 5
+        }
         return String(decoding: bytes, as: UTF8.self)
     }
 }

@@ -70,17 +70,12 @@ public enum HoldRequest: Sendable, Equatable {
     case seats([SeatID])
     case bestAvailable(section: String, quantity: Int)
 
-    private struct Body: Decodable {
-        let seats: [String]?
-        let quantity: Int?
-        let section: String?
-    }
-
     /// Checks shape and ids; the per-event limit is checked again in Lua.
     public static func decode(_ body: [UInt8], maxSeats: Int = 50) throws(APIError) -> HoldRequest {
-        let parsed: Body = try decodeJSON(body)
-        switch (parsed.seats, parsed.quantity, parsed.section) {
-        case let (seats?, nil, nil):
+        let fields = try flatObject(body, allowed: ["seats", "quantity", "section"])
+        switch (fields["seats"], fields["quantity"], fields["section"]) {
+        case let (seatsValue?, nil, nil):
+            guard case let .strings(seats) = seatsValue else { throw .invalidJSON("wrong type at seats: expected a list of seat ids") }
             guard !seats.isEmpty else { throw .invalid("seats must list at least one seat") }
             guard seats.count <= maxSeats else { throw .limitExceeded("at most \(maxSeats) seats per request") }
             var ids: [SeatID] = []
@@ -91,7 +86,12 @@ public enum HoldRequest: Sendable, Equatable {
                 ids.append(seat)
             }
             return .seats(ids)
-        case let (nil, quantity?, section?):
+        case let (nil, quantityValue?, sectionValue?):
+            guard case let .number(number) = quantityValue, number.rounded() == number, abs(number) < 1e9 else {
+                throw .invalidJSON("wrong type at quantity: expected a whole number")
+            }
+            guard case let .string(section) = sectionValue else { throw .invalidJSON("wrong type at section: expected a string") }
+            let quantity = Int(number)
             guard Identifier.isValidSection(section) else { throw .invalid("section ids are 1-16 letters, digits or '_'") }
             guard quantity >= 1 else { throw .invalid("quantity must be at least 1") }
             guard quantity <= maxSeats else { throw .limitExceeded("at most \(maxSeats) seats per request") }
@@ -102,14 +102,27 @@ public enum HoldRequest: Sendable, Equatable {
     }
 }
 
-public struct PaymentRequest: Decodable, Sendable, Equatable {
+public struct PaymentRequest: Sendable, Equatable {
     public let paymentToken: String
 
     public static func decode(_ body: [UInt8]) throws(APIError) -> PaymentRequest {
-        let request: PaymentRequest = try decodeJSON(body)
-        guard Identifier.isValid(request.paymentToken) else { throw .invalid("paymentToken must be 1-64 letters, digits, '-' or '_'") }
-        return request
+        let fields = try flatObject(body, allowed: ["paymentToken"])
+        guard let value = fields["paymentToken"] else { throw .invalidJSON("missing field paymentToken") }
+        guard case let .string(token) = value else { throw .invalidJSON("wrong type at paymentToken: expected a string") }
+        guard Identifier.isValid(token) else { throw .invalid("paymentToken must be 1-64 letters, digits, '-' or '_'") }
+        return PaymentRequest(paymentToken: token)
     }
+}
+
+/// A small request body as a flat JSON object; unknown fields are refused,
+/// so a typo is a 400 instead of being ignored.
+func flatObject(_ body: [UInt8], allowed: Set<String>) throws(APIError) -> [String: FlatJSONValue] {
+    guard !body.isEmpty else { throw .invalidJSON("the request needs a JSON body") }
+    guard let fields = FlatJSON.parseObject(body) else { throw .invalidJSON("the body must be a flat UTF-8 JSON object") }
+    if let unknown = fields.keys.first(where: { !allowed.contains($0) }) {
+        throw .invalid("unknown field \(unknown); expected \(allowed.sorted().joined(separator: ", "))")
+    }
+    return fields
 }
 
 /// Decodes a JSON object body, mapping every failure to a 400 with a reason.

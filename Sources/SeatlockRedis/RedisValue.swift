@@ -113,22 +113,25 @@ public struct RedisError: Error, Sendable, Equatable, CustomStringConvertible {
 
 /// Calls `body` with hiredis-style argv/argvlen arrays for `arguments`.
 func withArgv<R>(_ arguments: [String], _ body: (Int32, UnsafeMutablePointer<UnsafePointer<CChar>?>, UnsafePointer<Int>) -> R) -> R {
-    var bytes: [CChar] = []
+    var bytes: [UInt8] = []
     var offsets: [Int] = []
     var lengths: [Int] = []
     offsets.reserveCapacity(arguments.count)
     lengths.reserveCapacity(arguments.count)
+    bytes.reserveCapacity(arguments.reduce(1) { $0 + $1.utf8.count })
     for argument in arguments {
         offsets.append(bytes.count)
         lengths.append(argument.utf8.count)
-        bytes.append(contentsOf: argument.utf8.map { CChar(bitPattern: $0) })
+        bytes.append(contentsOf: argument.utf8)
     }
     bytes.append(0) // never empty, so there is always a base address
     return bytes.withUnsafeBufferPointer { buffer in
-        var pointers: [UnsafePointer<CChar>?] = offsets.map { buffer.baseAddress! + $0 }
-        return pointers.withUnsafeMutableBufferPointer { argv in
-            lengths.withUnsafeBufferPointer { argvlen in
-                body(Int32(arguments.count), argv.baseAddress!, argvlen.baseAddress!)
+        buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: buffer.count) { base in
+            var pointers: [UnsafePointer<CChar>?] = offsets.map { base + $0 }
+            return pointers.withUnsafeMutableBufferPointer { argv in
+                lengths.withUnsafeBufferPointer { argvlen in
+                    body(Int32(arguments.count), argv.baseAddress!, argvlen.baseAddress!)
+                }
             }
         }
     }

@@ -17,7 +17,7 @@ public enum Route: Equatable, Sendable {
 public enum Router {
     public static func route(method: String, path: String) throws(APIError) -> Route {
         guard path.utf8.count <= 512 else { throw .notFound }
-        let parts = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map(String.init)
+        let parts = path.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false).dropFirst().map { String(Substring($0)) }
         func allow(_ allowed: [String], _ route: @autoclosure () throws(APIError) -> Route) throws(APIError) -> Route {
             guard allowed.contains(method) else { throw .methodNotAllowed(allowed) }
             return try route()
