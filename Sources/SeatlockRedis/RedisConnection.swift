@@ -38,6 +38,9 @@ public final class RedisConnection {
     private var watchdog: LoopTimer?
     private var connectStarted = ContinuousClock.now
     private var resetReason: RedisError.Kind = .connectionLost
+    /// Pattern subscriptions, renewed on every reconnect. A connection with
+    /// subscriptions is in pub/sub mode: use another one for commands.
+    private var subscriptions: [String: SubscriptionBox] = [:]
 
     public init(loop: EventLoop, url: RedisURL, options: RedisConnectionOptions = RedisConnectionOptions()) {
         self.loop = loop
@@ -81,6 +84,32 @@ public final class RedisConnection {
         inFlight.append(command)
     }
 
+    /// PSUBSCRIBE `pattern`; `onMessage(channel, message)` runs on this loop for
+    /// every message, across reconnects (the subscription is renewed each time;
+    /// messages published while disconnected are lost, as pub/sub goes).
+    public func psubscribe(_ pattern: String, onMessage: @escaping (String, String) -> Void) {
+        let box = SubscriptionBox(onMessage: onMessage)
+        subscriptions[pattern] = box
+        if context != nil { sendSubscribe(pattern, box) }
+    }
+
+    private func sendSubscribe(_ pattern: String, _ box: SubscriptionBox) {
+        guard let context else { return }
+        // hiredis keeps this callback for the pattern's lifetime and calls it
+        // once per message, so the box is passed unretained (we own it).
+        _ = withArgv(["PSUBSCRIBE", pattern]) { argc, argv, argvlen in
+            redisAsyncCommandArgv(context, { _, reply, privdata in
+                guard let reply, let privdata else { return } // NULL: the connection went away
+                let box = Unmanaged<SubscriptionBox>.fromOpaque(privdata).takeUnretainedValue()
+                let value = RedisValue(copying: reply.assumingMemoryBound(to: redisReply.self))
+                if let items = value.array, items.count == 4, items[0].string == "pmessage",
+                   let channel = items[2].string, let message = items[3].string {
+                    box.onMessage(channel, message)
+                }
+            }, Unmanaged.passUnretained(box).toOpaque(), argc, argv, argvlen)
+        }
+    }
+
     /// Closes for good: pending commands fail, no reconnect.
     public func close() {
         state = .closed
@@ -122,6 +151,7 @@ public final class RedisConnection {
         for command in url.handshake {
             send(command) { _ in }
         }
+        for (pattern, box) in subscriptions { sendSubscribe(pattern, box) }
         onStateChange?(.connecting)
     }
 
@@ -198,6 +228,11 @@ public final class RedisConnection {
             inFlightHead = 0
         }
     }
+}
+
+private final class SubscriptionBox {
+    let onMessage: (String, String) -> Void
+    init(onMessage: @escaping (String, String) -> Void) { self.onMessage = onMessage }
 }
 
 private final class PendingCommand {

@@ -36,6 +36,7 @@ struct ServerOptions: ParsableArguments {
     var paymentGrace: Int = 120
     @Option(name: .customLong("log-level"), help: "trace, debug, info, warning, error (env SEATLOCK_LOG_LEVEL)")
     var logLevel: String?
+    @OptionGroup var expiry: ExpiryFlags
 
     func config(redis: RedisURL, fallbackAdminToken: String? = nil, fallbackSecret: String? = nil) throws -> ServerConfig {
         let env = ProcessInfo.processInfo.environment
@@ -67,4 +68,19 @@ struct ServerOptions: ParsableArguments {
 
 extension Optional where Wrapped == String {
     var nonEmpty: String? { flatMap { $0.isEmpty ? nil : $0 } }
+}
+
+struct ExpiryFlags: ParsableArguments {
+    @Flag(name: .customLong("no-expiry"), help: "Do not run the keyspace-notification listener (the sweeper keeps running).")
+    var noExpiry = false
+    @Option(name: .customLong("sweep-interval"), help: "Seconds between sweeps for overdue holds (default 1).")
+    var sweepInterval: Double = 1
+
+    func options() throws -> ExpiryOptions {
+        guard sweepInterval >= 0.05, sweepInterval <= 3600 else { throw ValidationError("--sweep-interval must be 0.05-3600 seconds") }
+        var options = ExpiryOptions()
+        options.listen = !noExpiry
+        options.sweepInterval = .milliseconds(Int(sweepInterval * 1000))
+        return options
+    }
 }

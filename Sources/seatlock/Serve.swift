@@ -16,27 +16,32 @@ struct Serve: ParsableCommand {
         server.bootstrapLogging()
         let config = try server.config(redis: try redis.resolved())
         let library = try ScriptLibrary.locate()
-        try Preflight.check(config.redis, library: library)
-        try ServerRunner.runUntilSignal(config: config, library: library)
+        let expiry = try server.expiry.options()
+        try Preflight.check(config.redis, library: library, listen: expiry.listen)
+        try ServerRunner.runUntilSignal(config: config, library: library, expiry: expiry)
     }
 }
 
 enum Preflight {
-    /// Fails early, with the reason, when Redis is unreachable or refuses the scripts.
-    static func check(_ url: RedisURL, library: ScriptLibrary) throws {
+    /// Fails early, with the reason, when Redis is unreachable, refuses the
+    /// scripts, or (with the listener on) will not publish expired-key events.
+    static func check(_ url: RedisURL, library: ScriptLibrary, listen: Bool) throws {
         let client: RedisClient
         do { client = try RedisClient(url: url) } catch {
             throw ValidationError("Redis at \(url) is unreachable: \(error)")
         }
         try client.load(library)
+        if listen { try ExpiryService.ensureNotifications(client) }
     }
 }
 
 enum ServerRunner {
     /// Starts the server, waits for SIGINT or SIGTERM, stops it gracefully.
-    static func runUntilSignal(config: ServerConfig, library: ScriptLibrary, banner: ((Int) -> Void)? = nil) throws {
+    static func runUntilSignal(config: ServerConfig, library: ScriptLibrary, expiry: ExpiryOptions, banner: ((Int) -> Void)? = nil) throws {
         let logger = Logger(label: "seatlock")
         let server = try BookingServer(config: config, library: library)
+        let expiryService = ExpiryService(redis: config.redis, scripts: try BookingScripts(library), options: expiry)
+        expiryService.start()
         let port = try server.start()
         logger.info("listening", metadata: ["port": "\(port)", "threads": "\(config.threads)", "redis": "\(config.redis)"])
         banner?(port)
@@ -48,6 +53,35 @@ enum ServerRunner {
         main.run()
         signals.cancel()
         server.stop()
-        logger.info("stopped")
+        expiryService.stop()
+        let counts = expiryService.expired
+        logger.info("stopped", metadata: ["expiredByListener": "\(counts.byListener)", "expiredBySweeper": "\(counts.bySweeper)"])
+    }
+}
+
+/// `seatlock expiry`: the listener and sweeper alone, without HTTP.
+struct Expiry: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run only the hold-expiry listener and sweeper.")
+
+    @OptionGroup var redis: RedisOptions
+    @OptionGroup var expiry: ExpiryFlags
+
+    func run() throws {
+        LoggingSystem.bootstrap(StreamLogHandler.standardError)
+        let url = try redis.resolved()
+        let library = try ScriptLibrary.locate()
+        let options = try expiry.options()
+        try Preflight.check(url, library: library, listen: options.listen)
+        let service = ExpiryService(redis: url, scripts: try BookingScripts(library), options: options)
+        service.start()
+        let logger = Logger(label: "seatlock.expiry")
+        logger.info("expiry running", metadata: ["listener": "\(options.listen)", "redis": "\(url)"])
+        let main = EventLoop()
+        let signals = SignalWatcher(loop: main) { _ in main.handle.stop() }
+        main.run()
+        signals.cancel()
+        service.stop()
+        let counts = service.expired
+        logger.info("stopped", metadata: ["expiredByListener": "\(counts.byListener)", "expiredBySweeper": "\(counts.bySweeper)"])
     }
 }

@@ -33,10 +33,11 @@ struct Up: ParsableCommand {
         let secrets = try DevSecrets.loadOrCreate(in: dataURL)
         let config = try server.config(redis: url, fallbackAdminToken: secrets.adminToken, fallbackSecret: secrets.tokenSecret)
         let library = try ScriptLibrary.locate()
-        try Preflight.check(url, library: library)
+        let expiry = try server.expiry.options()
+        try Preflight.check(url, library: library, listen: expiry.listen)
         try createDemoEvent(url: url, library: library)
 
-        try ServerRunner.runUntilSignal(config: config, library: library) { port in
+        try ServerRunner.runUntilSignal(config: config, library: library, expiry: expiry) { port in
             let buyer = BuyerTokens(secret: config.tokenSecret).mint(userId: "demo-buyer", ttlSeconds: 86_400)
             say("""
 

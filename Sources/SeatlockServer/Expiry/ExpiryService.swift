@@ -1,0 +1,219 @@
+// Gives expired holds back, on time, even when things go wrong.
+//
+// The listener is the fast path: Redis publishes an `expired` keyspace event
+// when it deletes a booking's timer key (sl:{E}:expiry:B), and the listener
+// runs expire.lua for that booking. Pub/sub is fire-and-forget, and Redis
+// only fires `expired` when it actually evicts the key (which lags the TTL
+// when many keys are live), so the sweeper is the guarantee: every interval
+// it takes the bookings whose deadline has passed from sl:{E}:expiries, in
+// bounded batches, and runs the same script. expire.lua is idempotent, so
+// both paths, and several processes, may act on one booking.
+import Foundation
+import Logging
+import SeatlockCore
+import SeatlockHTTP
+import SeatlockRedis
+import Synchronization
+
+public struct ExpiryOptions: Sendable {
+    /// Run the keyspace-notification listener (the sweeper always runs).
+    public var listen = true
+    public var sweepInterval: Duration = .seconds(1)
+    /// Bookings taken from one event's expiries set per ZRANGEBYSCORE.
+    public var batchSize = 500
+    /// Batches per event per sweep: a backlog drains over several sweeps
+    /// instead of keeping Redis busy in one go.
+    public var maxBatchesPerSweep = 20
+    public init() {}
+}
+
+/// Counts of bookings this process expired, by path.
+public struct ExpiryCounts: Sendable, Equatable {
+    public var byListener = 0
+    public var bySweeper = 0
+    public init(byListener: Int = 0, bySweeper: Int = 0) {
+        self.byListener = byListener
+        self.bySweeper = bySweeper
+    }
+}
+
+/// Shared between the service (read by any thread) and its worker (the loop).
+final class ExpiryCounter: Sendable {
+    let value = Mutex(ExpiryCounts())
+}
+
+public final class ExpiryService: Sendable {
+    private let redis: RedisURL
+    private let scripts: BookingScripts
+    private let options: ExpiryOptions
+    private let loopHandle = Mutex<EventLoop.Handle?>(nil)
+    private let finished = DispatchSemaphore(value: 0)
+    private let counts = ExpiryCounter()
+
+    public init(redis: RedisURL, scripts: BookingScripts, options: ExpiryOptions = ExpiryOptions()) {
+        self.redis = redis
+        self.scripts = scripts
+        self.options = options
+    }
+
+    public var expired: ExpiryCounts { counts.value.withLock { $0 } }
+
+    /// Makes sure Redis publishes expired-key events (flags `E` and `x`),
+    /// setting them if needed. Throws with the setting's name if it may not.
+    public static func ensureNotifications(_ client: RedisClient) throws {
+        let current = try client.send(["CONFIG", "GET", "notify-keyspace-events"])
+        if let message = current.errorMessage {
+            throw ExpiryError.notifications("cannot read notify-keyspace-events (\(message)); set it to include 'Ex' on the Redis server, or run with --no-expiry and rely on the sweeper")
+        }
+        let flags = current.array?.last?.string ?? ""
+        let hasKeyevent = flags.contains("E")
+        let hasExpired = flags.contains("x") || flags.contains("A")
+        if hasKeyevent && hasExpired { return }
+        let wanted = flags + (hasKeyevent ? "" : "E") + (hasExpired ? "" : "x")
+        let set = try client.send(["CONFIG", "SET", "notify-keyspace-events", wanted])
+        if let message = set.errorMessage {
+            throw ExpiryError.notifications("Redis does not publish expired-key events and refused CONFIG SET notify-keyspace-events \(wanted) (\(message)); set notify-keyspace-events to include 'Ex', or run with --no-expiry")
+        }
+    }
+
+    public func start() {
+        let ready = DispatchSemaphore(value: 0)
+        let thread = Thread { [self] in
+            let loop = EventLoop()
+            let worker = ExpiryWorker(loop: loop, redis: redis, scripts: scripts, options: options, counts: counts)
+            loop.onShutdownRequest = {
+                worker.stop()
+                loop.handle.stop()
+            }
+            loopHandle.withLock { $0 = loop.handle }
+            ready.signal()
+            loop.run()
+            finished.signal()
+        }
+        thread.name = "seatlock-expiry"
+        thread.start()
+        ready.wait()
+    }
+
+    public func stop() {
+        guard let handle = loopHandle.withLock({ $0 }) else { return }
+        handle.requestShutdown()
+        _ = finished.wait(timeout: .now() + 5)
+    }
+}
+
+public enum ExpiryError: Error, CustomStringConvertible {
+    case notifications(String)
+    public var description: String {
+        switch self {
+        case let .notifications(message): message
+        }
+    }
+}
+
+/// The listener and the sweeper on one loop: a pub/sub connection and a
+/// command connection (a subscribed connection cannot run scripts).
+private final class ExpiryWorker {
+    private let scripts: BookingScripts
+    private let options: ExpiryOptions
+    private let counts: ExpiryCounter
+    private let commands: RedisConnection
+    private let subscriber: RedisConnection?
+    private var sweepTimer: LoopTimer?
+    private var sweeping = false
+    private let logger = Logger(label: "seatlock.expiry")
+
+    init(loop: EventLoop, redis: RedisURL, scripts: BookingScripts, options: ExpiryOptions, counts: ExpiryCounter) {
+        self.scripts = scripts
+        self.options = options
+        self.counts = counts
+        commands = RedisConnection(loop: loop, url: redis)
+        subscriber = options.listen ? RedisConnection(loop: loop, url: redis) : nil
+        subscriber?.psubscribe("__keyevent@\(redis.database)__:expired") { [weak self] _, key in
+            self?.keyExpired(key)
+        }
+        subscriber?.onStateChange = { [weak self] state in
+            // Messages published while we were away are lost: sweep at once.
+            if state == .connected { self?.sweep() }
+            if state == .disconnected { self?.logger.warning("expiry listener lost Redis; reconnecting (the sweeper keeps running)") }
+        }
+        sweepTimer = loop.scheduleRepeating(every: options.sweepInterval) { [weak self] in self?.sweep() }
+    }
+
+    func stop() {
+        sweepTimer?.cancel()
+        subscriber?.close()
+        commands.close()
+    }
+
+    /// `sl:{E}:expiry:B` → expire booking B of event E.
+    private func keyExpired(_ key: String) {
+        guard let (eventId, bookingId) = Self.parseExpiryKey(key) else { return }
+        expire(eventId: eventId, bookingId: bookingId, actor: "listener")
+    }
+
+    static func parseExpiryKey(_ key: String) -> (String, String)? {
+        guard key.hasPrefix("sl:{"), let close = key.range(of: "}:expiry:") else { return nil }
+        let eventId = String(key[key.index(key.startIndex, offsetBy: 4)..<close.lowerBound])
+        let bookingId = String(key[close.upperBound...])
+        guard Identifier.isValid(eventId), Identifier.isValid(bookingId) else { return nil }
+        return (eventId, bookingId)
+    }
+
+    private func expire(eventId: String, bookingId: String, actor: String, done: (() -> Void)? = nil) {
+        commands.run(scripts.expire(event: eventId, booking: bookingId, actor: actor)) { [counts, logger] result in
+            switch result {
+            case let .success(.array(reply)) where reply.first?.int == 1:
+                counts.value.withLock { actor == "listener" ? ($0.byListener += 1) : ($0.bySweeper += 1) }
+            case .success(.array):
+                break // not due, already ended, or gone
+            case let .success(other):
+                logger.error("expire.lua failed", metadata: ["booking": "\(bookingId)", "reply": "\(other)"])
+            case .failure:
+                break // Redis away: the sweeper will come back to it
+            }
+            done?()
+        }
+    }
+
+    /// One pass over every event's overdue bookings, in bounded batches.
+    private func sweep() {
+        guard !sweeping else { return }
+        sweeping = true
+        commands.send(["SMEMBERS", GlobalKeys.events]) { [self] result in
+            let events = (try? result.get())?.array?.compactMap(\.string).filter { Identifier.isValid($0) } ?? []
+            sweepEvents(events[...])
+        }
+    }
+
+    private func sweepEvents(_ events: ArraySlice<String>) {
+        guard let eventId = events.first else {
+            sweeping = false
+            return
+        }
+        sweepBatch(eventId: eventId, batchesLeft: options.maxBatchesPerSweep) { [self] in
+            sweepEvents(events.dropFirst())
+        }
+    }
+
+    private func sweepBatch(eventId: String, batchesLeft: Int, done: @escaping () -> Void) {
+        let now = String(Int(Date().timeIntervalSince1970 * 1000))
+        let key = EventKeys(eventId).expiries
+        commands.send(["ZRANGEBYSCORE", key, "-inf", now, "LIMIT", "0", String(options.batchSize)]) { [self] result in
+            let due = (try? result.get())?.array?.compactMap(\.string) ?? []
+            guard !due.isEmpty else { return done() }
+            var remaining = due.count
+            for bookingId in due {
+                expire(eventId: eventId, bookingId: bookingId, actor: "sweeper") { [self] in
+                    remaining -= 1
+                    guard remaining == 0 else { return }
+                    if due.count == options.batchSize, batchesLeft > 1 {
+                        sweepBatch(eventId: eventId, batchesLeft: batchesLeft - 1, done: done)
+                    } else {
+                        done()
+                    }
+                }
+            }
+        }
+    }
+}
