@@ -10,10 +10,12 @@ Returns {status, body}: 201 booking JSON; 404 event_not_found / section_not_foun
 422 idempotency_mismatch.
 
 Cost: free:SECTION is a sorted set scored row*10000+number, so the search
-never touches sold or held seats. Each row tried costs O(log N + seats in
-that row); at most MAX_ROWS rows are tried before falling back to the first
-free seats of the section (not adjacent). A 50,000-seat event costs a few
-dozen set operations per hold, not a scan of the seat map.
+never touches sold or held seats. A row is read in chunks of 64 free seats
+until a run is found, so a fresh row costs O(log N + quantity); a
+fragmented row costs at most O(log N + its free seats). At most MAX_ROWS
+rows are tried before falling back to the first free seats of the section
+(not adjacent). A 50,000-seat event costs a few set operations per hold,
+not a scan of the seat map.
 ]]
 --@include common
 --@include seats
@@ -39,27 +41,30 @@ if redis.call('ZCARD', free_key) < quantity then
 end
 
 -- Front row first: find the next row that has a free seat, look for a run
--- of `quantity` consecutive numbers in it, else move on to the next row.
+-- of `quantity` consecutive numbers in it (read in chunks, so a long row is
+-- not read whole when its first seats already do), else try the next row.
+local CHUNK = 64
 local chosen
 local min_score = 0
 for _ = 1, MAX_ROWS do
   local first = redis.call('ZRANGEBYSCORE', free_key, min_score, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
   if #first == 0 then break end
+  if quantity == 1 then chosen = {first[1]} break end
   local row_low = math.floor(tonumber(first[2]) / 10000) * 10000
   local row_high = row_low + 9999
   if redis.call('ZCOUNT', free_key, row_low, row_high) >= quantity then
-    local row = redis.call('ZRANGEBYSCORE', free_key, row_low, row_high, 'WITHSCORES')
-    local run_start, run_length, previous = 1, 0, -1
-    for i = 1, #row, 2 do
-      local number = tonumber(row[i + 1]) - row_low
-      if number == previous + 1 then run_length = run_length + 1 else run_start, run_length = i, 1 end
-      previous = number
-      if run_length == quantity then
-        chosen = {}
-        for j = run_start, i, 2 do chosen[#chosen + 1] = row[j] end
-        break
+    local run, previous, offset = {}, -1, 0
+    repeat
+      local chunk = redis.call('ZRANGEBYSCORE', free_key, row_low, row_high, 'WITHSCORES', 'LIMIT', offset, CHUNK)
+      for i = 1, #chunk, 2 do
+        local number = tonumber(chunk[i + 1]) - row_low
+        if number ~= previous + 1 then run = {} end
+        run[#run + 1] = chunk[i]
+        previous = number
+        if #run == quantity then chosen = run break end
       end
-    end
+      offset = offset + CHUNK
+    until chosen or #chunk < 2 * CHUNK
   end
   if chosen then break end
   min_score = row_high + 1

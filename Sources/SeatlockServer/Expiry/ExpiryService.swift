@@ -4,10 +4,14 @@
 // when it deletes a booking's timer key (sl:{E}:expiry:B), and the listener
 // runs expire.lua for that booking. Pub/sub is fire-and-forget, and Redis
 // only fires `expired` when it actually evicts the key (which lags the TTL
-// when many keys are live), so the sweeper is the guarantee: every interval
-// it takes the bookings whose deadline has passed from sl:{E}:expiries, in
-// bounded batches, and runs the same script. expire.lua is idempotent, so
-// both paths, and several processes, may act on one booking.
+// when many keys are live: measured here, with a few thousand other TTL keys
+// most timers were never seen to expire before the sweeper got them), so the
+// sweeper is the guarantee: it takes the bookings whose deadline has passed
+// from sl:{E}:expiries, in bounded batches, and runs the same script. It
+// wakes at the earliest upcoming deadline it saw (never sooner than 50 ms
+// apart, never later than the sweep interval), so it is on time by itself.
+// expire.lua is idempotent: both paths, and several processes, may act on
+// one booking.
 import Foundation
 import Logging
 import SeatlockCore
@@ -18,12 +22,13 @@ import Synchronization
 public struct ExpiryOptions: Sendable {
     /// Run the keyspace-notification listener (the sweeper always runs).
     public var listen = true
+    /// The longest the sweeper sleeps.
     public var sweepInterval: Duration = .seconds(1)
-    /// Bookings taken from one event's expiries set per ZRANGEBYSCORE.
+    /// The shortest pause between two sweeps.
+    public var minimumSweepPause: Duration = .milliseconds(50)
+    /// Bookings taken from one event's expiries set per ZRANGEBYSCORE: each
+    /// call is short, so a backlog of a million never holds Redis for long.
     public var batchSize = 500
-    /// Batches per event per sweep: a backlog drains over several sweeps
-    /// instead of keeping Redis busy in one go.
-    public var maxBatchesPerSweep = 20
     public init() {}
 }
 
@@ -127,6 +132,7 @@ private final class ExpiryWorker {
         self.scripts = scripts
         self.options = options
         self.counts = counts
+        self.loop = loop
         commands = RedisConnection(loop: loop, url: redis)
         subscriber = options.listen ? RedisConnection(loop: loop, url: redis) : nil
         subscriber?.psubscribe("__keyevent@\(redis.database)__:expired") { [weak self] _, key in
@@ -137,7 +143,16 @@ private final class ExpiryWorker {
             if state == .connected { self?.sweep() }
             if state == .disconnected { self?.logger.warning("expiry listener lost Redis; reconnecting (the sweeper keeps running)") }
         }
-        sweepTimer = loop.scheduleRepeating(every: options.sweepInterval) { [weak self] in self?.sweep() }
+        scheduleSweep(after: options.sweepInterval)
+    }
+
+    private let loop: EventLoop
+    /// Earliest deadline (ms since epoch) seen in this sweep, to wake up for.
+    private var nextDeadline: Int?
+
+    private func scheduleSweep(after delay: Duration) {
+        sweepTimer?.cancel()
+        sweepTimer = loop.schedule(after: delay) { [weak self] in self?.sweep() }
     }
 
     func stop() {
@@ -176,10 +191,12 @@ private final class ExpiryWorker {
         }
     }
 
-    /// One pass over every event's overdue bookings, in bounded batches.
+    /// One pass over every event's overdue bookings, batch after batch, then
+    /// sleep until the earliest deadline still ahead (bounded both ways).
     private func sweep() {
         guard !sweeping else { return }
         sweeping = true
+        nextDeadline = nil
         commands.send(["SMEMBERS", GlobalKeys.events]) { [self] result in
             let events = (try? result.get())?.array?.compactMap(\.string).filter { Identifier.isValid($0) } ?? []
             sweepEvents(events[...])
@@ -189,31 +206,47 @@ private final class ExpiryWorker {
     private func sweepEvents(_ events: ArraySlice<String>) {
         guard let eventId = events.first else {
             sweeping = false
+            var delay = options.sweepInterval
+            if let nextDeadline {
+                let untilNext = Duration.milliseconds(nextDeadline - Self.nowMilliseconds())
+                delay = min(max(untilNext, options.minimumSweepPause), options.sweepInterval)
+            }
+            scheduleSweep(after: delay)
             return
         }
-        sweepBatch(eventId: eventId, batchesLeft: options.maxBatchesPerSweep) { [self] in
+        sweepBatch(eventId: eventId) { [self] in
             sweepEvents(events.dropFirst())
         }
     }
 
-    private func sweepBatch(eventId: String, batchesLeft: Int, done: @escaping () -> Void) {
-        let now = String(Int(Date().timeIntervalSince1970 * 1000))
+    private func sweepBatch(eventId: String, done: @escaping () -> Void) {
         let key = EventKeys(eventId).expiries
-        commands.send(["ZRANGEBYSCORE", key, "-inf", now, "LIMIT", "0", String(options.batchSize)]) { [self] result in
+        commands.send(["ZRANGEBYSCORE", key, "-inf", String(Self.nowMilliseconds()), "LIMIT", "0", String(options.batchSize)]) { [self] result in
             let due = (try? result.get())?.array?.compactMap(\.string) ?? []
-            guard !due.isEmpty else { return done() }
+            guard !due.isEmpty else { return noteNextDeadline(key, then: done) }
             var remaining = due.count
             for bookingId in due {
                 expire(eventId: eventId, bookingId: bookingId, actor: "sweeper") { [self] in
                     remaining -= 1
                     guard remaining == 0 else { return }
-                    if due.count == options.batchSize, batchesLeft > 1 {
-                        sweepBatch(eventId: eventId, batchesLeft: batchesLeft - 1, done: done)
+                    if due.count == options.batchSize {
+                        sweepBatch(eventId: eventId, done: done)
                     } else {
-                        done()
+                        noteNextDeadline(key, then: done)
                     }
                 }
             }
         }
     }
+
+    private func noteNextDeadline(_ expiriesKey: String, then done: @escaping () -> Void) {
+        commands.send(["ZRANGE", expiriesKey, "0", "0", "WITHSCORES"]) { [self] result in
+            if let score = (try? result.get())?.array?.last?.string.flatMap(Double.init) {
+                nextDeadline = min(nextDeadline ?? Int.max, Int(score))
+            }
+            done()
+        }
+    }
+
+    private static func nowMilliseconds() -> Int { Int(Date().timeIntervalSince1970 * 1000) }
 }
