@@ -71,17 +71,17 @@ final class BookingHandlers {
             guard try authenticate(request) == .admin else { throw .forbidden }
             let spec = try EventSpec.decode(request.body)
             let idem = try idempotencyKey(request, keys: EventKeys(spec.id), caller: .admin)
-            redis.run(scripts.createEvent(spec, idempotencyKey: idem.key, fingerprint: idem.fingerprint)) { [redis] result in
-                // sl:events lives in another hash slot, so it is written after the
-                // script (also on a replay): it is only the workers' discovery index.
-                if case let .success(.array(reply)) = result, reply.first?.int == 201 {
-                    redis.send(["SADD", GlobalKeys.events, spec.id]) { _ in }
-                }
-                responder.send(Self.scriptResponse(result))
+            // sl:events lives in another hash slot, so the script cannot write it.
+            // It goes first, on the same connection (so in order): an id there
+            // without an event is harmless to the sweeper and workers, while an
+            // event missing from it would never be swept.
+            redis.send(["SADD", GlobalKeys.events, spec.id]) { _ in }
+            redis.run(scripts.createEvent(spec, idempotencyKey: idem.key, fingerprint: idem.fingerprint)) { [self] result in
+                respond(responder, result, request: request)
             }
         case let .event(eventId):
             redis.run(scripts.getEvent(eventId)) { result in
-                responder.send(Self.scriptResponse(result))
+                self.respond(responder, result, request: request)
             }
         case let .seats(eventId):
             let section = Self.queryValue(request.query, "section")
@@ -96,17 +96,17 @@ final class BookingHandlers {
             let call = scripts.hold(hold, event: eventId, booking: BookingID.random(), user: userId,
                                     idempotencyKey: idem.key, fingerprint: idem.fingerprint)
             redis.run(call) { result in
-                responder.send(Self.scriptResponse(result))
+                self.respond(responder, result, request: request)
             }
         case let .booking(eventId, bookingId):
             let caller = try authenticate(request)
             redis.run(scripts.getBooking(event: eventId, booking: bookingId, owner: caller.ownerFilter)) { result in
-                responder.send(Self.scriptResponse(result))
+                self.respond(responder, result, request: request)
             }
         case let .releaseBooking(eventId, bookingId):
             let caller = try authenticate(request)
             redis.run(scripts.release(event: eventId, booking: bookingId, owner: caller.ownerFilter, actor: caller == .admin ? "admin" : "buyer")) { result in
-                responder.send(Self.scriptResponse(result))
+                self.respond(responder, result, request: request)
             }
         case let .requestPayment(eventId, bookingId):
             guard case let .buyer(userId) = try authenticate(request) else {
@@ -118,9 +118,24 @@ final class BookingHandlers {
                                               graceMilliseconds: config.paymentGraceSeconds * 1000,
                                               idempotencyKey: idem.key, fingerprint: idem.fingerprint)
             redis.run(call) { result in
-                responder.send(Self.scriptResponse(result))
+                self.respond(responder, result, request: request)
             }
         }
+    }
+
+    /// Answers with a script's reply. A 5xx is logged with its cause (the
+    /// Redis error or the connection failure), which the client never sees.
+    private func respond(_ responder: HTTPResponder, _ result: Result<RedisValue, RedisError>, request: HTTPRequest) {
+        let response = Self.scriptResponse(result)
+        if response.status >= 500 {
+            let cause: String = switch result {
+            case let .success(value): String(value.description.prefix(300))
+            case let .failure(error): error.message
+            }
+            logger.error("request failed", metadata: ["method": "\(request.method)", "path": "\(request.path)",
+                                                       "status": "\(response.status)", "cause": "\(cause)"])
+        }
+        responder.send(response)
     }
 
     // MARK: request checks
