@@ -21,11 +21,13 @@ public final class LocalRedisServer: @unchecked Sendable {
     public let directory: URL
     private let process: Process
 
-    public var url: RedisURL { RedisURL(host: "127.0.0.1", port: port) }
+    public let password: String?
+    public var url: RedisURL { RedisURL(host: "127.0.0.1", port: port, password: password) }
 
     /// Starts redis-server on `port` (a free one when nil) with its files in
     /// `directory`. `persistent` turns on the append-only file.
-    public init(port: Int? = nil, directory: URL, persistent: Bool = false, extraArguments: [String] = []) throws {
+    /// `password` turns on `requirepass` (the URL then carries it).
+    public init(port: Int? = nil, directory: URL, persistent: Bool = false, password: String? = nil, extraArguments: [String] = []) throws {
         guard let binary = Self.findBinary() else { throw LocalRedisError.notInstalled }
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         var lastError = "no free port"
@@ -39,17 +41,18 @@ public final class LocalRedisServer: @unchecked Sendable {
                 "--save", "", "--appendonly", persistent ? "yes" : "no", "--appendfsync", "everysec",
                 "--logfile", directory.appendingPathComponent("redis.log").path,
                 "--daemonize", "no",
-            ] + extraArguments
+            ] + (password.map { ["--requirepass", $0] } ?? []) + extraArguments
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
             try process.run()
-            if Self.waitUntilReady(port: chosen, process: process) {
+            if Self.waitUntilReady(url: RedisURL(host: "127.0.0.1", port: chosen, password: password), process: process) {
                 self.port = chosen
                 self.directory = directory
                 self.process = process
+                self.password = password
                 return
             }
-            process.terminate()
+            Foundation.kill(process.processIdentifier, SIGKILL) // SIGTERM may be blocked in the child (see stop())
             process.waitUntilExit()
             lastError = (try? String(contentsOf: directory.appendingPathComponent("redis.log"), encoding: .utf8))?
                 .split(separator: "\n").suffix(3).joined(separator: " | ") ?? "see redis.log"
@@ -89,10 +92,10 @@ public final class LocalRedisServer: @unchecked Sendable {
         process.waitUntilExit()
     }
 
-    private static func waitUntilReady(port: Int, process: Process) -> Bool {
+    private static func waitUntilReady(url: RedisURL, process: Process) -> Bool {
         for _ in 0..<100 {
             guard process.isRunning else { return false }
-            if let client = try? RedisClient(url: RedisURL(host: "127.0.0.1", port: port), timeout: .seconds(1)),
+            if let client = try? RedisClient(url: url, timeout: .seconds(1)),
                (try? client.send(["PING"])) == .status("PONG") {
                 return true
             }

@@ -381,3 +381,36 @@ struct ScriptHarness {
         #expect(try h.confirm(booking).1["error"] as? String == "hold_expired")
     }
 }
+
+@Suite struct ScriptErrorReturnTests {
+    @Test func missingBookingsAre404Everywhere() throws {
+        let h = try ScriptHarness()
+        #expect(try h.call(h.scripts.getBooking(event: h.event, booking: "nope", owner: "")).0 == 404)
+        #expect(try h.confirm("nope").0 == 404)
+        #expect(try h.pay("nope").0 == 404)
+        #expect(try h.call(h.scripts.release(event: h.event, booking: "nope", owner: "", actor: "operator")).0 == 404)
+    }
+
+    @Test func paymentRequestsReplayByIdempotencyKey() throws {
+        let h = try ScriptHarness()
+        let booking = BookingID.random()
+        #expect(try h.hold(["A-1-1"], booking: booking).0 == 201)
+        let idem = h.keys.idempotency(caller: "u1", key: "pay-1")
+        let call = h.scripts.requestPayment(event: h.event, booking: booking, owner: "u1", paymentToken: "tok_visa",
+                                            graceMilliseconds: 60_000, idempotencyKey: idem, fingerprint: "fp-pay")
+        let first = try h.client.run(call)
+        let replay = try h.client.run(call)
+        #expect(first.array?.first?.int == 202 && first == replay)
+        let requested = try h.logTypes().filter { $0 == "payment.requested" }
+        #expect(requested.count == 1)
+    }
+
+    @Test func releaseByAnOperatorIsLogged() throws {
+        let h = try ScriptHarness()
+        let booking = BookingID.random()
+        #expect(try h.hold(["A-1-1"], booking: booking).0 == 201)
+        #expect(try h.call(h.scripts.release(event: h.event, booking: booking, owner: "", actor: "operator")).0 == 200)
+        let last = try h.client.call("XREVRANGE", h.keys.log, "+", "-", "COUNT", "1").array?.first?.array?.last?.fields
+        #expect(last?["type"] == "seat.released" && last?["actor"] == "operator")
+    }
+}
