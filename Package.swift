@@ -35,8 +35,13 @@ let package = Package(
             "SeatlockCore", "SeatlockRedis", "SeatlockHTTP",
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .executableTarget(name: "seatlock", dependencies: [
+        // Redis Streams consumer groups: the framework and the payments worker.
+        .target(name: "SeatlockWorkers", dependencies: [
             "SeatlockServer", "SeatlockCore", "SeatlockRedis", "SeatlockHTTP",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "seatlock", dependencies: [
+            "SeatlockServer", "SeatlockWorkers", "SeatlockCore", "SeatlockRedis", "SeatlockHTTP",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -45,7 +50,7 @@ let package = Package(
         .target(name: "SeatlockTestSupport", dependencies: ["SeatlockRedis", "SeatlockCore", "SeatlockHTTP", "SeatlockServer"]),
         .testTarget(name: "SeatlockCoreTests", dependencies: ["SeatlockCore", "SeatlockRedis", "SeatlockServer"]),
         .testTarget(name: "SeatlockIntegrationTests", dependencies: [
-            "SeatlockServer", "SeatlockCore", "SeatlockRedis", "SeatlockHTTP", "SeatlockTestSupport",
+            "SeatlockServer", "SeatlockWorkers", "SeatlockCore", "SeatlockRedis", "SeatlockHTTP", "SeatlockTestSupport",
         ]),
     ]
 )

@@ -67,7 +67,22 @@ extension BookingScripts {
         ScriptCall(script: expire, keys: Self.endingKeys(eventId, bookingId), args: [bookingId, actor])
     }
 
-    /// release.lua and expire.lua share this KEYS layout.
+    public func paymentFailed(event eventId: String, booking bookingId: String, attempt: Int, reason: String, retryAtMilliseconds: Int) -> ScriptCall {
+        let keys = EventKeys(eventId)
+        return ScriptCall(script: paymentFailed, keys: [keys.booking(bookingId), keys.log], args: [String(attempt), reason, String(retryAtMilliseconds)])
+    }
+
+    /// Compensation for a payment that failed for good.
+    public func cancel(event eventId: String, booking bookingId: String, attempt: Int, reason: String) -> ScriptCall {
+        ScriptCall(script: cancel, keys: Self.endingKeys(eventId, bookingId), args: [String(attempt), reason])
+    }
+
+    public func refund(event eventId: String, booking bookingId: String, paymentId: String, refundId: String, reason: String) -> ScriptCall {
+        let keys = EventKeys(eventId)
+        return ScriptCall(script: refund, keys: [keys.booking(bookingId), keys.log], args: [paymentId, refundId, reason])
+    }
+
+    /// release.lua, expire.lua and cancel.lua share this KEYS layout.
     private static func endingKeys(_ eventId: String, _ bookingId: String) -> [String] {
         let keys = EventKeys(eventId)
         return [keys.booking(bookingId), keys.sold, keys.expiry(bookingId), keys.expiries, keys.event, keys.log,

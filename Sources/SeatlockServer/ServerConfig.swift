@@ -25,6 +25,7 @@ public struct ServerConfig: Sendable {
 /// The scripts the server runs, looked up once at start.
 public struct BookingScripts: Sendable {
     public let createEvent, getEvent, getBooking, hold, holdBest, pay, confirm, release, expire: LuaScript
+    public let paymentFailed, cancel, refund: LuaScript
 
     public init(_ library: ScriptLibrary) throws {
         createEvent = try library.script("create_event")
@@ -36,5 +37,8 @@ public struct BookingScripts: Sendable {
         confirm = try library.script("confirm")
         release = try library.script("release")
         expire = try library.script("expire")
+        paymentFailed = try library.script("payment_failed")
+        cancel = try library.script("cancel")
+        refund = try library.script("refund")
     }
 }

@@ -6,6 +6,7 @@ import Foundation
 import SeatlockCore
 import SeatlockRedis
 import SeatlockServer
+import SeatlockWorkers
 
 struct Up: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Start Redis (if REDIS_URL is unset), the server and a demo event.")
@@ -36,12 +37,15 @@ struct Up: ParsableCommand {
         let expiry = try server.expiry.options()
         try Preflight.check(url, library: library, listen: expiry.listen)
         try createDemoEvent(url: url, library: library)
+        let payments = PaymentsService(redis: url, scripts: try BookingScripts(library), options: PaymentsOptions())
+        payments.start()
+        defer { payments.stop() }
 
         try ServerRunner.runUntilSignal(config: config, library: library, expiry: expiry) { port in
             let buyer = BuyerTokens(secret: config.tokenSecret).mint(userId: "demo-buyer", ttlSeconds: 86_400)
             say("""
 
-            Seatlock is up: http://127.0.0.1:\(port)   (Ctrl-C stops it)
+            Seatlock is up: http://127.0.0.1:\(port)   (Ctrl-C stops it; the payments worker runs too)
             Redis: \(url)
             Admin token: \(config.adminToken)   (from SEATLOCK_ADMIN_TOKEN or \(dataURL.path)/dev-secrets)
 

@@ -1,0 +1,218 @@
+// The payments service: the `payments` consumer group on every event's log.
+//   payment.requested        -> charge; success -> confirm.lua (sold);
+//                               retryable failure -> payment_failed.lua, retry
+//                               with exponential backoff + jitter (a timer: other
+//                               payments keep flowing); final failure or too many
+//                               attempts -> cancel.lua (seats back on sale);
+//                               success after the hold ended -> refund.
+//   payment.refund_requested -> refund through the provider, refund.lua.
+// Every outcome is one Lua call that appends its own events.
+import Foundation
+import Logging
+import SeatlockCore
+import SeatlockHTTP
+import SeatlockRedis
+import SeatlockServer
+import Synchronization
+
+public struct PaymentsOptions: Sendable {
+    public var consumer: ConsumerOptions
+    /// Charge attempts before a retryable failure becomes final.
+    public var maxAttempts = 4
+    public var firstBackoff: Duration = .milliseconds(200)
+    public var maxBackoff: Duration = .seconds(5)
+    /// Test hook: stop right after a successful charge, before confirming or
+    /// acking, as a crash would.
+    public var crashAfterCharge = false
+
+    public init(consumer: String = "payments-\(ProcessInfo.processInfo.processIdentifier)") {
+        self.consumer = ConsumerOptions(group: "payments", consumer: consumer)
+    }
+}
+
+public final class PaymentsWorker {
+    private let scripts: BookingScripts
+    private let options: PaymentsOptions
+    private let loop: EventLoop
+    private var consumer: StreamConsumer!
+    private var provider: PaymentProvider!
+    private var crashed = false
+    private let logger = Logger(label: "seatlock.payments")
+    public private(set) var confirmed = 0
+
+    public init(loop: EventLoop, redis: RedisURL, scripts: BookingScripts, options: PaymentsOptions,
+                provider: ((EventLoop, RedisConnection) -> PaymentProvider)? = nil) {
+        self.loop = loop
+        self.scripts = scripts
+        self.options = options
+        consumer = StreamConsumer(loop: loop, redis: redis, options: options.consumer) { [unowned self] entry, done in
+            handle(entry, done)
+        }
+        self.provider = provider?(loop, consumer.connection) ?? SimulatedPaymentProvider(loop: loop, redis: consumer.connection)
+    }
+
+    public func stop(done: @escaping () -> Void) { consumer.stop(done: done) }
+
+    private var redis: RedisConnection { consumer.connection }
+
+    private func handle(_ entry: StreamEntry, _ done: @escaping (HandlerOutcome) -> Void) {
+        guard !crashed else { return } // a "crashed" worker never answers
+        switch entry.type {
+        case "payment.requested":
+            guard let request = PaymentRequestEntry(entry) else { return done(.failed("unparseable payment.requested entry")) }
+            attempt(request, number: 1, done)
+        case "payment.refund_requested":
+            guard let eventId = entry.fields["eventId"], let bookingId = entry.fields["bookingId"],
+                  Identifier.isValid(eventId), Identifier.isValid(bookingId) else { return done(.failed("unparseable refund request")) }
+            refund(eventId: eventId, bookingId: bookingId, reason: "buyer_request", done)
+        default:
+            done(.done) // other topics are not ours
+        }
+    }
+
+    private func attempt(_ request: PaymentRequestEntry, number: Int, _ done: @escaping (HandlerOutcome) -> Void) {
+        provider.charge(idempotencyKey: request.bookingId, amountCents: request.amountCents, token: request.paymentToken) { [self] result in
+            switch result {
+            case let .succeeded(paymentId):
+                if options.crashAfterCharge {
+                    crashed = true
+                    return
+                }
+                confirm(request, paymentId: paymentId, done)
+            case let .failed(reason, retryable) where retryable && number < options.maxAttempts:
+                let delay = backoff(after: number)
+                let retryAt = Int(Date().timeIntervalSince1970 * 1000) + Int(delay.components.seconds * 1000) + Int(delay.components.attoseconds / 1_000_000_000_000_000)
+                let call = scripts.paymentFailed(event: request.eventId, booking: request.bookingId, attempt: number, reason: reason, retryAtMilliseconds: retryAt)
+                redis.run(call) { [self] result in
+                    guard case let .success(.array(reply)) = result else { return done(.failed("payment_failed.lua: \(result)")) }
+                    if reply.first?.int == 0, let status = reply.last?.string, status != "duplicate" {
+                        return done(.done) // the booking ended meanwhile (expired, released): nothing to charge for
+                    }
+                    loop.schedule(after: delay) { [self] in attempt(request, number: number + 1, done) }
+                }
+            case let .failed(reason, _):
+                redis.run(scripts.cancel(event: request.eventId, booking: request.bookingId, attempt: number, reason: reason)) { result in
+                    guard case .success(.array) = result else { return done(.failed("cancel.lua: \(result)")) }
+                    done(.done)
+                }
+            }
+        }
+    }
+
+    private func confirm(_ request: PaymentRequestEntry, paymentId: String, _ done: @escaping (HandlerOutcome) -> Void) {
+        let code = Self.confirmationCode()
+        redis.run(scripts.confirm(event: request.eventId, booking: request.bookingId, paymentId: paymentId, confirmationCode: code)) { [self] result in
+            guard case let .success(.array(reply)) = result, let status = reply.first?.int else {
+                return done(.failed("confirm.lua: \(result)"))
+            }
+            if status == 200 {
+                confirmed += 1
+                return done(.done)
+            }
+            // The hold ended before the money arrived: end the booking if it is
+            // still pending (its seats go back), then give the money back.
+            redis.run(scripts.expire(event: request.eventId, booking: request.bookingId, actor: "payments")) { [self] _ in
+                refund(eventId: request.eventId, bookingId: request.bookingId, reason: "hold_ended_before_payment", done)
+            }
+        }
+    }
+
+    private func refund(eventId: String, bookingId: String, reason: String, _ done: @escaping (HandlerOutcome) -> Void) {
+        provider.refund(idempotencyKey: bookingId) { [self] result in
+            switch result {
+            case let .success(refundId?):
+                redis.run(scripts.refund(event: eventId, booking: bookingId, paymentId: "pay_" + bookingId, refundId: refundId, reason: reason)) { result in
+                    guard case let .success(.array(reply)) = result else { return done(.failed("refund.lua: \(result)")) }
+                    if reply.first?.int == 0, let status = reply.last?.string, ["held", "payment_pending"].contains(status) {
+                        return done(.failed("booking still \(status); refund retried later")) // its expiry comes first
+                    }
+                    done(.done)
+                }
+            case .success(nil):
+                done(.done) // never charged: nothing to give back
+            case let .failure(error):
+                done(.failed("refund: \(error)"))
+            }
+        }
+    }
+
+    /// Exponential with full jitter, capped.
+    private func backoff(after attempt: Int) -> Duration {
+        let ceiling = min(options.firstBackoff * (1 << min(attempt - 1, 16)), options.maxBackoff)
+        let nanoseconds = ceiling.components.seconds * 1_000_000_000 + ceiling.components.attoseconds / 1_000_000_000
+        return .nanoseconds(Int64.random(in: nanoseconds / 2...max(nanoseconds / 2, nanoseconds)))
+    }
+
+    /// `SL-` and 8 characters a person can read out (no 0/O, 1/I).
+    static func confirmationCode() -> String {
+        let alphabet = Array("ABCDEFGHJKMNPQRSTUVWXYZ23456789")
+        var generator = SystemRandomNumberGenerator()
+        var bits = generator.next() as UInt64
+        var code = "SL-"
+        for _ in 0..<8 {
+            code.append(alphabet[Int(bits % UInt64(alphabet.count))])
+            bits /= UInt64(alphabet.count)
+        }
+        return code
+    }
+}
+
+/// The fields of a payment.requested log entry, checked.
+struct PaymentRequestEntry {
+    let eventId: String
+    let bookingId: String
+    let amountCents: Int
+    let paymentToken: String
+
+    init?(_ entry: StreamEntry) {
+        guard let eventId = entry.fields["eventId"], let bookingId = entry.fields["bookingId"],
+              let amount = entry.fields["amountCents"].flatMap(Int.init), let token = entry.fields["paymentToken"],
+              Identifier.isValid(eventId), Identifier.isValid(bookingId), Identifier.isValid(token), amount >= 0 else { return nil }
+        self.eventId = eventId
+        self.bookingId = bookingId
+        self.amountCents = amount
+        self.paymentToken = token
+    }
+}
+
+/// Runs a PaymentsWorker on its own thread (for `seatlock worker payments`,
+/// `seatlock up` and the tests).
+public final class PaymentsService: Sendable {
+    private let redis: RedisURL
+    private let scripts: BookingScripts
+    private let options: PaymentsOptions
+    private let handle = Mutex<EventLoop.Handle?>(nil)
+    private let finished = DispatchSemaphore(value: 0)
+
+    public init(redis: RedisURL, scripts: BookingScripts, options: PaymentsOptions) {
+        self.redis = redis
+        self.scripts = scripts
+        self.options = options
+    }
+
+    public func start() {
+        let ready = DispatchSemaphore(value: 0)
+        let thread = Thread { [self] in
+            let loop = EventLoop()
+            let worker = PaymentsWorker(loop: loop, redis: redis, scripts: scripts, options: options)
+            loop.onShutdownRequest = { worker.stop { loop.handle.stop() } }
+            handle.withLock { $0 = loop.handle }
+            ready.signal()
+            loop.run()
+            finished.signal()
+        }
+        thread.name = "seatlock-payments"
+        thread.start()
+        ready.wait()
+    }
+
+    /// Graceful: the entries in hand finish first (at most `timeout`).
+    public func stop(timeout: Duration = .seconds(10)) {
+        guard let loop = handle.withLock({ $0 }) else { return }
+        loop.requestShutdown()
+        if finished.wait(timeout: .now() + Double(timeout.components.seconds)) == .timedOut {
+            loop.stop()
+            _ = finished.wait(timeout: .now() + 1)
+        }
+    }
+}

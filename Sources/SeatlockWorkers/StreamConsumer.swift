@@ -1,0 +1,220 @@
+// A Redis Streams consumer group over every event's log (sl:{E}:log for each
+// E in sl:events), on one event loop. Delivery is at least once: an entry is
+// acked only when its handler says its effect is durable; entries left
+// pending by a crashed consumer are claimed back (XAUTOCLAIM) after an idle
+// time; an entry delivered more than `maxDeliveries` times is copied to the
+// dead-letter stream sl:dlq:<group> with the reason, and acked. Handlers must
+// be idempotent (the booking id makes a replay a no-op).
+import Foundation
+import Logging
+import SeatlockCore
+import SeatlockHTTP
+import SeatlockRedis
+
+public struct StreamEntry: Sendable, Equatable {
+    public let stream: String
+    public let id: String
+    public let fields: [String: String]
+    public var type: String { fields["type"] ?? "" }
+}
+
+public enum HandlerOutcome: Sendable, Equatable {
+    /// The effect is durable: ack the entry.
+    case done
+    /// Could not be handled now: leave it pending; it is claimed again after
+    /// the idle time and dead-lettered after too many deliveries.
+    case failed(String)
+}
+
+public struct ConsumerOptions: Sendable {
+    public var group: String
+    public var consumer: String
+    public var batchSize = 64
+    public var block: Duration = .milliseconds(500)
+    /// How long an entry stays pending before another consumer claims it.
+    public var claimIdle: Duration = .seconds(30)
+    public var claimEvery: Duration = .seconds(1)
+    public var maxDeliveries = 5
+    /// Entries handled at once (slow handlers do not hold up the others).
+    public var maxInFlight = 512
+    public var discoverEvery: Duration = .seconds(1)
+
+    public init(group: String, consumer: String) {
+        self.group = group
+        self.consumer = consumer
+    }
+}
+
+public enum DeadLetter {
+    public static func stream(group: String) -> String { "sl:dlq:" + group }
+}
+
+public final class StreamConsumer {
+    public typealias Handler = (StreamEntry, @escaping (HandlerOutcome) -> Void) -> Void
+
+    private let loop: EventLoop
+    private let options: ConsumerOptions
+    private let handler: Handler
+    private let reader: RedisConnection
+    private let commands: RedisConnection
+    private var streams: [String] = []
+    private var inFlight = 0
+    private var stopping = false
+    private var reading = false
+    private var timers: [LoopTimer] = []
+    private var onDrained: (() -> Void)?
+    private let logger: Logger
+
+    public init(loop: EventLoop, redis: RedisURL, options: ConsumerOptions, handler: @escaping Handler) {
+        self.loop = loop
+        self.options = options
+        self.handler = handler
+        var readerOptions = RedisConnectionOptions()
+        readerOptions.commandTimeout = options.block + .seconds(2) // XREADGROUP BLOCK must not look stuck
+        reader = RedisConnection(loop: loop, url: redis, options: readerOptions)
+        commands = RedisConnection(loop: loop, url: redis)
+        logger = Logger(label: "seatlock.\(options.group)")
+        discover()
+        timers.append(loop.scheduleRepeating(every: options.discoverEvery) { [weak self] in self?.discover() })
+        timers.append(loop.scheduleRepeating(every: options.claimEvery) { [weak self] in self?.reclaim() })
+    }
+
+    /// The connection handlers should use for their own commands.
+    public var connection: RedisConnection { commands }
+
+    /// Stops reading, lets the entries in hand finish, then calls `done`.
+    public func stop(done: @escaping () -> Void) {
+        stopping = true
+        for timer in timers { timer.cancel() }
+        let finish = { [self] in
+            reader.close()
+            commands.close()
+            done()
+        }
+        if inFlight == 0 { finish() } else { onDrained = finish }
+    }
+
+    // MARK: discovery
+
+    private func discover() {
+        commands.send(["SMEMBERS", GlobalKeys.events]) { [self] result in
+            let events = (try? result.get())?.array?.compactMap(\.string).filter { Identifier.isValid($0) } ?? []
+            let fresh = events.map { EventKeys($0).log }.filter { !streams.contains($0) }
+            guard !fresh.isEmpty else { return readIfIdle() }
+            var remaining = fresh.count
+            for stream in fresh {
+                // Idempotent: BUSYGROUP means the group is already there.
+                commands.send(["XGROUP", "CREATE", stream, options.group, "0", "MKSTREAM"]) { [self] result in
+                    if case .success(let reply) = result, reply.errorMessage == nil || reply.errorMessage!.hasPrefix("BUSYGROUP") {
+                        if !streams.contains(stream) { streams.append(stream) }
+                    }
+                    remaining -= 1
+                    if remaining == 0 { readIfIdle() }
+                }
+            }
+        }
+    }
+
+    // MARK: reading
+
+    private func readIfIdle() {
+        guard !reading, !stopping, !streams.isEmpty else { return }
+        guard inFlight < options.maxInFlight else { return } // resumed when handlers finish
+        reading = true
+        let count = min(options.batchSize, options.maxInFlight - inFlight)
+        let blockMs = String(Int(options.block.components.seconds * 1000 + options.block.components.attoseconds / 1_000_000_000_000_000))
+        let command = ["XREADGROUP", "GROUP", options.group, options.consumer, "COUNT", String(count), "BLOCK", blockMs, "STREAMS"]
+            + streams + Array(repeating: ">", count: streams.count)
+        reader.send(command) { [self] result in
+            reading = false
+            switch result {
+            case let .success(reply):
+                if let message = reply.errorMessage, message.hasPrefix("NOGROUP") {
+                    streams.removeAll() // a stream was deleted; rediscover
+                    discover()
+                    return
+                }
+                for entry in Self.entries(reply) { dispatch(entry) }
+                readIfIdle()
+            case .failure:
+                loop.schedule(after: .milliseconds(200)) { [weak self] in self?.readIfIdle() }
+            }
+        }
+    }
+
+    private func dispatch(_ entry: StreamEntry) {
+        inFlight += 1
+        handler(entry) { [self] outcome in
+            switch outcome {
+            case .done:
+                commands.send(["XACK", entry.stream, options.group, entry.id]) { [self] _ in finished() }
+            case let .failed(reason):
+                logger.warning("entry not handled; it stays pending", metadata: ["stream": "\(entry.stream)", "id": "\(entry.id)", "reason": "\(reason)"])
+                finished()
+            }
+        }
+    }
+
+    private func finished() {
+        inFlight -= 1
+        if inFlight == 0, let onDrained {
+            self.onDrained = nil
+            onDrained()
+            return
+        }
+        readIfIdle()
+    }
+
+    // MARK: recovery
+
+    /// Claims entries idle longer than `claimIdle` (their consumer crashed or
+    /// their handler failed), dead-lettering those delivered too often.
+    private func reclaim() {
+        guard !stopping else { return }
+        let idleMs = String(Int(options.claimIdle.components.seconds * 1000 + options.claimIdle.components.attoseconds / 1_000_000_000_000_000))
+        for stream in streams {
+            commands.send(["XAUTOCLAIM", stream, options.group, options.consumer, idleMs, "0-0", "COUNT", String(options.batchSize)]) { [self] result in
+                guard case let .success(reply) = result, let parts = reply.array, parts.count >= 2 else { return }
+                for entry in Self.entries(stream: stream, list: parts[1]) {
+                    commands.send(["XPENDING", stream, options.group, entry.id, entry.id, "1"]) { [self] pending in
+                        let deliveries = (try? pending.get())?.array?.first?.array?[3].int ?? 1
+                        if deliveries > options.maxDeliveries {
+                            deadLetter(entry, reason: "delivered \(deliveries) times without success")
+                        } else {
+                            dispatch(entry)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private func deadLetter(_ entry: StreamEntry, reason: String) {
+        var command = ["XADD", DeadLetter.stream(group: options.group), "*", "stream", entry.stream, "entryId", entry.id,
+                       "reason", reason, "group", options.group]
+        for (field, value) in entry.fields.sorted(by: { $0.key < $1.key }) { command += ["field." + field, value] }
+        commands.send(command) { [self] result in
+            guard case .success(let reply) = result, reply.errorMessage == nil else { return } // retried next claim
+            logger.error("entry dead-lettered", metadata: ["stream": "\(entry.stream)", "id": "\(entry.id)", "reason": "\(reason)"])
+            commands.send(["XACK", entry.stream, options.group, entry.id]) { _ in }
+        }
+    }
+
+    // MARK: reply parsing
+
+    /// XREADGROUP reply: [[stream, [[id, [f, v, ...]], ...]], ...]
+    static func entries(_ reply: RedisValue) -> [StreamEntry] {
+        guard let streams = reply.array else { return [] }
+        return streams.flatMap { item -> [StreamEntry] in
+            guard let pair = item.array, pair.count == 2, let stream = pair[0].string else { return [] }
+            return entries(stream: stream, list: pair[1])
+        }
+    }
+
+    static func entries(stream: String, list: RedisValue) -> [StreamEntry] {
+        (list.array ?? []).compactMap { raw in
+            guard let parts = raw.array, parts.count == 2, let id = parts[0].string else { return nil } // nil: trimmed away
+            return StreamEntry(stream: stream, id: id, fields: parts[1].fields)
+        }
+    }
+}
