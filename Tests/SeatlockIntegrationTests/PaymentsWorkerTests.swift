@@ -177,3 +177,39 @@ private struct PaymentsHarness {
         #expect(try h.client.call("HGET", h.keys.event, "sold").int == 0)
     }
 }
+
+@Suite struct LogTrimmerTests {
+    @Test func trimmingNeverDropsAnEntryStillPendingInAGroup() throws {
+        let redis = try TestRedis.shared()
+        let client = try redis.client()
+        let stream = EventKeys(TestServer.uniqueEventId("trim")).log
+        var ids: [String] = []
+        for i in 1...10 { ids.append(try client.call("XADD", stream, "*", "type", "test", "n", String(i)).string!) }
+        try client.call("XGROUP", "CREATE", stream, "payments", "0")
+        try client.call("XGROUP", "CREATE", stream, "notifications", "0")
+        let trimmer = LogTrimmer(groups: ["payments", "notifications", "analytics"])
+        // A group that does not exist yet has read nothing: no trim at all.
+        #expect(try trimmer.trim(stream: stream, client: client) == .blocked("group analytics does not exist yet"))
+        try client.call("XGROUP", "CREATE", stream, "analytics", "0")
+
+        // payments reads all ten and acks all but the 5th; notifications reads 7
+        // and acks them; analytics reads all and acks all.
+        try client.call("XREADGROUP", "GROUP", "payments", "p1", "COUNT", "10", "STREAMS", stream, ">")
+        for (index, id) in ids.enumerated() where index != 4 { try client.call("XACK", stream, "payments", id) }
+        try client.call("XREADGROUP", "GROUP", "notifications", "n1", "COUNT", "7", "STREAMS", stream, ">")
+        for id in ids.prefix(7) { try client.call("XACK", stream, "notifications", id) }
+        try client.call("XREADGROUP", "GROUP", "analytics", "a1", "COUNT", "10", "STREAMS", stream, ">")
+        for id in ids { try client.call("XACK", stream, "analytics", id) }
+
+        #expect(try trimmer.trim(stream: stream, client: client) == .trimmed(minimumId: ids[4], removed: 4))
+        let left = try client.call("XRANGE", stream, "-", "+").array?.compactMap { $0.array?.first?.string }
+        #expect(left == Array(ids[4...]))
+        // The pending entry can still be claimed and acked.
+        let claimed = try client.call("XCLAIM", stream, "payments", "p2", "0", ids[4]).array ?? []
+        #expect(claimed.count == 1)
+        try client.call("XACK", stream, "payments", ids[4])
+        // Now payments has nothing pending; notifications still waits at its 7th entry.
+        #expect(try trimmer.trim(stream: stream, client: client) == .trimmed(minimumId: ids[6], removed: 2))
+        #expect(try client.call("XLEN", stream).int == 4)
+    }
+}

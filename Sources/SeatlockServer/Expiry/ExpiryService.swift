@@ -175,19 +175,22 @@ private final class ExpiryWorker {
         return (eventId, bookingId)
     }
 
-    private func expire(eventId: String, bookingId: String, actor: String, done: (() -> Void)? = nil) {
+    /// `done(true)` when the booking no longer waits (expired now, or it had ended).
+    private func expire(eventId: String, bookingId: String, actor: String, done: ((Bool) -> Void)? = nil) {
         commands.run(scripts.expire(event: eventId, booking: bookingId, actor: actor)) { [counts, logger] result in
+            var ended = false
             switch result {
             case let .success(.array(reply)) where reply.first?.int == 1:
                 counts.value.withLock { actor == "listener" ? ($0.byListener += 1) : ($0.bySweeper += 1) }
-            case .success(.array):
-                break // not due, already ended, or gone
+                ended = true
+            case let .success(.array(reply)):
+                ended = reply.last?.string != "not_due" // already ended, or gone
             case let .success(other):
                 logger.error("expire.lua failed", metadata: ["booking": "\(bookingId)", "reply": "\(other)"])
             case .failure:
                 break // Redis away: the sweeper will come back to it
             }
-            done?()
+            done?(ended)
         }
     }
 
@@ -225,11 +228,15 @@ private final class ExpiryWorker {
             let due = (try? result.get())?.array?.compactMap(\.string) ?? []
             guard !due.isEmpty else { return noteNextDeadline(key, then: done) }
             var remaining = due.count
+            var ended = 0
             for bookingId in due {
-                expire(eventId: eventId, bookingId: bookingId, actor: "sweeper") { [self] in
+                expire(eventId: eventId, bookingId: bookingId, actor: "sweeper") { [self] outcome in
+                    if outcome { ended += 1 }
                     remaining -= 1
                     guard remaining == 0 else { return }
-                    if due.count == options.batchSize {
+                    // A full batch in which nothing ended (all not_due: this host's
+                    // clock runs ahead of Redis's) must not be asked for again at once.
+                    if due.count == options.batchSize, ended > 0 {
                         sweepBatch(eventId: eventId, done: done)
                     } else {
                         noteNextDeadline(key, then: done)
