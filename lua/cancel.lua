@@ -11,22 +11,17 @@ Returns {1, 'cancelled'}; {0, status} when the booking is not payment_pending
 ]]
 --@include common
 --@include seats
+--@include ending
 
 local b = read_hash(KEYS[1])
 if not b then return {0, 'missing'} end
 if b.status ~= 'payment_pending' then return {0, b.status} end
 local now = now_ms()
-local seats = split_commas(b.seats)
-local released = release_seats(KEYS[8], KEYS[9], KEYS[2], b.id, seats)
-redis.call('DEL', KEYS[3])
-redis.call('ZREM', KEYS[4], b.id)
-redis.call('DECRBY', KEYS[7] .. b.userId, #seats)
-redis.call('HINCRBY', KEYS[5], 'held', -#seats)
-redis.call('HSET', KEYS[1], 'status', 'cancelled', 'cancelledAt', now, 'paymentAttempts', ARGV[1], 'lastPaymentError', ARGV[2])
 local event_id = event_id_of(KEYS[1])
+-- Log order: the failed charge, the cancellation, then the seats coming back.
 log_event(KEYS[6], 'payment.failed', event_id, now, {'bookingId', b.id, 'userId', b.userId, 'amountCents', b.totalCents,
   'attempt', ARGV[1], 'reason', ARGV[2], 'retryable', 0})
 log_event(KEYS[6], 'booking.cancelled', event_id, now, {'bookingId', b.id, 'userId', b.userId, 'seats', b.seats,
   'reason', 'payment_failed', 'actor', 'payments'})
-log_event(KEYS[6], 'seat.released', event_id, now, {'bookingId', b.id, 'seats', table.concat(released, ','), 'reason', 'payment_failed', 'actor', 'payments'})
+end_hold(b, now, 'cancelled', {'cancelledAt', now, 'paymentAttempts', ARGV[1], 'lastPaymentError', ARGV[2]}, 'payment_failed', 'payments')
 return {1, 'cancelled'}

@@ -16,6 +16,7 @@ Returns {1, 'expired'} when it expired the booking; {0, reason} otherwise:
 ]]
 --@include common
 --@include seats
+--@include ending
 
 local b = read_hash(KEYS[1])
 if not b then
@@ -29,15 +30,7 @@ end
 local now = now_ms()
 if now < tonumber(b.expiresAt) then return {0, 'not_due'} end
 
-local seats = split_commas(b.seats)
-local released = release_seats(KEYS[8], KEYS[9], KEYS[2], b.id, seats)
-redis.call('DEL', KEYS[3])
-redis.call('ZREM', KEYS[4], b.id)
-redis.call('DECRBY', KEYS[7] .. b.userId, #seats)
-redis.call('HINCRBY', KEYS[5], 'held', -#seats)
-redis.call('HSET', KEYS[1], 'status', 'expired', 'expiredAt', now, 'expiredBy', ARGV[2])
-local event_id = event_id_of(KEYS[1])
-log_event(KEYS[6], 'booking.expired', event_id, now, {'bookingId', b.id, 'userId', b.userId, 'seats', b.seats,
+log_event(KEYS[6], 'booking.expired', event_id_of(KEYS[1]), now, {'bookingId', b.id, 'userId', b.userId, 'seats', b.seats,
   'deadline', b.expiresAt, 'actor', ARGV[2]})
-log_event(KEYS[6], 'seat.released', event_id, now, {'bookingId', b.id, 'seats', table.concat(released, ','), 'reason', 'expired', 'actor', ARGV[2]})
+end_hold(b, now, 'expired', {'expiredAt', now, 'expiredBy', ARGV[2]}, 'expired', ARGV[2])
 return {1, 'expired'}

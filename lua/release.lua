@@ -17,6 +17,7 @@ second call changes nothing.
 ]]
 --@include common
 --@include seats
+--@include ending
 
 local b = read_hash(KEYS[1])
 if not b or (ARGV[1] ~= '' and b.userId ~= ARGV[1]) then
@@ -27,15 +28,8 @@ local now = now_ms()
 local seats = split_commas(b.seats)
 
 if b.status == 'held' or b.status == 'payment_pending' then
-  local released = release_seats(KEYS[8], KEYS[9], KEYS[2], b.id, seats)
-  redis.call('DEL', KEYS[3])
-  redis.call('ZREM', KEYS[4], b.id)
-  redis.call('DECRBY', KEYS[7] .. b.userId, #seats)
-  redis.call('HINCRBY', KEYS[5], 'held', -#seats)
-  redis.call('HSET', KEYS[1], 'status', 'released', 'releasedAt', now, 'releasedBy', ARGV[2])
-  b.status = 'released'
   log_event(KEYS[6], 'booking.released', event_id, now, {'bookingId', b.id, 'userId', b.userId, 'seats', b.seats, 'actor', ARGV[2]})
-  log_event(KEYS[6], 'seat.released', event_id, now, {'bookingId', b.id, 'seats', table.concat(released, ','), 'reason', 'released', 'actor', ARGV[2]})
+  end_hold(b, now, 'released', {'releasedAt', now, 'releasedBy', ARGV[2]}, 'released', ARGV[2])
   return {200, booking_json(event_id, b.id, b)}
 end
 

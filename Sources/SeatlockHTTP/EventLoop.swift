@@ -186,3 +186,38 @@ public final class SignalWatcher {
 
     deinit { cancel() }
 }
+
+/// A thread that owns one event loop, for services that run beside the
+/// HTTP loops (expiry, workers). `setup` runs on the new thread, builds the
+/// service on the loop and sets `onShutdownRequest` (a graceful stop that
+/// ends with `loop.handle.stop()`).
+public final class LoopThread: Sendable {
+    private let handle = Mutex<EventLoop.Handle?>(nil)
+    private let finished = DispatchSemaphore(value: 0)
+
+    public init(name: String, setup: @escaping @Sendable (EventLoop) -> Void) {
+        let ready = DispatchSemaphore(value: 0)
+        let thread = Thread { [self] in
+            let loop = EventLoop()
+            setup(loop)
+            handle.withLock { $0 = loop.handle }
+            ready.signal()
+            loop.run()
+            finished.signal()
+        }
+        thread.name = name
+        thread.start()
+        ready.wait()
+    }
+
+    /// Asks for the graceful stop and waits for it; stops the loop outright
+    /// if it takes longer than `timeout`.
+    public func stop(timeout: Duration) {
+        guard let loop = handle.withLock({ $0 }) else { return }
+        loop.requestShutdown()
+        if finished.wait(timeout: .now() + Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18) == .timedOut {
+            loop.stop()
+            _ = finished.wait(timeout: .now() + 1)
+        }
+    }
+}

@@ -181,8 +181,7 @@ public final class PaymentsService: Sendable {
     private let redis: RedisURL
     private let scripts: BookingScripts
     private let options: PaymentsOptions
-    private let handle = Mutex<EventLoop.Handle?>(nil)
-    private let finished = DispatchSemaphore(value: 0)
+    private let thread = Mutex<LoopThread?>(nil)
 
     public init(redis: RedisURL, scripts: BookingScripts, options: PaymentsOptions) {
         self.redis = redis
@@ -191,28 +190,16 @@ public final class PaymentsService: Sendable {
     }
 
     public func start() {
-        let ready = DispatchSemaphore(value: 0)
-        let thread = Thread { [self] in
-            let loop = EventLoop()
+        let (redis, scripts, options) = (self.redis, self.scripts, self.options)
+        let thread = LoopThread(name: "seatlock-payments") { loop in
             let worker = PaymentsWorker(loop: loop, redis: redis, scripts: scripts, options: options)
             loop.onShutdownRequest = { worker.stop { loop.handle.stop() } }
-            handle.withLock { $0 = loop.handle }
-            ready.signal()
-            loop.run()
-            finished.signal()
         }
-        thread.name = "seatlock-payments"
-        thread.start()
-        ready.wait()
+        self.thread.withLock { $0 = thread }
     }
 
     /// Graceful: the entries in hand finish first (at most `timeout`).
     public func stop(timeout: Duration = .seconds(10)) {
-        guard let loop = handle.withLock({ $0 }) else { return }
-        loop.requestShutdown()
-        if finished.wait(timeout: .now() + Double(timeout.components.seconds)) == .timedOut {
-            loop.stop()
-            _ = finished.wait(timeout: .now() + 1)
-        }
+        thread.withLock { $0 }?.stop(timeout: timeout)
     }
 }

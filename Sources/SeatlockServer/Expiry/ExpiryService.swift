@@ -51,8 +51,7 @@ public final class ExpiryService: Sendable {
     private let redis: RedisURL
     private let scripts: BookingScripts
     private let options: ExpiryOptions
-    private let loopHandle = Mutex<EventLoop.Handle?>(nil)
-    private let finished = DispatchSemaphore(value: 0)
+    private let thread = Mutex<LoopThread?>(nil)
     private let counts = ExpiryCounter()
 
     public init(redis: RedisURL, scripts: BookingScripts, options: ExpiryOptions = ExpiryOptions()) {
@@ -82,28 +81,19 @@ public final class ExpiryService: Sendable {
     }
 
     public func start() {
-        let ready = DispatchSemaphore(value: 0)
-        let thread = Thread { [self] in
-            let loop = EventLoop()
+        let (redis, scripts, options, counts) = (self.redis, self.scripts, self.options, self.counts)
+        let thread = LoopThread(name: "seatlock-expiry") { loop in
             let worker = ExpiryWorker(loop: loop, redis: redis, scripts: scripts, options: options, counts: counts)
             loop.onShutdownRequest = {
                 worker.stop()
                 loop.handle.stop()
             }
-            loopHandle.withLock { $0 = loop.handle }
-            ready.signal()
-            loop.run()
-            finished.signal()
         }
-        thread.name = "seatlock-expiry"
-        thread.start()
-        ready.wait()
+        self.thread.withLock { $0 = thread }
     }
 
     public func stop() {
-        guard let handle = loopHandle.withLock({ $0 }) else { return }
-        handle.requestShutdown()
-        _ = finished.wait(timeout: .now() + 5)
+        thread.withLock { $0 }?.stop(timeout: .seconds(5))
     }
 }
 
