@@ -40,8 +40,10 @@ let package = Package(
             "SeatlockServer", "SeatlockCore", "SeatlockRedis", "SeatlockHTTP",
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // Checks SPEC's invariants on a live or finished event, from Redis alone.
+        .target(name: "SeatlockAudit", dependencies: ["SeatlockCore", "SeatlockRedis"]),
         .executableTarget(name: "seatlock", dependencies: [
-            "SeatlockServer", "SeatlockWorkers", "SeatlockCore", "SeatlockRedis", "SeatlockHTTP",
+            "SeatlockServer", "SeatlockWorkers", "SeatlockAudit", "SeatlockCore", "SeatlockRedis", "SeatlockHTTP",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -50,7 +52,7 @@ let package = Package(
         .target(name: "SeatlockTestSupport", dependencies: ["SeatlockRedis", "SeatlockCore", "SeatlockHTTP", "SeatlockServer"]),
         .testTarget(name: "SeatlockCoreTests", dependencies: ["SeatlockCore", "SeatlockRedis", "SeatlockServer"]),
         .testTarget(name: "SeatlockIntegrationTests", dependencies: [
-            "SeatlockServer", "SeatlockWorkers", "SeatlockCore", "SeatlockRedis", "SeatlockHTTP", "SeatlockTestSupport",
+            "SeatlockServer", "SeatlockWorkers", "SeatlockAudit", "SeatlockCore", "SeatlockRedis", "SeatlockHTTP", "SeatlockTestSupport",
         ]),
     ]
 )

@@ -48,6 +48,43 @@ public final class RedisClient {
         return RedisValue(copying: raw.assumingMemoryBound(to: redisReply.self))
     }
 
+    /// Sends all commands, then reads all replies (one round trip per batch
+    /// instead of one per command). Error replies are returned, not thrown.
+    public func pipeline(_ commands: [[String]]) throws -> [RedisValue] {
+        guard let context else { throw RedisError(.unavailable, "connection closed") }
+        for command in commands {
+            let status = withArgv(command) { argc, argv, argvlen in redisAppendCommandArgv(context, argc, argv, argvlen) }
+            guard status == REDIS_OK else { throw RedisError(.connectionLost, "cannot queue a command") }
+        }
+        var replies: [RedisValue] = []
+        replies.reserveCapacity(commands.count)
+        for _ in commands {
+            var raw: UnsafeMutableRawPointer?
+            guard redisGetReply(context, &raw) == REDIS_OK, let raw else {
+                let message = Self.errorText(context)
+                redisFree(context)
+                self.context = nil
+                throw RedisError(.connectionLost, "Redis connection lost: \(message)")
+            }
+            replies.append(RedisValue(copying: raw.assumingMemoryBound(to: redisReply.self)))
+            freeReplyObject(raw)
+        }
+        return replies
+    }
+
+    /// Every key matching `pattern`, by SCAN (never KEYS: it would block Redis).
+    public func scanKeys(_ pattern: String, count: Int = 1000) throws -> [String] {
+        var cursor = "0"
+        var keys: [String] = []
+        repeat {
+            let reply = try checked(["SCAN", cursor, "MATCH", pattern, "COUNT", String(count)])
+            guard let parts = reply.array, parts.count == 2, let next = parts[0].string else { break }
+            cursor = next
+            keys += parts[1].array?.compactMap(\.string) ?? []
+        } while cursor != "0"
+        return keys
+    }
+
     /// Like `send`, but an error reply throws.
     @discardableResult
     public func call(_ arguments: String...) throws -> RedisValue {
