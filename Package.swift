@@ -14,6 +14,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         // C libraries from Debian: libhiredis-dev (with its libevent adapter) and libevent-dev.
@@ -42,8 +43,13 @@ let package = Package(
         ]),
         // Checks SPEC's invariants on a live or finished event, from Redis alone.
         .target(name: "SeatlockAudit", dependencies: ["SeatlockCore", "SeatlockRedis"]),
+        // Simulated buyers over real HTTP, with latency histograms.
+        .target(name: "SeatlockStress", dependencies: [
+            "SeatlockCore", "SeatlockHTTP", "SeatlockRedis", "SeatlockAudit",
+            .product(name: "Histogram", package: "hdrhistogram-swift"),
+        ]),
         .executableTarget(name: "seatlock", dependencies: [
-            "SeatlockServer", "SeatlockWorkers", "SeatlockAudit", "SeatlockCore", "SeatlockRedis", "SeatlockHTTP",
+            "SeatlockServer", "SeatlockWorkers", "SeatlockAudit", "SeatlockStress", "SeatlockCore", "SeatlockRedis", "SeatlockHTTP",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -52,7 +58,7 @@ let package = Package(
         .target(name: "SeatlockTestSupport", dependencies: ["SeatlockRedis", "SeatlockCore", "SeatlockHTTP", "SeatlockServer"]),
         .testTarget(name: "SeatlockCoreTests", dependencies: ["SeatlockCore", "SeatlockRedis", "SeatlockServer"]),
         .testTarget(name: "SeatlockIntegrationTests", dependencies: [
-            "SeatlockServer", "SeatlockWorkers", "SeatlockAudit", "SeatlockCore", "SeatlockRedis", "SeatlockHTTP", "SeatlockTestSupport",
+            "SeatlockServer", "SeatlockWorkers", "SeatlockAudit", "SeatlockStress", "SeatlockCore", "SeatlockRedis", "SeatlockHTTP", "SeatlockTestSupport",
         ]),
     ]
 )

@@ -1,0 +1,107 @@
+// What a stress run counted, and its report (text for people, JSON for tools).
+import Foundation
+import Histogram
+import SeatlockCore
+
+public struct StressStats {
+    public var requests = 0
+    public var errors = 0
+    public var finished = 0
+    public var wallSeconds = 0.0
+    public var firstSoldOut: Double?
+    public var lastConfirmation: Double?
+    public var outcomes: [BuyerOutcome: Int] = [:]
+    /// "hold 201" → count.
+    public var statuses: [String: Int] = [:]
+    /// "hold 503", "pay transport" → count.
+    public var errorKinds: [String: Int] = [:]
+    var latency: [Endpoint: Histogram<UInt64>] = [:]
+    var bookingTime = Histogram<UInt64>(highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: .three)
+
+    mutating func record(_ endpoint: Endpoint, status: Int, latency: Duration) {
+        requests += 1
+        statuses["\(endpoint.rawValue) \(status == 0 ? "transport" : String(status))", default: 0] += 1
+        if status == 0 || !(200..<300 ~= status || status == 409 || status == 422) {
+            errors += 1
+            errorKinds["\(endpoint.rawValue) \(status == 0 ? "transport error" : String(status))", default: 0] += 1
+        }
+        var histogram = self.latency[endpoint] ?? Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
+        _ = histogram.record(Self.microseconds(latency))
+        self.latency[endpoint] = histogram
+    }
+
+    mutating func record(bookingTime duration: Duration) {
+        _ = bookingTime.record(Self.microseconds(duration))
+    }
+
+    static func microseconds(_ duration: Duration) -> UInt64 {
+        let (seconds, attoseconds) = duration.components
+        return UInt64(max(0, seconds * 1_000_000 + attoseconds / 1_000_000_000_000))
+    }
+}
+
+public struct StressReport {
+    public let options: StressOptions
+    public let stats: StressStats
+    public var seatsSold: Int?
+    public var auditText: String?
+    public var auditPassed: Bool?
+
+    init(options: StressOptions, stats: StressStats) {
+        self.options = options
+        self.stats = stats
+    }
+
+    public var passed: Bool { stats.errors == 0 && (auditPassed ?? true) }
+
+    private static let percentiles: [(String, Double)] = [("p50", 50), ("p90", 90), ("p99", 99), ("p99.9", 99.9)]
+
+    private func milliseconds(_ microseconds: UInt64) -> String { String(format: "%.2f", Double(microseconds) / 1000) }
+
+    public var text: String {
+        var lines: [String] = []
+        let s = stats
+        lines.append("Seatlock stress: \(options.buyers) buyers, \(options.seats) seats, \(options.connections) connections, event \(options.eventId)")
+        lines.append(String(format: "wall time %.2f s, %d requests, %.0f requests/s, %.0f buyers/s", s.wallSeconds, s.requests,
+                            Double(s.requests) / max(s.wallSeconds, 0.001), Double(s.finished) / max(s.wallSeconds, 0.001)))
+        lines.append("buyers: " + BuyerOutcome.allCases.map { "\($0.rawValue) \(s.outcomes[$0] ?? 0)" }.joined(separator: ", "))
+        if let sold = seatsSold { lines.append("seats sold: \(sold) of \(options.seats)") }
+        lines.append("first sold_out at " + (s.firstSoldOut.map { String(format: "%.2f s", $0) } ?? "never")
+                     + ", last confirmation at " + (s.lastConfirmation.map { String(format: "%.2f s", $0) } ?? "never"))
+        lines.append("latency (ms)      " + Self.percentiles.map { $0.0.padding(toLength: 8, withPad: " ", startingAt: 0) }.joined() + "max     count")
+        for endpoint in Endpoint.allCases {
+            guard let h = s.latency[endpoint], h.totalCount > 0 else { continue }
+            let values = Self.percentiles.map { milliseconds(h.valueAtPercentile($0.1)).padding(toLength: 8, withPad: " ", startingAt: 0) }.joined()
+            lines.append("  \(endpoint.rawValue.padding(toLength: 16, withPad: " ", startingAt: 0))\(values)\(milliseconds(h.max).padding(toLength: 8, withPad: " ", startingAt: 0))\(h.totalCount)")
+        }
+        if s.bookingTime.totalCount > 0 {
+            let values = Self.percentiles.map { milliseconds(s.bookingTime.valueAtPercentile($0.1)).padding(toLength: 8, withPad: " ", startingAt: 0) }.joined()
+            lines.append("  hold→confirmed  \(values)\(milliseconds(s.bookingTime.max).padding(toLength: 8, withPad: " ", startingAt: 0))\(s.bookingTime.totalCount)")
+        }
+        lines.append("responses: " + s.statuses.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", "))
+        lines.append("errors: \(s.errors)" + (s.errorKinds.isEmpty ? "" : " (" + s.errorKinds.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", ") + ")"))
+        if let auditText { lines.append(auditText) }
+        lines.append(passed ? "result: PASS" : "result: FAIL")
+        return lines.joined(separator: "\n")
+    }
+
+    public var json: String {
+        let s = stats
+        var latency: [String] = []
+        for endpoint in Endpoint.allCases {
+            guard let h = s.latency[endpoint], h.totalCount > 0 else { continue }
+            let values = Self.percentiles.map { "\"\($0.0)\":\(Double(h.valueAtPercentile($0.1)) / 1000)" }.joined(separator: ",")
+            latency.append("\"\(endpoint.rawValue)\":{\(values),\"max\":\(Double(h.max) / 1000),\"count\":\(h.totalCount)}")
+        }
+        let outcomes = BuyerOutcome.allCases.map { "\"\($0.rawValue)\":\(s.outcomes[$0] ?? 0)" }.joined(separator: ",")
+        let statuses = s.statuses.sorted { $0.key < $1.key }.map { "\(JSONText.quote($0.key)):\($0.value)" }.joined(separator: ",")
+        let errors = s.errorKinds.sorted { $0.key < $1.key }.map { "\(JSONText.quote($0.key)):\($0.value)" }.joined(separator: ",")
+        let booking = Self.percentiles.map { "\"\($0.0)\":\(Double(s.bookingTime.valueAtPercentile($0.1)) / 1000)" }.joined(separator: ",")
+        return "{\"buyers\":\(options.buyers),\"seats\":\(options.seats),\"wallSeconds\":\(s.wallSeconds),\"requests\":\(s.requests),"
+            + "\"requestsPerSecond\":\(Double(s.requests) / max(s.wallSeconds, 0.001)),\"outcomes\":{\(outcomes)},"
+            + "\"seatsSold\":\(seatsSold.map(String.init) ?? "null"),\"firstSoldOutSeconds\":\(s.firstSoldOut.map { "\($0)" } ?? "null"),"
+            + "\"latencyMs\":{\(latency.joined(separator: ","))},\"holdToConfirmedMs\":{\(booking)},"
+            + "\"responses\":{\(statuses)},\"errors\":\(s.errors),\"errorKinds\":{\(errors)},"
+            + "\"auditPassed\":\(auditPassed.map { "\($0)" } ?? "null"),\"passed\":\(passed)}"
+    }
+}

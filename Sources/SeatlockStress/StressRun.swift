@@ -1,0 +1,287 @@
+// Simulated buyers against the HTTP API, all on one event loop: a pool of
+// keep-alive connections takes requests from one queue, so a buyer waiting
+// between polls costs a timer, not a connection or a thread.
+import Foundation
+import Histogram
+import SeatlockCore
+import SeatlockHTTP
+
+public enum Endpoint: String, CaseIterable, Sendable {
+    case look, hold, pay, poll
+}
+
+/// How a buyer's visit ended.
+public enum BuyerOutcome: String, CaseIterable, Sendable {
+    case confirmed, declined, abandoned, noSeats = "no_seats", expired, failed
+}
+
+public final class StressRun {
+    private let options: StressOptions
+    private let loop: EventLoop
+    private var connections: [HTTPClientConnection] = []
+    private var idle: [Int] = []
+    private var queue: [PendingRequest] = []
+    private var queueHead = 0
+    private var random: SeededRandom
+    private let tokens: BuyerTokens
+    private var arrived = 0
+    private var arrivalTimer: LoopTimer?
+    private var progressTimer: LoopTimer?
+    private let onProgress: (String) -> Void
+    private let onFinish: (StressReport) -> Void
+    private var startedAt = ContinuousClock.now
+    private let sections: [SectionSpecLite]
+    var stats = StressStats()
+
+    public init(loop: EventLoop, options: StressOptions, onProgress: @escaping (String) -> Void, onFinish: @escaping (StressReport) -> Void) {
+        self.loop = loop
+        self.options = options
+        self.random = SeededRandom(seed: options.seed)
+        self.tokens = BuyerTokens(secret: options.tokenSecret)
+        self.onProgress = onProgress
+        self.onFinish = onFinish
+        self.sections = options.layout
+    }
+
+    public func start() {
+        startedAt = .now
+        for index in 0..<options.connections {
+            connections.append(HTTPClientConnection(loop: loop, host: options.host, port: options.port))
+            idle.append(index)
+        }
+        if options.rampSeconds <= 0 {
+            while arrived < options.buyers { arrive() }
+        } else {
+            arrivalTimer = loop.scheduleRepeating(every: .milliseconds(10)) { [self] in
+                let due = min(options.buyers, Int(Double(options.buyers) * elapsedSeconds / options.rampSeconds) + 1)
+                while arrived < due { arrive() }
+                if arrived >= options.buyers { arrivalTimer?.cancel() }
+            }
+        }
+        progressTimer = loop.scheduleRepeating(every: .seconds(1)) { [self] in onProgress(progressLine()) }
+    }
+
+    var elapsedSeconds: Double {
+        let (seconds, attoseconds) = (ContinuousClock.now - startedAt).components
+        return Double(seconds) + Double(attoseconds) / 1e18
+    }
+
+    // MARK: buyers
+
+    private func arrive() {
+        arrived += 1
+        let buyer = Buyer(number: arrived, options: options, random: &random, sections: sections.count)
+        if buyer.looks {
+            look(buyer)
+        } else {
+            hold(buyer)
+        }
+    }
+
+    private func token(_ buyer: Buyer) -> String {
+        if let token = buyer.token { return token }
+        let token = tokens.mint(userId: "stress-\(options.seed)-\(buyer.number)", ttlSeconds: 3600)
+        buyer.token = token
+        return token
+    }
+
+    private func headers(_ buyer: Buyer) -> [(String, String)] {
+        [("Authorization", "Bearer " + token(buyer)), ("Content-Type", "application/json")]
+    }
+
+    private func look(_ buyer: Buyer) {
+        let section = sections[buyer.section]
+        enqueue(PendingRequest(endpoint: .look, method: "GET", path: "/v1/events/\(options.eventId)/seats?section=\(section.id)", headers: [], body: nil) { [self] response in
+            if response.status == 200 { buyer.seen = Self.availableSeats(response.body) }
+            hold(buyer)
+        })
+    }
+
+    private func hold(_ buyer: Buyer) {
+        let body: String
+        if buyer.explicit {
+            let seats = pickSeats(buyer)
+            body = "{\"seats\":[" + seats.map { "\"\($0)\"" }.joined(separator: ",") + "]}"
+        } else {
+            body = "{\"quantity\":\(buyer.quantity),\"section\":\"\(sections[buyer.section].id)\"}"
+        }
+        enqueue(PendingRequest(endpoint: .hold, method: "POST", path: "/v1/events/\(options.eventId)/bookings", headers: headers(buyer), body: Array(body.utf8)) { [self] response in
+            switch response.status {
+            case 201:
+                guard let id = Self.field("id", in: response.body) else { return finish(buyer, .failed) }
+                buyer.bookingId = id
+                buyer.heldAt = .now
+                if buyer.abandons { return finish(buyer, .abandoned) }
+                pay(buyer)
+            case 409:
+                if Self.contains("sold_out", in: response.body), stats.firstSoldOut == nil { stats.firstSoldOut = elapsedSeconds }
+                guard buyer.attemptsLeft > 0 else { return finish(buyer, .noSeats) }
+                buyer.attemptsLeft -= 1
+                buyer.section = Int(random.next() % UInt64(sections.count)) // somewhere else
+                buyer.seen.removeAll()
+                hold(buyer)
+            case 422:
+                finish(buyer, .noSeats)
+            default:
+                finish(buyer, .failed)
+            }
+        })
+    }
+
+    private func pickSeats(_ buyer: Buyer) -> [String] {
+        if !buyer.seen.isEmpty {
+            let start = Int(random.next() % UInt64(buyer.seen.count))
+            return Array(buyer.seen[start..<min(buyer.seen.count, start + buyer.quantity)])
+        }
+        let section = sections[buyer.section]
+        let row = Int(random.next() % UInt64(section.rows)) + 1
+        let first = Int(random.next() % UInt64(max(1, section.seatsPerRow - buyer.quantity + 1))) + 1
+        return (0..<min(buyer.quantity, section.seatsPerRow)).map { "\(section.id)-\(row)-\(first + $0)" }
+    }
+
+    private func pay(_ buyer: Buyer) {
+        guard let id = buyer.bookingId else { return finish(buyer, .failed) }
+        let body = Array("{\"paymentToken\":\"\(buyer.paymentToken)\"}".utf8)
+        enqueue(PendingRequest(endpoint: .pay, method: "POST", path: "/v1/events/\(options.eventId)/bookings/\(id)/payment", headers: headers(buyer), body: body) { [self] response in
+            switch response.status {
+            case 202: schedulePoll(buyer)
+            case 409: finish(buyer, .expired)
+            default: finish(buyer, .failed)
+            }
+        })
+    }
+
+    private func schedulePoll(_ buyer: Buyer) {
+        loop.schedule(after: .milliseconds(options.pollIntervalMilliseconds)) { [self] in poll(buyer) }
+    }
+
+    private func poll(_ buyer: Buyer) {
+        guard let id = buyer.bookingId else { return finish(buyer, .failed) }
+        enqueue(PendingRequest(endpoint: .poll, method: "GET", path: "/v1/events/\(options.eventId)/bookings/\(id)", headers: headers(buyer), body: nil) { [self] response in
+            guard response.status == 200, let status = Self.field("status", in: response.body) else { return finish(buyer, .failed) }
+            switch status {
+            case "confirmed":
+                if let heldAt = buyer.heldAt { stats.record(bookingTime: ContinuousClock.now - heldAt) }
+                stats.lastConfirmation = elapsedSeconds
+                finish(buyer, .confirmed)
+            case "cancelled": finish(buyer, .declined)
+            case "expired", "refunded", "released": finish(buyer, .expired)
+            default:
+                let waited = buyer.heldAt.map { ContinuousClock.now - $0 } ?? .zero
+                if waited > .seconds(options.holdSeconds + 60) { return finish(buyer, .failed) } // nobody is confirming
+                schedulePoll(buyer)
+            }
+        })
+    }
+
+    private func finish(_ buyer: Buyer, _ outcome: BuyerOutcome) {
+        stats.outcomes[outcome, default: 0] += 1
+        stats.finished += 1
+        if stats.finished == options.buyers {
+            progressTimer?.cancel()
+            stats.wallSeconds = elapsedSeconds
+            onFinish(StressReport(options: options, stats: stats))
+        }
+    }
+
+    // MARK: the request queue
+
+    private func enqueue(_ request: PendingRequest) {
+        queue.append(request)
+        pump()
+    }
+
+    private func pump() {
+        while queueHead < queue.count, let index = idle.popLast() {
+            let request = queue[queueHead]
+            queueHead += 1
+            fire(request, on: index)
+        }
+        if queueHead > 4096, queueHead * 2 > queue.count {
+            queue.removeFirst(queueHead)
+            queueHead = 0
+        }
+    }
+
+    private func fire(_ request: PendingRequest, on index: Int) {
+        let sent = ContinuousClock.now
+        connections[index].send(method: request.method, path: request.path, headers: request.headers, body: request.body) { [self] response in
+            stats.record(request.endpoint, status: response.status, latency: ContinuousClock.now - sent)
+            idle.append(index)
+            request.completion(response)
+            pump()
+        }
+    }
+
+    // MARK: reading replies without a JSON decoder (hot loop)
+
+    static func field(_ name: String, in body: [UInt8]) -> String? {
+        let text = String(decoding: body, as: UTF8.self)
+        guard let range = text.range(of: "\"\(name)\":\"") else { return nil }
+        let rest = text[range.upperBound...]
+        guard let end = rest.firstIndex(of: "\"") else { return nil }
+        return String(rest[..<end])
+    }
+
+    static func contains(_ word: String, in body: [UInt8]) -> Bool {
+        String(decoding: body, as: UTF8.self).contains(word)
+    }
+
+    static func availableSeats(_ body: [UInt8]) -> [String] {
+        let text = String(decoding: body, as: UTF8.self)
+        return text.components(separatedBy: "{\"id\":\"").dropFirst().compactMap { chunk in
+            guard chunk.contains("\"status\":\"available\""), let end = chunk.firstIndex(of: "\"") else { return nil }
+            return String(chunk[..<end])
+        }
+    }
+
+    private func progressLine() -> String {
+        let rate = Double(stats.requests) / max(elapsedSeconds, 0.001)
+        return String(format: "%6.1fs  buyers %d/%d  requests %d (%.0f/s)  confirmed %d  errors %d",
+                      elapsedSeconds, stats.finished, options.buyers, stats.requests, rate,
+                      stats.outcomes[.confirmed] ?? 0, stats.errors)
+    }
+}
+
+private struct PendingRequest {
+    let endpoint: Endpoint
+    let method: String
+    let path: String
+    let headers: [(String, String)]
+    let body: [UInt8]?
+    let completion: (ClientResponse) -> Void
+}
+
+private final class Buyer {
+    let number: Int
+    let explicit: Bool
+    let looks: Bool
+    let abandons: Bool
+    let quantity: Int
+    let paymentToken: String
+    var section: Int
+    var attemptsLeft: Int
+    var token: String?
+    var seen: [String] = []
+    var bookingId: String?
+    var heldAt: ContinuousClock.Instant?
+
+    init(number: Int, options: StressOptions, random: inout SeededRandom, sections: Int) {
+        func chance(_ share: Double) -> Bool { Double(random.next() % 1_000_000) / 1_000_000 < share }
+        self.number = number
+        explicit = chance(options.explicitShare)
+        looks = explicit && chance(options.lookShare)
+        abandons = chance(options.abandonShare)
+        quantity = Int(random.next() % UInt64(max(1, options.maxSeatsPerBuyer))) + 1
+        section = Int(random.next() % UInt64(sections))
+        attemptsLeft = options.retries
+        let total = options.paymentMix.reduce(0) { $0 + $1.weight }
+        var pick = Double(random.next() % 1_000_000) / 1_000_000 * total
+        var chosen = options.paymentMix[0].token
+        for (token, weight) in options.paymentMix {
+            if pick < weight { chosen = token; break }
+            pick -= weight
+        }
+        paymentToken = chosen
+    }
+}

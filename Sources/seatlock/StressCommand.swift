@@ -1,0 +1,70 @@
+// `seatlock stress`: the reference on-sale against a running server.
+import ArgumentParser
+import Foundation
+import SeatlockCore
+import SeatlockStress
+
+struct StressCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "stress",
+        abstract: "Simulate buyers over HTTP (default 500,000 for 50,000 seats), then report and audit.")
+
+    @OptionGroup var redis: RedisOptions
+    @Option(help: "Server address.") var host = "127.0.0.1"
+    @Option(name: .customLong("http-port"), help: "Server port (env SEATLOCK_HTTP_PORT, default 8080).") var httpPort: Int?
+    @Option(help: "Event id (created if missing, with the admin token).") var event = "stress"
+    @Option(help: "Buyers.") var buyers = 500_000
+    @Option(help: "Seats of the event when it is created.") var seats = 50_000
+    @Option(help: "Keep-alive connections.") var connections = 256
+    @Option(help: "Share of buyers picking explicit seats (rest: best available).") var pick = 0.5
+    @Option(help: "Share of explicit buyers who look at the seat map first.") var look = 0.05
+    @Option(help: "Hold attempts after a 409.") var retries = 2
+    @Option(help: "Share of buyers who never pay.") var abandon = 0.1
+    @Option(name: .customLong("pay-mix"), help: "Payment tokens with weights.") var payMix = "tok_visa=0.85,tok_chargeDeclined=0.1,tok_flaky=0.05"
+    @Option(help: "Seconds over which buyers arrive (0: all at once).") var ramp = 0.0
+    @Option(name: .customLong("hold-seconds"), help: "Hold TTL of a created event.") var holdSeconds = 60
+    @Option(help: "Seed: the same seed makes the same buyers.") var seed: UInt64 = 1
+    @Flag(help: "Print the report as JSON.") var json = false
+    @Flag(name: .customLong("no-audit"), help: "Skip the audit at the end.") var noAudit = false
+
+    func run() throws {
+        let env = ProcessInfo.processInfo.environment
+        var options = StressOptions()
+        options.host = host
+        options.port = httpPort ?? env["SEATLOCK_HTTP_PORT"].flatMap { Int($0) } ?? 8080
+        options.eventId = event
+        options.buyers = buyers
+        options.seats = seats
+        options.connections = connections
+        options.explicitShare = pick
+        options.lookShare = look
+        options.retries = retries
+        options.abandonShare = abandon
+        options.rampSeconds = ramp
+        options.holdSeconds = holdSeconds
+        options.seed = seed
+        guard let mix = StressOptions.parseMix(payMix) else { throw ValidationError("--pay-mix looks like tok_visa=0.8,tok_flaky=0.2") }
+        options.paymentMix = mix
+        guard Identifier.isValid(event), (1...50_000_000).contains(buyers), (1...250_000).contains(seats), (1...10_000).contains(connections),
+              (0...1).contains(pick), (0...1).contains(look), (0...1).contains(abandon), retries >= 0, ramp >= 0 else {
+            throw ValidationError("check the ranges: buyers 1-50M, seats 1-250k, connections 1-10k, shares 0-1")
+        }
+        guard let secret = env["SEATLOCK_TOKEN_SECRET"].nonEmpty, let admin = env["SEATLOCK_ADMIN_TOKEN"].nonEmpty else {
+            throw ValidationError("set SEATLOCK_TOKEN_SECRET and SEATLOCK_ADMIN_TOKEN to the server's")
+        }
+        options.tokenSecret = secret
+        options.adminToken = admin
+        let interactive = isatty(STDERR_FILENO) == 1
+        var lastPlain = 0.0
+        let report = try Stress.run(options, redis: noAudit ? nil : try redis.resolved()) { line in
+            if interactive {
+                FileHandle.standardError.write(Data(("\r" + line).utf8))
+            } else if let seconds = Double(line.prefix(7).trimmingCharacters(in: .whitespaces).dropLast()), seconds - lastPlain >= 5 {
+                lastPlain = seconds
+                FileHandle.standardError.write(Data((line + "\n").utf8))
+            }
+        }
+        if interactive { FileHandle.standardError.write(Data("\n".utf8)) }
+        say(json ? report.json : report.text)
+        if !report.passed { throw ExitCode(1) }
+    }
+}
