@@ -35,9 +35,21 @@ public enum Stress {
         loop.run()
         guard var final = report else { fatalError("the stress loop ended without a report") }
 
-        let event = try client.request("GET", "/v1/events/\(options.eventId)")
+        var event = try client.request("GET", "/v1/events/\(options.eventId)")
         final.seatsSold = event.json?["sold"] as? Int
         if let redis {
+            // The audit reads Redis in many steps; holds that expire meanwhile
+            // (abandoned carts) would show up as passing inconsistencies. Let the
+            // live holds end first (at most hold TTL + 15 s).
+            let waitStart = Date()
+            while let held = event.json?["held"] as? Int, held > 0,
+                  Date().timeIntervalSince(waitStart) < Double(options.holdSeconds + 15) {
+                progress(String(format: "%6.1fs  waiting for %d held seats to end before the audit", run.elapsedSeconds, held))
+                Thread.sleep(forTimeInterval: 0.5)
+                event = try client.request("GET", "/v1/events/\(options.eventId)")
+            }
+            final.heldAtEnd = event.json?["held"] as? Int
+            final.waitedForHolds = Date().timeIntervalSince(waitStart)
             let audit = try EventAudit(eventId: options.eventId).run(try RedisClient(url: redis))
             final.auditText = audit.text
             final.auditPassed = audit.passed

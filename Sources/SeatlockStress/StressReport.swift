@@ -44,6 +44,9 @@ public struct StressReport {
     public let options: StressOptions
     public let stats: StressStats
     public var seatsSold: Int?
+    /// Seconds spent waiting for live holds to end before the audit, and what was left.
+    public var waitedForHolds: Double?
+    public var heldAtEnd: Int?
     public var auditText: String?
     public var auditPassed: Bool?
 
@@ -80,6 +83,9 @@ public struct StressReport {
         }
         lines.append("responses: " + s.statuses.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", "))
         lines.append("errors: \(s.errors)" + (s.errorKinds.isEmpty ? "" : " (" + s.errorKinds.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", ") + ")"))
+        if let waited = waitedForHolds {
+            lines.append(String(format: "waited %.1f s for live holds to end before the audit (%d still held)", waited, heldAtEnd ?? 0))
+        }
         if let auditText { lines.append(auditText) }
         lines.append(passed ? "result: PASS" : "result: FAIL")
         return lines.joined(separator: "\n")
