@@ -20,8 +20,13 @@ public final class StressRun {
     private let loop: EventLoop
     private var connections: [HTTPClientConnection] = []
     private var idle: [Int] = []
+    /// New arrivals wait here; a buyer already in the flow (paying, polling,
+    /// retrying) goes to `followUps`, which is served first, as a real buyer
+    /// in the middle of a purchase is not behind everyone who came later.
     private var queue: [PendingRequest] = []
     private var queueHead = 0
+    private var followUps: [PendingRequest] = []
+    private var followUpsHead = 0
     private var random: SeededRandom
     private let tokens: BuyerTokens
     private var arrived = 0
@@ -72,9 +77,9 @@ public final class StressRun {
         arrived += 1
         let buyer = Buyer(number: arrived, options: options, random: &random, sections: sections.count)
         if buyer.looks {
-            look(buyer)
+            look(buyer, arriving: true)
         } else {
-            hold(buyer)
+            hold(buyer, arriving: true)
         }
     }
 
@@ -89,15 +94,15 @@ public final class StressRun {
         [("Authorization", "Bearer " + token(buyer)), ("Content-Type", "application/json")]
     }
 
-    private func look(_ buyer: Buyer) {
+    private func look(_ buyer: Buyer, arriving: Bool = false) {
         let section = sections[buyer.section]
         enqueue(PendingRequest(endpoint: .look, method: "GET", path: "/v1/events/\(options.eventId)/seats?section=\(section.id)", headers: [], body: nil) { [self] response in
             if response.status == 200 { buyer.seen = Self.availableSeats(response.body) }
             hold(buyer)
-        })
+        }, followUp: !arriving)
     }
 
-    private func hold(_ buyer: Buyer) {
+    private func hold(_ buyer: Buyer, arriving: Bool = false) {
         let body: String
         if buyer.explicit {
             let seats = pickSeats(buyer)
@@ -125,7 +130,7 @@ public final class StressRun {
             default:
                 finish(buyer, .failed)
             }
-        })
+        }, followUp: !arriving)
     }
 
     private func pickSeats(_ buyer: Buyer) -> [String] {
@@ -186,16 +191,28 @@ public final class StressRun {
 
     // MARK: the request queue
 
-    private func enqueue(_ request: PendingRequest) {
-        queue.append(request)
+    private func enqueue(_ request: PendingRequest, followUp: Bool = true) {
+        if followUp { followUps.append(request) } else { queue.append(request) }
         pump()
     }
 
     private func pump() {
-        while queueHead < queue.count, let index = idle.popLast() {
-            let request = queue[queueHead]
-            queueHead += 1
-            fire(request, on: index)
+        while !idle.isEmpty {
+            let request: PendingRequest
+            if followUpsHead < followUps.count {
+                request = followUps[followUpsHead]
+                followUpsHead += 1
+            } else if queueHead < queue.count {
+                request = queue[queueHead]
+                queueHead += 1
+            } else {
+                break
+            }
+            fire(request, on: idle.removeLast())
+        }
+        if followUpsHead > 1024, followUpsHead * 2 > followUps.count {
+            followUps.removeFirst(followUpsHead)
+            followUpsHead = 0
         }
         if queueHead > 4096, queueHead * 2 > queue.count {
             queue.removeFirst(queueHead)

@@ -60,7 +60,20 @@ public final class PaymentsWorker {
         switch entry.type {
         case "payment.requested":
             guard let request = PaymentRequestEntry(entry) else { return done(.failed("unparseable payment.requested entry")) }
-            attempt(request, number: 1, done)
+            // Charge only a booking still waiting for its money: one released or
+            // expired meanwhile (or an old entry read again) is not charged; if a
+            // charge was already made for it, it is refunded.
+            redis.send(["HGET", EventKeys(request.eventId).booking(request.bookingId), "status"]) { [self] result in
+                switch result {
+                case .success(.bulk("payment_pending")): attempt(request, number: 1, done)
+                case .success(.bulk("confirmed")), .success(.bulk("refunded")), .success(.bulk("refund_pending")), .success(.bulk("cancelled")):
+                    done(.done)
+                case .success:
+                    refund(eventId: request.eventId, bookingId: request.bookingId, reason: "booking_ended_before_charge", done)
+                case let .failure(error):
+                    done(.failed("reading the booking: \(error)"))
+                }
+            }
         case "payment.refund_requested":
             guard let eventId = entry.fields["eventId"], let bookingId = entry.fields["bookingId"],
                   Identifier.isValid(eventId), Identifier.isValid(bookingId) else { return done(.failed("unparseable refund request")) }

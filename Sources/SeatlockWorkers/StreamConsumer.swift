@@ -63,6 +63,8 @@ public final class StreamConsumer {
     private var reading = false
     private var timers: [LoopTimer] = []
     private var onDrained: (() -> Void)?
+    /// Why each entry last failed here, for its dead letter (bounded).
+    private var lastFailure: [String: String] = [:]
     private let logger: Logger
 
     public init(loop: EventLoop, redis: RedisURL, options: ConsumerOptions, handler: @escaping Handler) {
@@ -147,8 +149,10 @@ public final class StreamConsumer {
         handler(entry) { [self] outcome in
             switch outcome {
             case .done:
+                lastFailure[entry.id] = nil
                 commands.send(["XACK", entry.stream, options.group, entry.id]) { [self] _ in finished() }
             case let .failed(reason):
+                if lastFailure.count < 10_000 { lastFailure[entry.id] = reason }
                 logger.warning("entry not handled; it stays pending", metadata: ["stream": "\(entry.stream)", "id": "\(entry.id)", "reason": "\(reason)"])
                 finished()
             }
@@ -179,7 +183,8 @@ public final class StreamConsumer {
                     commands.send(["XPENDING", stream, options.group, entry.id, entry.id, "1"]) { [self] pending in
                         let deliveries = (try? pending.get())?.array?.first?.array?[3].int ?? 1
                         if deliveries > options.maxDeliveries {
-                            deadLetter(entry, reason: "delivered \(deliveries) times without success")
+                            let cause = lastFailure.removeValue(forKey: entry.id) ?? "failed on another consumer"
+                            deadLetter(entry, reason: "delivered \(deliveries) times without success; last failure: \(cause)")
                         } else {
                             dispatch(entry)
                         }
