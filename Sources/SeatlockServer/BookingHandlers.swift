@@ -171,43 +171,45 @@ final class BookingHandlers {
 
     // MARK: seat listing
 
-    /// Status per seat from three reads: the cached seat map, the section's
-    /// free set and the sold hash. A seat in neither is held.
+    /// Status per seat from reads bounded by the sections asked for: the
+    /// cached seat map, each section's free set, and HMGET on the sold hash
+    /// for the seats that are not free (a seat in neither is held). Reading the
+    /// whole sold hash instead made each look cost O(seats sold in the event).
     private func listSeats(eventId: String, section: String?, responder: HTTPResponder) {
         let keys = EventKeys(eventId)
-        redis.send(["HGET", keys.event, "sections"]) { [self] result in
-            guard case let .success(.bulk(sectionList)) = result else {
-                return responder.send(Self.failure(result, notFound: APIError(status: 404, code: "event_not_found", message: "no such event")))
+        let needMap = seatMaps[eventId] == nil
+        redis.pipeline([["HGET", keys.event, "sections"]] + (needMap ? [["HGETALL", keys.seats]] : [])) { [self] results in
+            guard case let .success(.bulk(sectionList)) = results[0] else {
+                return responder.send(Self.failure(results[0], notFound: APIError(status: 404, code: "event_not_found", message: "no such event")))
             }
+            if needMap, case let .success(map) = results[1] { seatMaps[eventId] = Self.seatMap(map.fields) }
             let sections = sectionList.split(separator: ",").compactMap { $0.split(separator: ":").first.map(String.init) }
             let wanted = section.map { [$0] } ?? sections
             guard wanted.allSatisfy(sections.contains) else {
                 return responder.send(Self.response(APIError(status: 404, code: "section_not_found", message: "no such section in this event")))
             }
-            var commands = wanted.map { ["ZRANGE", keys.free($0), "0", "-1"] }
-            commands.append(["HGETALL", keys.sold])
-            let needMap = seatMaps[eventId] == nil
-            if needMap { commands.append(["HGETALL", keys.seats]) }
-            redis.pipeline(commands) { [self] results in
-                if let failed = results.first(where: { if case .failure = $0 { true } else { false } }) {
+            redis.pipeline(wanted.map { ["ZRANGE", keys.free($0), "0", "-1"] }) { [self] freeResults in
+                if let failed = freeResults.first(where: { if case .failure = $0 { true } else { false } }) {
                     return responder.send(Self.failure(failed, notFound: .notFound))
                 }
-                let values = results.compactMap { try? $0.get() }
-                if needMap, let map = values.last { seatMaps[eventId] = Self.seatMap(map.fields) }
-                let free = Set(values.prefix(wanted.count).flatMap { $0.array?.compactMap(\.string) ?? [] })
-                let sold = values[wanted.count].fields
-                var json = "{\"seats\":["
-                var first = true
-                for name in wanted {
-                    for (seat, price) in seatMaps[eventId]?[name] ?? [] {
+                let free = Set(freeResults.flatMap { (try? $0.get())?.array?.compactMap(\.string) ?? [] })
+                let seats = wanted.flatMap { seatMaps[eventId]?[$0] ?? [] }
+                let taken = seats.map(\.seat.description).filter { !free.contains($0) }
+                let render = { (sold: Set<String>) in
+                    var json = "{\"seats\":["
+                    json.reserveCapacity(seats.count * 56)
+                    for (index, (seat, price)) in seats.enumerated() {
                         let id = seat.description
-                        let status = free.contains(id) ? "available" : (sold[id] != nil ? "sold" : "held")
-                        json += (first ? "" : ",") + "{\"id\":\"\(id)\",\"status\":\"\(status)\",\"priceCents\":\(price)}"
-                        first = false
+                        let status = free.contains(id) ? "available" : (sold.contains(id) ? "sold" : "held")
+                        json += (index == 0 ? "" : ",") + "{\"id\":\"\(id)\",\"status\":\"\(status)\",\"priceCents\":\(price)}"
                     }
+                    responder.send(HTTPResponse(status: 200, json: json + "]}"))
                 }
-                json += "]}"
-                responder.send(HTTPResponse(status: 200, json: json))
+                guard !taken.isEmpty else { return render([]) }
+                redis.send(["HMGET", keys.sold] + taken) { result in
+                    guard case let .success(.array(owners)) = result else { return responder.send(Self.failure(result, notFound: .notFound)) }
+                    render(Set(zip(taken, owners).compactMap { $0.1 == .null ? nil : $0.0 }))
+                }
             }
         }
     }
