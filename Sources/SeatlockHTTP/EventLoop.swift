@@ -11,13 +11,18 @@ private let threadingEnabled: Bool = {
     evthread_use_pthreads() == 0
 }()
 
+public struct EventLoopError: Error, CustomStringConvertible {
+    public let description: String
+}
+
 public final class EventLoop {
     package let base: OpaquePointer
     public let handle: Handle
     private var wakeEvent: OpaquePointer?
 
-    public init() {
-        precondition(threadingEnabled, "libevent pthread support is missing")
+    /// Fails only when the system is out of memory or file descriptors.
+    public init() throws {
+        guard threadingEnabled else { throw EventLoopError(description: "libevent pthread support is missing") }
         // The changelist folds the add/remove/add of a connection's read and
         // write interest within one loop turn into a single epoll_ctl (perf
         // showed epoll_ctl at ~8% of the server's time without it).
@@ -25,7 +30,7 @@ public final class EventLoop {
         event_config_set_flag(settings, Int32(EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST.rawValue))
         let created = event_base_new_with_config(settings)
         event_config_free(settings)
-        guard let base = created else { fatalError("event_base_new failed") }
+        guard let base = created else { throw EventLoopError(description: "event_base_new failed (out of memory or file descriptors?)") }
         self.base = base
         self.handle = Handle(base: base)
         handle.owner = self
@@ -195,10 +200,17 @@ public final class LoopThread: Sendable {
     private let handle = Mutex<EventLoop.Handle?>(nil)
     private let finished = DispatchSemaphore(value: 0)
 
-    public init(name: String, setup: @escaping @Sendable (EventLoop) -> Void) {
+    public init(name: String, setup: @escaping @Sendable (EventLoop) -> Void) throws {
         let ready = DispatchSemaphore(value: 0)
+        let failure = Mutex<EventLoopError?>(nil)
         let thread = Thread { [self] in
-            let loop = EventLoop()
+            let loop: EventLoop
+            do { loop = try EventLoop() } catch {
+                failure.withLock { $0 = error as? EventLoopError ?? EventLoopError(description: "\(error)") }
+                ready.signal()
+                finished.signal()
+                return
+            }
             setup(loop)
             handle.withLock { $0 = loop.handle }
             ready.signal()
@@ -208,6 +220,7 @@ public final class LoopThread: Sendable {
         thread.name = name
         thread.start()
         ready.wait()
+        if let error = failure.withLock({ $0 }) { throw error }
     }
 
     /// Asks for the graceful stop and waits for it; stops the loop outright

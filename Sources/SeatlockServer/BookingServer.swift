@@ -36,7 +36,12 @@ public final class BookingServer: Sendable {
             defer { finished.leave() }
             var logger = Logger(label: "seatlock.loop\(index)")
             logger.logLevel = .info
-            let loop = EventLoop()
+            let loop: EventLoop
+            do { loop = try EventLoop() } catch {
+                outcome.withLock { $0 = .failure(error) }
+                started.signal()
+                return
+            }
             let redis = RedisConnection(loop: loop, url: config.redis, options: config.redisOptions)
             let handlers = BookingHandlers(config: config, scripts: scripts, redis: redis, logger: logger)
             let server: HTTPServer

@@ -8,8 +8,10 @@ import SeatlockRedis
 
 public enum StressError: Error, CustomStringConvertible {
     case cannotCreateEvent(Int, String)
+    case interrupted
     public var description: String {
         switch self {
+        case .interrupted: "the stress loop stopped before every buyer had finished"
         case let .cannotCreateEvent(status, body): "creating the stress event failed (\(status)): \(body)"
         }
     }
@@ -25,7 +27,7 @@ public enum Stress {
             guard created.status == 201 else { throw StressError.cannotCreateEvent(created.status, created.text) }
         }
 
-        let loop = EventLoop()
+        let loop = try EventLoop()
         var report: StressReport?
         let run = StressRun(loop: loop, options: options, onProgress: progress) { finished in
             report = finished
@@ -33,7 +35,7 @@ public enum Stress {
         }
         run.start()
         loop.run()
-        guard var final = report else { fatalError("the stress loop ended without a report") }
+        guard var final = report else { throw StressError.interrupted }
 
         var event = try client.request("GET", "/v1/events/\(options.eventId)")
         final.seatsSold = event.json?["sold"] as? Int

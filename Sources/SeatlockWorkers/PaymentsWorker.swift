@@ -202,9 +202,9 @@ public final class PaymentsService: Sendable {
         self.options = options
     }
 
-    public func start() {
+    public func start() throws {
         let (redis, scripts, options) = (self.redis, self.scripts, self.options)
-        let thread = LoopThread(name: "seatlock-payments") { loop in
+        let thread = try LoopThread(name: "seatlock-payments") { loop in
             let worker = PaymentsWorker(loop: loop, redis: redis, scripts: scripts, options: options)
             loop.onShutdownRequest = { worker.stop { loop.handle.stop() } }
         }

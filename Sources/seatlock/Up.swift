@@ -38,7 +38,7 @@ struct Up: ParsableCommand {
         try Preflight.check(url, library: library, listen: expiry.listen)
         try createDemoEvent(url: url, library: library)
         let payments = PaymentsService(redis: url, scripts: try BookingScripts(library), options: PaymentsOptions())
-        payments.start()
+        try payments.start()
         defer { payments.stop() }
 
         try ServerRunner.runUntilSignal(config: config, library: library, expiry: expiry) { port in
@@ -63,7 +63,7 @@ struct Up: ParsableCommand {
     private func createDemoEvent(url: RedisURL, library: ScriptLibrary) throws {
         let client = try RedisClient(url: url)
         let scripts = try BookingScripts(library)
-        let spec = EventSpec.demo
+        let spec = try EventSpec.demo()
         let reply = try client.run(scripts.createEvent(spec))
         try client.call("SADD", GlobalKeys.events, spec.id)
         if reply.array?.first?.int == 201 { say("created the demo event 'demo' (\(spec.capacity) seats)") }
@@ -96,8 +96,8 @@ struct DevSecrets {
 
 extension EventSpec {
     /// 2,000 seats in two sections: enough to try everything by hand.
-    static var demo: EventSpec {
-        try! JSONDecoder().decode(EventSpec.self, from: Data("""
+    static func demo() throws -> EventSpec {
+        try JSONDecoder().decode(EventSpec.self, from: Data("""
         {"id":"demo","name":"Seatlock Demo Night","venue":"Loopback Arena","startsAt":"2027-06-01T20:00:00Z",
          "holdSeconds":300,"maxSeatsPerUser":4,
          "sections":[{"id":"A","rows":20,"seatsPerRow":50,"priceCents":15000},

@@ -28,9 +28,9 @@ struct Worker: ParsableCommand {
             let library = try ScriptLibrary.locate()
             try RedisClient(url: url).load(library)
             let service = PaymentsService(redis: url, scripts: try BookingScripts(library), options: try options())
-            service.start()
+            try service.start()
             Logger(label: "seatlock.payments").info("payments worker running", metadata: ["redis": "\(url)"])
-            let main = EventLoop()
+            let main = try EventLoop()
             let signals = SignalWatcher(loop: main) { _ in main.handle.stop() }
             main.run()
             signals.cancel()

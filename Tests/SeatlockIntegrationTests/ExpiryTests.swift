@@ -61,7 +61,7 @@ private struct ExpiryHarness {
     @Test func theListenerReleasesATwoSecondHoldWithinASecond() throws {
         let h = try ExpiryHarness(rows: 1, seatsPerRow: 5, holdSeconds: 2)
         let service = h.service(listen: true, sweepEvery: .seconds(60))
-        service.start()
+        try service.start()
         defer { service.stop(); h.redis.server.stop() }
         Thread.sleep(forTimeInterval: 0.2) // subscribed
         let booking = try h.hold("A-1-1", user: "u1")
@@ -77,7 +77,7 @@ private struct ExpiryHarness {
     @Test func theSweeperAloneReleasesItWhenTheListenerIsOff() throws {
         let h = try ExpiryHarness(rows: 1, seatsPerRow: 5, holdSeconds: 2)
         let service = h.service(listen: false, sweepEvery: .milliseconds(500))
-        service.start()
+        try service.start()
         defer { service.stop(); h.redis.server.stop() }
         let booking = try h.hold("A-1-2", user: "u1")
         let fields = try h.waitForEnd(booking, timeout: 4)
@@ -89,7 +89,7 @@ private struct ExpiryHarness {
     @Test func tenThousandShortHoldsAllEndExpiredWhileTheListenerIsKnockedOut() throws {
         let h = try ExpiryHarness(rows: 100, seatsPerRow: 100, holdSeconds: 1)
         let service = h.service(listen: true, sweepEvery: .seconds(1))
-        service.start()
+        try service.start()
         defer { service.stop(); h.redis.server.stop() }
         Thread.sleep(forTimeInterval: 0.2)
         var bookings: [String] = []

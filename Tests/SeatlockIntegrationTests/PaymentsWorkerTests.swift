@@ -38,9 +38,9 @@ private struct PaymentsHarness {
         return options
     }
 
-    func worker(_ options: PaymentsOptions) -> PaymentsService {
+    func worker(_ options: PaymentsOptions) throws -> PaymentsService {
         let service = PaymentsService(redis: redis.url, scripts: scripts, options: options)
-        service.start()
+        try service.start()
         return service
     }
 
@@ -79,7 +79,7 @@ private struct PaymentsHarness {
     @Test func eachTestTokenEndsInItsFinalStateWithItsEventsOnce() throws {
         let h = try PaymentsHarness()
         defer { h.redis.server.stop() }
-        let service = h.worker(h.options())
+        let service = try h.worker(h.options())
         defer { service.stop() }
         let visa = try h.holdAndPay("A-1-1", user: "v", token: "tok_visa")
         let declined = try h.holdAndPay("A-1-2", user: "d", token: "tok_chargeDeclined")
@@ -112,7 +112,7 @@ private struct PaymentsHarness {
     @Test func aWorkerKilledAfterTheChargeIsReplacedAndTheBookingIsChargedAndConfirmedOnce() throws {
         let h = try PaymentsHarness()
         defer { h.redis.server.stop() }
-        let first = h.worker(h.options(claimIdle: .milliseconds(500), crashAfterCharge: true))
+        let first = try h.worker(h.options(claimIdle: .milliseconds(500), crashAfterCharge: true))
         let booking = try h.holdAndPay("A-2-1", user: "k", token: "tok_visa")
         let deadline = Date().addingTimeInterval(5)
         while try h.charges(booking) == nil, Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
@@ -120,7 +120,7 @@ private struct PaymentsHarness {
         first.stop(timeout: .seconds(1)) // "killed": it never confirmed nor acked
         #expect(try h.client.call("HGET", h.keys.booking(booking), "status").string == "payment_pending")
 
-        let second = h.worker(h.options(claimIdle: .milliseconds(500)))
+        let second = try h.worker(h.options(claimIdle: .milliseconds(500)))
         defer { second.stop() }
         #expect(try h.waitForStatus(booking, in: ["confirmed"]) == "confirmed")
         #expect(try h.history(booking).filter { $0 == "booking.confirmed" }.count == 1)
@@ -134,7 +134,7 @@ private struct PaymentsHarness {
         let h = try PaymentsHarness()
         defer { h.redis.server.stop() }
         try h.client.call("XADD", h.keys.log, "*", "type", "payment.requested", "eventId", h.event, "bookingId", "{bad}", "amountCents", "lots")
-        let service = h.worker(h.options(claimIdle: .milliseconds(200)))
+        let service = try h.worker(h.options(claimIdle: .milliseconds(200)))
         defer { service.stop() }
         let dlq = DeadLetter.stream(group: "payments")
         let deadline = Date().addingTimeInterval(10)
@@ -152,7 +152,7 @@ private struct PaymentsHarness {
     @Test func aPaymentThatSucceedsAfterTheHoldExpiredIsRefunded() throws {
         let h = try PaymentsHarness(holdSeconds: 1)
         defer { h.redis.server.stop() }
-        let service = h.worker(h.options())
+        let service = try h.worker(h.options())
         defer { service.stop() }
         let booking = try h.holdAndPay("A-4-1", user: "late", token: "tok_slow", graceMs: 100) // deadline ~1 s, charge takes 2 s
         #expect(try h.waitForStatus(booking, in: ["refunded", "confirmed"]) == "refunded")
@@ -166,7 +166,7 @@ private struct PaymentsHarness {
     @Test func deletingAConfirmedBookingRefundsIt() throws {
         let h = try PaymentsHarness()
         defer { h.redis.server.stop() }
-        let service = h.worker(h.options())
+        let service = try h.worker(h.options())
         defer { service.stop() }
         let booking = try h.holdAndPay("A-5-1", user: "r", token: "tok_visa")
         #expect(try h.waitForStatus(booking, in: ["confirmed"]) == "confirmed")

@@ -48,7 +48,7 @@ import Testing
         let results = Mutex<[String]>([])
         let done = DispatchSemaphore(value: 0)
         let thread = Thread {
-            let loop = EventLoop()
+            guard let loop = try? EventLoop() else { done.signal(); return }
             var options = RedisConnectionOptions()
             options.commandTimeout = .milliseconds(300)
             options.maximumBackoff = .milliseconds(100)

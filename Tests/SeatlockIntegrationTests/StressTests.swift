@@ -16,10 +16,10 @@ import Testing
         let server = try TestServer(redis: redis) { $0.paymentGraceSeconds = 30 }
         defer { server.stop() }
         let expiry = ExpiryService(redis: redis.url, scripts: redis.scripts)
-        expiry.start()
+        try expiry.start()
         defer { expiry.stop() }
         let payments = PaymentsService(redis: redis.url, scripts: redis.scripts, options: PaymentsOptions(consumer: "stress-test"))
-        payments.start()
+        try payments.start()
         defer { payments.stop() }
 
         var options = StressOptions()

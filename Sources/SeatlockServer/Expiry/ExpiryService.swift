@@ -80,9 +80,9 @@ public final class ExpiryService: Sendable {
         }
     }
 
-    public func start() {
+    public func start() throws {
         let (redis, scripts, options, counts) = (self.redis, self.scripts, self.options, self.counts)
-        let thread = LoopThread(name: "seatlock-expiry") { loop in
+        let thread = try LoopThread(name: "seatlock-expiry") { loop in
             let worker = ExpiryWorker(loop: loop, redis: redis, scripts: scripts, options: options, counts: counts)
             loop.onShutdownRequest = {
                 worker.stop()
