@@ -36,6 +36,11 @@ final class BookingHandlers {
     private let logger: Logger
     /// Seat maps never change after creation: cached per loop (seat id, price) in order.
     private var seatMaps: [String: [String: [(seat: SeatID, price: String)]]] = [:]
+    /// Rendered seat listings, reused for `listingLifetime`: a 5,000-seat
+    /// section is ~300 KB of JSON, and rendering it for every look blocked the
+    /// loop long enough to show in the holds' p99 (measured with the stress tool).
+    private var listings: [String: (json: String, expires: ContinuousClock.Instant)] = [:]
+    private let listingLifetime: Duration = .milliseconds(100)
 
     init(config: ServerConfig, scripts: BookingScripts, redis: RedisConnection, logger: Logger) {
         self.config = config
@@ -176,6 +181,12 @@ final class BookingHandlers {
     /// for the seats that are not free (a seat in neither is held). Reading the
     /// whole sold hash instead made each look cost O(seats sold in the event).
     private func listSeats(eventId: String, section: String?, responder: HTTPResponder) {
+        let cacheKey = eventId + "/" + (section ?? "")
+        let now = ContinuousClock.now
+        if let cached = listings[cacheKey], cached.expires > now {
+            return responder.send(HTTPResponse(status: 200, json: cached.json))
+        }
+        if listings.count > 1000 { listings = listings.filter { $0.value.expires > now } }
         let keys = EventKeys(eventId)
         let needMap = seatMaps[eventId] == nil
         redis.pipeline([["HGET", keys.event, "sections"]] + (needMap ? [["HGETALL", keys.seats]] : [])) { [self] results in
@@ -195,7 +206,7 @@ final class BookingHandlers {
                 let free = Set(freeResults.flatMap { (try? $0.get())?.array?.compactMap(\.string) ?? [] })
                 let seats = wanted.flatMap { seatMaps[eventId]?[$0] ?? [] }
                 let taken = seats.map(\.seat.description).filter { !free.contains($0) }
-                let render = { (sold: Set<String>) in
+                let render = { [self] (sold: Set<String>) in
                     var json = "{\"seats\":["
                     json.reserveCapacity(seats.count * 56)
                     for (index, (seat, price)) in seats.enumerated() {
@@ -203,7 +214,9 @@ final class BookingHandlers {
                         let status = free.contains(id) ? "available" : (sold.contains(id) ? "sold" : "held")
                         json += (index == 0 ? "" : ",") + "{\"id\":\"\(id)\",\"status\":\"\(status)\",\"priceCents\":\(price)}"
                     }
-                    responder.send(HTTPResponse(status: 200, json: json + "]}"))
+                    json += "]}"
+                    listings[cacheKey] = (json, ContinuousClock.now + listingLifetime)
+                    responder.send(HTTPResponse(status: 200, json: json))
                 }
                 guard !taken.isEmpty else { return render([]) }
                 redis.send(["HMGET", keys.sold] + taken) { result in
