@@ -57,11 +57,6 @@ public final class EventLoop {
         event_base_loop(base, EVLOOP_NO_EXIT_ON_EMPTY)
     }
 
-    /// Runs the loop until nothing is left to do or `stop()`.
-    public func runUntilIdle() {
-        event_base_loop(base, 0)
-    }
-
     /// Runs `body` once after `delay`. The returned timer may be cancelled.
     @discardableResult
     public func schedule(after delay: Duration, _ body: @escaping () -> Void) -> LoopTimer {

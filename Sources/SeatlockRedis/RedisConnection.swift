@@ -56,8 +56,6 @@ public final class RedisConnection {
         reconnectTimer?.cancel()
     }
 
-    public var pendingCount: Int { inFlight.count - inFlightHead }
-
     /// Sends a command; `completion` runs on this loop exactly once.
     /// An error reply from Redis arrives as `.success(.error(...))`.
     public func send(_ arguments: [String], completion: @escaping Completion) {

@@ -38,7 +38,6 @@ public final class PaymentsWorker {
     private var provider: PaymentProvider!
     private var crashed = false
     private let logger = Logger(label: "seatlock.payments")
-    public private(set) var confirmed = 0
 
     public init(loop: EventLoop, redis: RedisURL, scripts: BookingScripts, options: PaymentsOptions,
                 provider: ((EventLoop, RedisConnection) -> PaymentProvider)? = nil) {
@@ -118,10 +117,7 @@ public final class PaymentsWorker {
             guard case let .success(.array(reply)) = result, let status = reply.first?.int else {
                 return done(.failed("confirm.lua: \(result)"))
             }
-            if status == 200 {
-                confirmed += 1
-                return done(.done)
-            }
+            if status == 200 { return done(.done) }
             // The hold ended before the money arrived: end the booking if it is
             // still pending (its seats go back), then give the money back.
             redis.run(scripts.expire(event: request.eventId, booking: request.bookingId, actor: "payments")) { [self] _ in
