@@ -23,13 +23,15 @@ struct Serve: ParsableCommand {
 }
 
 enum Preflight {
-    /// Fails early, with the reason, when Redis is unreachable, refuses the
-    /// scripts, or (with the listener on) will not publish expired-key events.
+    /// Fails early, with the reason, when Redis is unreachable, may evict keys,
+    /// refuses the scripts, or (with the listener on) will not publish
+    /// expired-key events.
     static func check(_ url: RedisURL, library: ScriptLibrary, listen: Bool) throws {
         let client: RedisClient
         do { client = try RedisClient(url: url) } catch {
             throw ValidationError("Redis at \(url) is unreachable: \(error)")
         }
+        try RedisRequirements.checkEvictionPolicy(client)
         try client.load(library)
         if listen { try ExpiryService.ensureNotifications(client) }
     }

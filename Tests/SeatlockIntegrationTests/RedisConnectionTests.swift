@@ -83,3 +83,19 @@ import Testing
         #expect(seen.contains("later:PONG"), "\(seen)")
     }
 }
+
+@Suite(.serialized) struct RedisRequirementTests {
+    @Test func anEvictingRedisIsRefused() throws {
+        let redis = try TestRedis()
+        defer { redis.server.stop() }
+        let client = try redis.client()
+        #expect(try RedisRequirements.checkEvictionPolicy(client) == "noeviction")
+        try client.call("CONFIG", "SET", "maxmemory-policy", "allkeys-lru")
+        do {
+            try RedisRequirements.checkEvictionPolicy(client)
+            Issue.record("an allkeys-lru Redis was accepted")
+        } catch let refused as RedisRequirements.Refused {
+            #expect(refused.description.contains("allkeys-lru") && refused.description.contains("noeviction"))
+        }
+    }
+}
