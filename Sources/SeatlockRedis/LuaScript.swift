@@ -42,6 +42,8 @@ public enum ScriptLibraryError: Error, CustomStringConvertible {
 public struct ScriptLibrary: Sendable {
     public let directory: URL
     public let scripts: [String: LuaScript]
+    /// Redis 7 function libraries from `lua/functions/` (operator functions), by file name.
+    public let functions: [String: String]
 
     public init(directory: URL) throws {
         self.directory = directory
@@ -53,6 +55,12 @@ public struct ScriptLibrary: Sendable {
             scripts[name] = LuaScript(name: name, source: try Self.resolveIncludes(text, script: name, directory: directory))
         }
         self.scripts = scripts
+        var functions: [String: String] = [:]
+        let functionDirectory = directory.appendingPathComponent("functions")
+        for file in (try? FileManager.default.contentsOfDirectory(atPath: functionDirectory.path))?.filter({ $0.hasSuffix(".lua") }).sorted() ?? [] {
+            functions[String(file.dropLast(4))] = try String(contentsOf: functionDirectory.appendingPathComponent(file), encoding: .utf8)
+        }
+        self.functions = functions
     }
 
     public func script(_ name: String) throws -> LuaScript {
@@ -124,8 +132,12 @@ extension RedisClient {
         var loaded: [String: String] = [:]
         for (name, script) in library.scripts {
             let sha = try checked(["SCRIPT", "LOAD", script.source]).string ?? ""
-            precondition(sha == script.sha1, "Redis and Swift disagree on the SHA1 of \(name)")
+            guard sha == script.sha1 else { throw RedisError(.server, "Redis and Swift disagree on the SHA1 of \(name)") }
             loaded[name] = sha
+        }
+        for (name, source) in library.functions {
+            try checked(["FUNCTION", "LOAD", "REPLACE", source])
+            loaded["functions/" + name] = "loaded"
         }
         return loaded
     }

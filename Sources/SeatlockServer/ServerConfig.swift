@@ -25,7 +25,7 @@ public struct ServerConfig: Sendable {
 /// The scripts the server runs, looked up once at start.
 public struct BookingScripts: Sendable {
     public let createEvent, getEvent, getBooking, hold, holdBest, pay, confirm, release, expire: LuaScript
-    public let paymentFailed, cancel, refund: LuaScript
+    public let paymentFailed, cancel, refund, setSales: LuaScript
 
     public init(_ library: ScriptLibrary) throws {
         createEvent = try library.script("create_event")
@@ -40,5 +40,6 @@ public struct BookingScripts: Sendable {
         paymentFailed = try library.script("payment_failed")
         cancel = try library.script("cancel")
         refund = try library.script("refund")
+        setSales = try library.script("set_sales")
     }
 }
