@@ -20,9 +20,6 @@ public struct LuaScript: Sendable, Equatable {
         ["EVALSHA", sha1, String(keys.count)] + keys + args
     }
 
-    public func evalArguments(keys: [String], args: [String]) -> [String] {
-        ["EVAL", source, String(keys.count)] + keys + args
-    }
 }
 
 public enum ScriptLibraryError: Error, CustomStringConvertible {
@@ -112,14 +109,17 @@ public struct ScriptLibrary: Sendable {
 }
 
 extension RedisConnection {
-    /// Runs a script by SHA1; on NOSCRIPT (a restarted or flushed Redis) it
-    /// sends the source once with EVAL, which also caches it again.
+    /// Runs a script by SHA1. On NOSCRIPT (a restarted or flushed Redis) it
+    /// loads the script again (SCRIPT LOAD) and retries once: never EVAL of
+    /// source text, which the application's ACL user may not run.
     public func run(_ script: LuaScript, keys: [String], args: [String], completion: @escaping Completion) {
         send(script.evalshaArguments(keys: keys, args: args)) { [weak self] result in
-            if case let .success(.error(message)) = result, message.hasPrefix("NOSCRIPT"), let self {
-                self.send(script.evalArguments(keys: keys, args: args), completion: completion)
-            } else {
-                completion(result)
+            guard case let .success(.error(message)) = result, message.hasPrefix("NOSCRIPT"), let self else {
+                return completion(result)
+            }
+            self.send(["SCRIPT", "LOAD", script.source]) { [weak self] loaded in
+                guard case .success(.bulk) = loaded, let self else { return completion(loaded) }
+                self.send(script.evalshaArguments(keys: keys, args: args), completion: completion)
             }
         }
     }
@@ -136,17 +136,20 @@ extension RedisClient {
             loaded[name] = sha
         }
         for (name, source) in library.functions {
-            try checked(["FUNCTION", "LOAD", "REPLACE", source])
-            loaded["functions/" + name] = "loaded"
+            // Operator functions are a convenience: a user that may not load
+            // functions (the application's ACL user) still runs the product.
+            let reply = try send(["FUNCTION", "LOAD", "REPLACE", source])
+            loaded["functions/" + name] = reply.errorMessage.map { "not loaded: \($0)" } ?? "loaded"
         }
         return loaded
     }
 
-    /// Runs a script by SHA1, with the NOSCRIPT fallback. Error replies are returned, not thrown.
+    /// Runs a script by SHA1, loading it again on NOSCRIPT. Error replies are returned, not thrown.
     public func run(_ script: LuaScript, keys: [String], args: [String]) throws -> RedisValue {
         let reply = try send(script.evalshaArguments(keys: keys, args: args))
         if let message = reply.errorMessage, message.hasPrefix("NOSCRIPT") {
-            return try send(script.evalArguments(keys: keys, args: args))
+            try checked(["SCRIPT", "LOAD", script.source])
+            return try send(script.evalshaArguments(keys: keys, args: args))
         }
         return reply
     }
