@@ -37,6 +37,7 @@ public final class RedisConnection {
     private var reconnectTimer: LoopTimer?
     private var watchdog: LoopTimer?
     private var connectStarted = ContinuousClock.now
+    private var connectedAt: ContinuousClock.Instant?
     private var resetReason: RedisError.Kind = .connectionLost
     /// Pattern subscriptions, renewed on every reconnect. A connection with
     /// subscriptions is in pub/sub mode: use another one for commands.
@@ -156,7 +157,7 @@ public final class RedisConnection {
     private func didConnect(ok: Bool) {
         if ok {
             state = .connected
-            backoff = options.minimumBackoff
+            connectedAt = .now
             onStateChange?(.connected)
         } else {
             // hiredis frees the context after a failed connect.
@@ -180,6 +181,11 @@ public final class RedisConnection {
 
     private func scheduleReconnect() {
         guard state != .closed, reconnectTimer == nil else { return }
+        // The backoff starts over only after a connection that lasted: one
+        // that Redis drops at once (e.g. an ACL refusing the subscription)
+        // must not turn into a reconnect loop.
+        if let connectedAt, ContinuousClock.now - connectedAt > .seconds(5) { backoff = options.minimumBackoff }
+        connectedAt = nil
         // Full jitter keeps a fleet of loops from reconnecting in lockstep.
         let delay = Duration.nanoseconds(Int64.random(in: 1...max(1, backoff.nanoseconds)))
         backoff = min(backoff * 2, options.maximumBackoff)

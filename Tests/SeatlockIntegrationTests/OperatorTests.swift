@@ -54,6 +54,20 @@ private func ops(_ name: String, _ arguments: [String], redis: TestRedis) throws
         #expect(try h.client.send(["FCALL_RO", "seatlock_booking_info", "2", h.keys.booking("nope"), h.keys.expiry("nope")]).errorMessage?.contains("no such booking") == true)
     }
 
+    @Test func functionsSeeAnExpiredBooking() throws {
+        let h = try ScriptHarness(rows: 1, seatsPerRow: 5, holdSeconds: 1)
+        let booking = BookingID.random()
+        #expect(try h.hold(["A-1-3"], user: "late", booking: booking).0 == 201)
+        Thread.sleep(forTimeInterval: 1.1)
+        #expect(try h.expire(booking).array?.first?.int == 1)
+        let info = try h.client.checked(["FCALL_RO", "seatlock_booking_info", "2", h.keys.booking(booking), h.keys.expiry(booking)]).fields
+        #expect(info["status"] == "expired" && info["timerTtlMs"] == "-2")
+        let seat = try h.client.checked(["FCALL_RO", "seatlock_seat_info", "3", h.keys.seats, h.keys.sold, h.keys.hold("A-1-3"), "A-1-3"]).fields
+        #expect(seat["status"] == "free")
+        let stats = try h.client.checked(["FCALL_RO", "seatlock_event_stats", "3", h.keys.event, h.keys.sold, h.keys.freePrefix]).fields
+        #expect(stats["free"] == "10" && stats["held"] == "0" && stats["consistent"] == "1")
+    }
+
     @Test func forceReleaseFreesTheSeatsAndLeavesTheAuditClean() throws {
         let h = try ScriptHarness()
         let booking = BookingID.random()
@@ -65,7 +79,7 @@ private func ops(_ name: String, _ arguments: [String], redis: TestRedis) throws
         #expect(try h.client.call("EXISTS", h.keys.hold("A-1-1")).int == 0)
         #expect(try h.client.call("ZSCORE", h.keys.free("A"), "A-1-1") != .null)
         let again = try ops("force-release", [h.event, booking], redis: h.redis)
-        #expect(again.1.contains("invalid_state"))
+        #expect(again.0 == 1 && again.1.contains("invalid_state"))
         let report = try EventAudit(eventId: h.event).run(h.client)
         #expect(report.passed, "\(report.text)")
         #expect(try ops("force-release", ["bad{id}", booking], redis: h.redis).0 == 2)
@@ -95,6 +109,8 @@ private func ops(_ name: String, _ arguments: [String], redis: TestRedis) throws
         #expect(try h.client.call("XLEN", h.keys.log).int == before + 1)
         let last = try h.client.call("XREVRANGE", h.keys.log, "+", "-", "COUNT", "1").array?.first?.array?.last?.fields
         #expect(last?["type"] == "payment.requested" && last?["bookingId"] == "bfixed")
+        let firstField = try h.client.call("XREVRANGE", h.keys.log, "+", "-", "COUNT", "1").array?.first?.array?.last?.array?.first?.string
+        #expect(firstField == "type")
         #expect(try ops("dlq-replay", [group, id], redis: h.redis).0 == 1) // gone now
     }
 }
