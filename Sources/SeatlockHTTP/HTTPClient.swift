@@ -30,15 +30,7 @@ public final class HTTPClientConnection {
             guard let arg else { return }
             let box = Unmanaged<CompletionBox>.fromOpaque(arg).takeRetainedValue()
             guard let request else { return box.completion(ClientResponse(status: 0, body: [])) }
-            var body: [UInt8] = []
-            if let buffer = evhttp_request_get_input_buffer(request) {
-                let length = evbuffer_get_length(buffer)
-                if length > 0 {
-                    body = [UInt8](repeating: 0, count: length)
-                    _ = body.withUnsafeMutableBytes { evbuffer_copyout(buffer, $0.baseAddress, length) }
-                }
-            }
-            box.completion(ClientResponse(status: Int(evhttp_request_get_response_code(request)), body: body))
+            box.completion(ClientResponse(status: Int(evhttp_request_get_response_code(request)), body: inputBytes(of: request)))
         }, box) else {
             Unmanaged<CompletionBox>.fromOpaque(box).takeRetainedValue().completion(ClientResponse(status: 0, body: []))
             return

@@ -265,14 +265,7 @@ public final class HTTPServer {
                 entry = header.pointee.next.tqe_next
             }
         }
-        var body: [UInt8] = []
-        if let buffer = evhttp_request_get_input_buffer(raw) {
-            let length = evbuffer_get_length(buffer)
-            if length > 0 {
-                body = [UInt8](repeating: 0, count: length)
-                _ = body.withUnsafeMutableBytes { evbuffer_copyout(buffer, $0.baseAddress, length) }
-            }
-        }
+        let body = inputBytes(of: raw)
         var remote = ""
         if let connection = evhttp_request_get_connection(raw) {
             var address: UnsafeMutablePointer<CChar>?
@@ -297,4 +290,14 @@ public final class HTTPServer {
         default: "UNKNOWN"
         }
     }
+}
+
+/// The body an evhttp request (incoming) or response (outgoing) carries, copied out.
+func inputBytes(of request: OpaquePointer) -> [UInt8] {
+    guard let buffer = evhttp_request_get_input_buffer(request) else { return [] }
+    let length = evbuffer_get_length(buffer)
+    guard length > 0 else { return [] }
+    var bytes = [UInt8](repeating: 0, count: length)
+    _ = bytes.withUnsafeMutableBytes { evbuffer_copyout(buffer, $0.baseAddress, length) }
+    return bytes
 }
