@@ -152,9 +152,16 @@ public final class LoopTimer {
 
 extension timeval {
     init(_ duration: Duration) {
-        let (seconds, attoseconds) = duration.components
-        self.init(tv_sec: Int(seconds), tv_usec: Int(attoseconds / 1_000_000_000_000))
+        self.init(tv_sec: Int(duration.components.seconds), tv_usec: Int(duration.components.attoseconds / 1_000_000_000_000))
     }
+}
+
+extension Duration {
+    /// Whole units, for Redis arguments, timers and histograms.
+    public var wholeMilliseconds: Int64 { components.seconds * 1_000 + components.attoseconds / 1_000_000_000_000_000 }
+    public var wholeMicroseconds: Int64 { components.seconds * 1_000_000 + components.attoseconds / 1_000_000_000_000 }
+    public var wholeNanoseconds: Int64 { components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000 }
+    public var secondsValue: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }
 
 /// Catches SIGINT and SIGTERM on a loop (only one loop per process should).
@@ -223,7 +230,7 @@ public final class LoopThread: Sendable {
     public func stop(timeout: Duration) {
         guard let loop = handle.withLock({ $0 }) else { return }
         loop.requestShutdown()
-        if finished.wait(timeout: .now() + Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18) == .timedOut {
+        if finished.wait(timeout: .now() + timeout.secondsValue) == .timedOut {
             loop.stop()
             _ = finished.wait(timeout: .now() + 1)
         }

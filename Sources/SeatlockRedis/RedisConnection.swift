@@ -187,7 +187,7 @@ public final class RedisConnection {
         if let connectedAt, ContinuousClock.now - connectedAt > .seconds(5) { backoff = options.minimumBackoff }
         connectedAt = nil
         // Full jitter keeps a fleet of loops from reconnecting in lockstep.
-        let delay = Duration.nanoseconds(Int64.random(in: 1...max(1, backoff.nanoseconds)))
+        let delay = Duration.nanoseconds(Int64.random(in: 1...max(1, backoff.wholeNanoseconds)))
         backoff = min(backoff * 2, options.maximumBackoff)
         reconnectTimer = loop.schedule(after: delay) { [weak self] in
             self?.reconnectTimer = nil
@@ -258,13 +258,6 @@ private final class PendingCommand {
             let message = reason == .timeout ? "Redis did not answer in time" : "Redis connection lost"
             completion(.failure(RedisError(reason, message)))
         }
-    }
-}
-
-extension Duration {
-    var nanoseconds: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 }
 

@@ -67,8 +67,7 @@ public final class StressRun {
     }
 
     var elapsedSeconds: Double {
-        let (seconds, attoseconds) = (ContinuousClock.now - startedAt).components
-        return Double(seconds) + Double(attoseconds) / 1e18
+        (ContinuousClock.now - startedAt).secondsValue
     }
 
     // MARK: buyers

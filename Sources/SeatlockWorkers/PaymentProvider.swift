@@ -11,10 +11,21 @@ public enum ChargeResult: Sendable, Equatable {
     case failed(reason: String, retryable: Bool)
 }
 
+/// A refunded charge, as the provider names it.
+public struct Refund: Sendable, Equatable {
+    public let paymentId: String
+    public let refundId: String
+    public init(paymentId: String, refundId: String) {
+        self.paymentId = paymentId
+        self.refundId = refundId
+    }
+}
+
 public protocol PaymentProvider: AnyObject {
     func charge(idempotencyKey: String, amountCents: Int, token: String, completion: @escaping (ChargeResult) -> Void)
-    /// Refunds the charge made under `idempotencyKey`; `nil` when there was none.
-    func refund(idempotencyKey: String, completion: @escaping (Result<String?, RedisError>) -> Void)
+    /// Refunds the charge made under `idempotencyKey` (once, however often
+    /// asked); `nil` when there was no charge.
+    func refund(idempotencyKey: String, completion: @escaping (Result<Refund?, RedisError>) -> Void)
 }
 
 /// SPEC's test tokens, no network: `tok_visa` succeeds, `tok_chargeDeclined`
@@ -67,14 +78,14 @@ public final class SimulatedPaymentProvider: PaymentProvider {
         }
     }
 
-    public func refund(idempotencyKey: String, completion: @escaping (Result<String?, RedisError>) -> Void) {
+    public func refund(idempotencyKey: String, completion: @escaping (Result<Refund?, RedisError>) -> Void) {
         redis.send(["HGET", Self.chargesKey, idempotencyKey]) { [redis] result in
             switch result {
             case .success(.null): completion(.success(nil))
-            case .success(.bulk):
+            case let .success(.bulk(paymentId)):
                 let refundId = "re_" + idempotencyKey
                 redis.send(["HSETNX", Self.refundsKey, idempotencyKey, refundId]) { result in
-                    completion(result.map { _ in refundId })
+                    completion(result.map { _ in Refund(paymentId: paymentId, refundId: refundId) })
                 }
             case let .success(other): completion(.failure(RedisError(.server, "\(other)")))
             case let .failure(error): completion(.failure(error))

@@ -93,7 +93,7 @@ public final class PaymentsWorker {
                 confirm(request, paymentId: paymentId, done)
             case let .failed(reason, retryable) where retryable && number < options.maxAttempts:
                 let delay = backoff(after: number)
-                let retryAt = Int(Date().timeIntervalSince1970 * 1000) + Int(delay.components.seconds * 1000) + Int(delay.components.attoseconds / 1_000_000_000_000_000)
+                let retryAt = Int(Date().timeIntervalSince1970 * 1000) + Int(delay.wholeMilliseconds)
                 let call = scripts.paymentFailed(event: request.eventId, booking: request.bookingId, attempt: number, reason: reason, retryAtMilliseconds: retryAt)
                 redis.run(call) { [self] result in
                     guard case let .success(.array(reply)) = result else { return done(.failed("payment_failed.lua: \(result)")) }
@@ -129,8 +129,8 @@ public final class PaymentsWorker {
     private func refund(eventId: String, bookingId: String, reason: String, _ done: @escaping (HandlerOutcome) -> Void) {
         provider.refund(idempotencyKey: bookingId) { [self] result in
             switch result {
-            case let .success(refundId?):
-                redis.run(scripts.refund(event: eventId, booking: bookingId, paymentId: "pay_" + bookingId, refundId: refundId, reason: reason)) { result in
+            case let .success(refund?):
+                redis.run(scripts.refund(event: eventId, booking: bookingId, paymentId: refund.paymentId, refundId: refund.refundId, reason: reason)) { result in
                     guard case let .success(.array(reply)) = result else { return done(.failed("refund.lua: \(result)")) }
                     if reply.first?.int == 0, let status = reply.last?.string, ["held", "payment_pending"].contains(status) {
                         return done(.failed("booking still \(status); refund retried later")) // its expiry comes first
@@ -148,7 +148,7 @@ public final class PaymentsWorker {
     /// Exponential with full jitter, capped.
     private func backoff(after attempt: Int) -> Duration {
         let ceiling = min(options.firstBackoff * (1 << min(attempt - 1, 16)), options.maxBackoff)
-        let nanoseconds = ceiling.components.seconds * 1_000_000_000 + ceiling.components.attoseconds / 1_000_000_000
+        let nanoseconds = ceiling.wholeNanoseconds
         return .nanoseconds(Int64.random(in: nanoseconds / 2...max(nanoseconds / 2, nanoseconds)))
     }
 

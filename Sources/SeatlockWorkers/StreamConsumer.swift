@@ -124,7 +124,7 @@ public final class StreamConsumer {
         guard inFlight < options.maxInFlight else { return } // resumed when handlers finish
         reading = true
         let count = min(options.batchSize, options.maxInFlight - inFlight)
-        let blockMs = String(Int(options.block.components.seconds * 1000 + options.block.components.attoseconds / 1_000_000_000_000_000))
+        let blockMs = String(options.block.wholeMilliseconds)
         let command = ["XREADGROUP", "GROUP", options.group, options.consumer, "COUNT", String(count), "BLOCK", blockMs, "STREAMS"]
             + streams + Array(repeating: ">", count: streams.count)
         reader.send(command) { [self] result in
@@ -175,7 +175,7 @@ public final class StreamConsumer {
     /// their handler failed), dead-lettering those delivered too often.
     private func reclaim() {
         guard !stopping else { return }
-        let idleMs = String(Int(options.claimIdle.components.seconds * 1000 + options.claimIdle.components.attoseconds / 1_000_000_000_000_000))
+        let idleMs = String(options.claimIdle.wholeMilliseconds)
         for stream in streams {
             commands.send(["XAUTOCLAIM", stream, options.group, options.consumer, idleMs, "0-0", "COUNT", String(options.batchSize)]) { [self] result in
                 guard case let .success(reply) = result, let parts = reply.array, parts.count >= 2 else { return }

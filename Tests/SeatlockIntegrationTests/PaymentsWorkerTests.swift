@@ -161,6 +161,8 @@ private struct PaymentsHarness {
         let history = try h.history(booking)
         #expect(history.contains("booking.expired") && history.last == "payment.refunded" && !history.contains("booking.confirmed"))
         #expect(try h.client.call("HGET", SimulatedPaymentProvider.refundsKey, booking).string != nil)
+        // The booking names the charge the provider refunded, as the provider named it.
+        #expect(try h.client.call("HGET", h.keys.booking(booking), "paymentId").string == h.charges(booking))
     }
 
     @Test func deletingAConfirmedBookingRefundsIt() throws {
