@@ -6,7 +6,7 @@ never sells a seat someone else holds now (invariant 5).
 
 KEYS[1] sl:{E}:booking:B   KEYS[2] sl:{E}:sold      KEYS[3] sl:{E}:expiry:B
 KEYS[4] sl:{E}:expiries    KEYS[5] sl:{E}:event     KEYS[6] sl:{E}:log
-KEYS[7] sl:{E}:hold: (prefix)
+KEYS[7] sl:{E}:hold: (prefix)      KEYS[8] sl:{E}:user: (prefix; the owner's live holds are user:U:live)
 ARGV[1] payment id (provider's reference)   ARGV[2] confirmation code
 
 Returns {status, body}: 200 booking JSON (confirmed; also when it already was,
@@ -38,6 +38,7 @@ for _, seat in ipairs(seats) do
 end
 redis.call('DEL', KEYS[3])
 redis.call('ZREM', KEYS[4], b.id)
+redis.call('ZREM', KEYS[8] .. b.userId .. ':live', b.id)
 redis.call('HSET', KEYS[1], 'status', 'confirmed', 'paymentId', ARGV[1], 'confirmationCode', ARGV[2], 'confirmedAt', now)
 redis.call('HINCRBY', KEYS[5], 'held', -#seats)
 redis.call('HINCRBY', KEYS[5], 'sold', #seats)

@@ -11,28 +11,35 @@ KEYS[8]  sl:{E}:log            the event's log stream
 KEYS[9]  sl:{E}:idem:U:K       idempotency record (unused when ARGV[3] is '')
 KEYS[10] sl:{E}:hold:          prefix of the seat hold keys (hold:SEAT; same {E} slot)
 KEYS[11] sl:{E}:free:          prefix of the free-seat sets (free:SECTION; same {E} slot)
+KEYS[12] sl:{E}:rl:user:U      the buyer's rate limit (GCRA)
+KEYS[13] sl:{E}:rl:ip:ADDR     the client address's rate limit
+KEYS[14] sl:{E}:rl:event       the event's admission rate
+KEYS[15] sl:{E}:idemkeys:u_U   Idempotency-Keys the buyer used in 24 h
+KEYS[16] sl:{E}:user:U:live    the buyer's live holds (booking id -> deadline)
 ARGV[1] booking id (new)   ARGV[2] user id   ARGV[3] request fingerprint or ''
-ARGV[4..] seat ids (validated and distinct)
+ARGV[4] admission policy (see includes/admission.lua)
+ARGV[5..] seat ids (validated and distinct)
 
 Returns {status, body}:
   201 booking JSON (status held)
   400 unknown_seats (+"seats")          404 event_not_found
   409 seats_unavailable (+"seats": exactly the held or sold ones)
-  409 sales_closed                      422 limit_exceeded
+  409 sales_closed                      422 limit_exceeded (seats or live holds)
   422 idempotency_mismatch; a replay returns the recorded reply.
-Nothing is written unless every check passed.
+  {429, body, retry-after seconds}: rate_limited / too_many_idempotency_keys
+  (not recorded under the Idempotency-Key).
+Nothing but the rate-limit state is written unless every check passed.
 ]]
 --@include common
 --@include seats
+--@include admission
 --@include holding
 
-local replay = idem_replay(KEYS[9], ARGV[3])
-if replay then return replay end
-local event, refusal = open_event()
+local event, refusal = begin_hold()
 if not event then return refusal end
 
 local seats = {}
-for i = 4, #ARGV do seats[#seats + 1] = ARGV[i] end
+for i = 5, #ARGV do seats[#seats + 1] = ARGV[i] end
 local prices = redis.call('HMGET', KEYS[2], unpack(seats))
 local unknown, taken = {}, {}
 for i, seat in ipairs(seats) do

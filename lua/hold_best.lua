@@ -1,13 +1,13 @@
 --[[ hold_best.lua — hold the best `quantity` seats of a section: adjacent in
 one row when possible, front rows first.
 
-KEYS: exactly as hold.lua (KEYS[1] event ... KEYS[11] free-set prefix).
+KEYS: exactly as hold.lua (KEYS[1] event ... KEYS[16] live holds).
 ARGV[1] booking id (new)   ARGV[2] user id   ARGV[3] request fingerprint or ''
-ARGV[4] section id         ARGV[5] quantity (>= 1)
+ARGV[4] admission policy   ARGV[5] section id   ARGV[6] quantity (>= 1)
 
 Returns {status, body}: 201 booking JSON; 404 event_not_found / section_not_found;
 409 sold_out (fewer free seats than asked); 409 sales_closed; 422 limit_exceeded;
-422 idempotency_mismatch.
+422 idempotency_mismatch; 429 as hold.lua.
 
 Cost: free:SECTION is a sorted set scored row*10000+number, so the search
 never touches sold or held seats. A row is read in chunks of 64 free seats
@@ -19,16 +19,15 @@ not a scan of the seat map.
 ]]
 --@include common
 --@include seats
+--@include admission
 --@include holding
 
 local MAX_ROWS = 16
 
-local replay = idem_replay(KEYS[9], ARGV[3])
-if replay then return replay end
-local event, refusal = open_event()
+local event, refusal = begin_hold()
 if not event then return refusal end
 
-local section, quantity = ARGV[4], tonumber(ARGV[5])
+local section, quantity = ARGV[5], tonumber(ARGV[6])
 if not string.find(',' .. event.sections, ',' .. section .. ':', 1, true) then
   return hold_fail(404, 'section_not_found', 'no such section in this event')
 end

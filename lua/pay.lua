@@ -6,18 +6,29 @@ granted once, since only a `held` booking may ask.
 
 KEYS[1] sl:{E}:booking:B   KEYS[2] sl:{E}:expiry:B   KEYS[3] sl:{E}:expiries
 KEYS[4] sl:{E}:log         KEYS[5] sl:{E}:idem:U:K   KEYS[6] sl:{E}:hold: (prefix)
+KEYS[7] sl:{E}:rl:user:U   KEYS[8] sl:{E}:rl:ip:ADDR KEYS[9] sl:{E}:idemkeys:u_U
+KEYS[10] sl:{E}:user:U:live (the caller's live holds)
 ARGV[1] caller's user id ('' = any owner)   ARGV[2] payment token
 ARGV[3] grace in ms                          ARGV[4] request fingerprint or ''
+ARGV[5] admission policy (includes/admission.lua; the event admission rate is not used)
 
 Returns {status, body}: 202 booking JSON (payment_pending); 404 booking_not_found;
 409 hold_expired (deadline passed, or a seat's hold is gone); 409 invalid_state;
-422 idempotency_mismatch. Appends payment.requested for the payments group.
+422 idempotency_mismatch; {429, body, retry-after seconds} rate_limited /
+too_many_idempotency_keys (not recorded). Appends payment.requested for the
+payments group.
 ]]
 --@include common
 --@include seats
+--@include admission
 
+local policy = parse_policy(ARGV[5])
+local refused = rate_limit({{KEYS[7], policy.user_rate, policy.user_burst}, {KEYS[8], policy.ip_rate, policy.ip_burst}}, now_ms())
+if refused then return refused end
 local replay = idem_replay(KEYS[5], ARGV[4])
 if replay then return replay end
+refused = idempotency_cap(KEYS[9], ARGV[4], policy.max_idem_keys)
+if refused then return refused end
 local function refuse(status, code, message)
   return respond(KEYS[5], ARGV[4], status, error_body(code, message))
 end
@@ -39,6 +50,10 @@ local deadline = math.max(tonumber(b.expiresAt), now + tonumber(ARGV[3]))
 for _, seat in ipairs(seats) do redis.call('PEXPIREAT', KEYS[6] .. seat, deadline) end
 redis.call('SET', KEYS[2], b.id, 'PXAT', deadline)
 redis.call('ZADD', KEYS[3], deadline, b.id)
+if ARGV[1] ~= '' then
+  redis.call('ZADD', KEYS[10], 'XX', deadline, b.id)
+  redis.call('PEXPIREAT', KEYS[10], deadline, 'GT')
+end
 redis.call('HSET', KEYS[1], 'status', 'payment_pending', 'expiresAt', deadline, 'paymentRequestedAt', now)
 b.status, b.expiresAt = 'payment_pending', deadline
 local event_id = event_id_of(KEYS[1])

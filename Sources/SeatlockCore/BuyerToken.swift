@@ -59,6 +59,11 @@ public struct BuyerTokens: Sendable {
             guard case let .number(notBefore) = nbf else { throw .malformed }
             if seconds < notBefore { throw .notYetValid }
         }
+        // A token issued in the future was not issued by us (a minute of clock skew allowed).
+        if let iat = claims["iat"] {
+            guard case let .number(issuedAt) = iat else { throw .malformed }
+            if issuedAt > seconds + 60 { throw .notYetValid }
+        }
         guard Identifier.isValid(sub) else { throw .badSubject }
         return sub
     }

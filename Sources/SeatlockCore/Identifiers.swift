@@ -59,15 +59,25 @@ public struct SeatID: Hashable, Sendable, CustomStringConvertible {
 }
 
 public enum BookingID {
+    /// `b` + 19 random characters.
+    public static func random() -> String { RandomID.make(prefix: "b") }
+}
+
+public enum UserID {
+    /// `u` + 19 random characters.
+    public static func random() -> String { RandomID.make(prefix: "u") }
+}
+
+enum RandomID {
     static let alphabet = Array("abcdefghijkmnpqrstuvwxyz23456789".utf8)
 
-    /// `b` + 19 random characters (95 bits from the system generator):
+    /// `prefix` + 19 random characters (95 bits from the system generator):
     /// unguessable, readable in redis-cli. Two draws, not one per character:
     /// each draw is a getrandom(2) call.
-    public static func random() -> String {
+    static func make(prefix: Unicode.Scalar) -> String {
         var generator = SystemRandomNumberGenerator()
         var bits = (generator.next() as UInt64, generator.next() as UInt64)
-        var bytes: [UInt8] = [UInt8(ascii: "b")]
+        var bytes: [UInt8] = [UInt8(prefix.value)]
         for index in 0..<19 {
             if index == 12 { bits.0 = bits.1 }
             bytes.append(alphabet[Int(bits.0 & 31)])

@@ -158,3 +158,64 @@ public func requestFingerprint(method: String, path: String, body: [UInt8]) -> S
     hasher.update(data: Data(body))
     return hasher.finalize().map { String(format: "%02x", $0) }.joined()
 }
+
+/// `POST /v1/users`: a buyer registers with an e-mail address (unique,
+/// compared lowercased), a display name and an optional phone number.
+public struct UserRegistration: Sendable, Equatable {
+    public let email: String
+    public let name: String
+    public let phone: String?
+
+    public static func decode(_ body: [UInt8]) throws(APIError) -> UserRegistration {
+        let fields = try flatObject(body, allowed: ["email", "name", "phone"])
+        func string(_ name: String) throws(APIError) -> String? {
+            switch fields[name] {
+            case nil: return nil
+            case let .string(value)?: return value
+            default: throw .invalidJSON("wrong type at \(name): expected a string")
+            }
+        }
+        guard let email = try string("email") else { throw .invalidJSON("missing field email") }
+        guard let name = try string("name") else { throw .invalidJSON("missing field name") }
+        let phone = try string("phone")
+        guard isValidEmail(email) else { throw .invalid("email must be an address like name@example.com (at most 254 characters)") }
+        guard isValidName(name) else { throw .invalid("name must be 1-100 characters, without control characters") }
+        if let phone, !isValidPhone(phone) { throw .invalid("phone must be in E.164 form: '+' and 6-15 digits") }
+        return UserRegistration(email: email.lowercased(), name: name, phone: phone)
+    }
+
+    /// Deliberately narrower than RFC 5322: ASCII local part of common
+    /// characters, a dotted domain. Nothing in it can shape a Redis key or a
+    /// mail header.
+    static func isValidEmail(_ text: String) -> Bool {
+        let bytes = Array(text.utf8)
+        guard bytes.count <= 254, let at = bytes.firstIndex(of: UInt8(ascii: "@")), bytes.lastIndex(of: UInt8(ascii: "@")) == at else { return false }
+        let local = bytes[..<at], domain = bytes[(at + 1)...]
+        guard (1...64).contains(local.count), local.first != UInt8(ascii: "."), local.last != UInt8(ascii: "."),
+              local.allSatisfy({ isAlphanumeric($0) || "._%+-".utf8.contains($0) }) else { return false }
+        let labels = domain.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
+        guard labels.count >= 2, labels.allSatisfy({ label in
+            (1...63).contains(label.count) && label.first != UInt8(ascii: "-") && label.last != UInt8(ascii: "-")
+                && label.allSatisfy { isAlphanumeric($0) || $0 == UInt8(ascii: "-") }
+        }) else { return false }
+        return true
+    }
+
+    static func isValidName(_ text: String) -> Bool {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        return !trimmed.isEmpty && text.count <= 100 && text.utf8.count <= 400
+            && !text.unicodeScalars.contains { $0.properties.generalCategory == .control || $0.properties.generalCategory == .format
+                || $0.properties.generalCategory == .lineSeparator || $0.properties.generalCategory == .paragraphSeparator }
+    }
+
+    static func isValidPhone(_ text: String) -> Bool {
+        let bytes = Array(text.utf8)
+        return bytes.first == UInt8(ascii: "+") && (7...16).contains(bytes.count)
+            && bytes.dropFirst().allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
+    }
+
+    private static func isAlphanumeric(_ byte: UInt8) -> Bool {
+        (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
+            || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+    }
+}

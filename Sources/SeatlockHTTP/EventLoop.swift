@@ -236,3 +236,12 @@ public final class LoopThread: Sendable {
         }
     }
 }
+
+/// Lifts the soft limit on open files to the hard one: every HTTP connection
+/// (and every idle stream subscriber) is a descriptor.
+public func raiseOpenFileLimit() {
+    var limit = rlimit()
+    guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+    limit.rlim_cur = limit.rlim_max
+    _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+}

@@ -10,10 +10,22 @@ public struct HTTPLimits: Sendable {
     /// evhttp stops reading past this and closes with its own 413: a body that
     /// large is not worth reading just to refuse it politely.
     public var hardBodyBytes: Int = 1024 * 1024
-    /// Request line plus headers.
+    /// Request line plus headers: above this the handler answers a JSON 431.
     public var maxHeaderBytes: Int = 16 * 1024
-    /// Read/write timeout, also the idle keep-alive timeout.
-    public var timeoutSeconds: Int = 30
+    /// evhttp closes with its own error past this (not worth reading further).
+    public var hardHeaderBytes: Int = 64 * 1024
+    /// Read/write inactivity timeout, which is also how long an idle
+    /// keep-alive connection is kept.
+    public var idleTimeoutSeconds: Int = 15
+    /// A request must arrive completely within this time of its connection
+    /// being ready for it (accepted, or the previous answer sent), however
+    /// steadily it trickles in: a slow client (slowloris) cannot keep a
+    /// connection by sending a byte now and then.
+    public var requestDeadlineSeconds: Int = 20
+    /// Open connections per server, across its loops (each loop takes its
+    /// share). At the cap a loop stops accepting until some close; waiting
+    /// clients stay in the kernel's backlog.
+    public var maxConnections: Int = 10_000
     public init() {}
 }
 
@@ -27,14 +39,19 @@ public struct HTTPRequest: Sendable {
     public var headers: [(name: String, value: String)]
     public var body: [UInt8]
     public var remoteAddress: String
+    /// Size of the request line and headers as received (about).
+    public var headerBytes: Int
 
-    public init(method: String, path: String, query: String = "", headers: [(name: String, value: String)] = [], body: [UInt8] = [], remoteAddress: String = "") {
+    public init(method: String, path: String, query: String = "", headers: [(name: String, value: String)] = [], body: [UInt8] = [],
+                remoteAddress: String = "") {
         self.method = method
         self.path = path
         self.query = query
         self.headers = headers
         self.body = body
         self.remoteAddress = remoteAddress
+        self.headerBytes = method.utf8.count + path.utf8.count + query.utf8.count + 12
+            + headers.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + 4 }
     }
 
     public func header(_ name: String) -> String? {
@@ -68,11 +85,13 @@ public final class HTTPResponder {
     private var connection: OpaquePointer?
     private var retainedForClose: Unmanaged<HTTPResponder>?
     private weak var server: HTTPServer?
+    private let bufferEvent: OpaquePointer?
 
     fileprivate init(request: OpaquePointer, server: HTTPServer) {
         self.request = request
         self.server = server
         self.connection = evhttp_request_get_connection(request)
+        self.bufferEvent = connection.flatMap { evhttp_connection_get_bufferevent($0) }
         // Hear about the connection closing while the answer is still being prepared.
         let retained = Unmanaged.passRetained(self)
         retainedForClose = retained
@@ -99,14 +118,14 @@ public final class HTTPResponder {
         evhttp_send_reply(request, Int32(response.status), Self.reason(response.status), buffer)
         evbuffer_free(buffer)
         self.request = nil
-        server?.requestFinished()
+        server?.requestFinished(bufferEvent)
     }
 
     private func connectionClosed() {
         guard request != nil else { return }
         request = nil
         detachCloseCallback()
-        server?.requestFinished()
+        server?.requestFinished(bufferEvent)
     }
 
     private func detachCloseCallback() {
@@ -165,6 +184,7 @@ public final class HTTPServer {
     public private(set) var port: Int = 0
     public private(set) var inFlight = 0
     private var drained: (() -> Void)?
+    private let connections: ConnectionGuard
 
     /// Binds `host:port` on `loop`. Port 0 picks a free port; pass the result to
     /// the other loops so they share it.
@@ -173,9 +193,10 @@ public final class HTTPServer {
         self.http = http
         self.handler = handler
         self.limits = limits
+        self.connections = ConnectionGuard(loop: loop, limits: limits)
         evhttp_set_max_body_size(http, limits.hardBodyBytes)
-        evhttp_set_max_headers_size(http, limits.maxHeaderBytes)
-        evhttp_set_timeout(http, Int32(limits.timeoutSeconds))
+        evhttp_set_max_headers_size(http, limits.hardHeaderBytes)
+        evhttp_set_timeout(http, Int32(limits.idleTimeoutSeconds))
         // Accept every method evhttp knows, so a wrong one gets our JSON 405 instead of its 501.
         let everyMethod = EVHTTP_REQ_GET.rawValue | EVHTTP_REQ_POST.rawValue | EVHTTP_REQ_HEAD.rawValue
             | EVHTTP_REQ_PUT.rawValue | EVHTTP_REQ_DELETE.rawValue | EVHTTP_REQ_OPTIONS.rawValue
@@ -200,6 +221,7 @@ public final class HTTPServer {
             throw HTTPServerError.bindFailed(host: host, port: port, reason: String(cString: strerror(errno)))
         }
         self.listener = listener
+        connections.listener = listener
         boundSocket = evhttp_bind_listener(http, listener)
 
         var bound = sockaddr_in()
@@ -215,20 +237,30 @@ public final class HTTPServer {
             guard let request, let arg else { return }
             Unmanaged<HTTPServer>.fromOpaque(arg).takeUnretainedValue().receive(request)
         }, Unmanaged.passUnretained(self).toOpaque())
+        evhttp_set_bevcb(http, { base, arg in
+            guard let base, let arg else { return nil }
+            return Unmanaged<ConnectionGuard>.fromOpaque(arg).takeUnretainedValue().accept(base)
+        }, Unmanaged.passUnretained(connections).toOpaque())
     }
 
     deinit {
         evhttp_free(http)
+        connections.releaseAll()
     }
+
+    /// Connections open on this loop (closed ones are counted until the next sweep).
+    public var openConnections: Int { connections.count }
 
     private func receive(_ raw: OpaquePointer) {
         inFlight += 1
         let request = Self.copyRequest(raw)
         let responder = HTTPResponder(request: raw, server: self)
+        connections.requestStarted(evhttp_request_get_connection(raw).flatMap { evhttp_connection_get_bufferevent($0) })
         handler(request, responder)
     }
 
-    fileprivate func requestFinished() {
+    fileprivate func requestFinished(_ bufferEvent: OpaquePointer?) {
+        connections.requestFinished(bufferEvent)
         inFlight -= 1
         if inFlight == 0, let drained {
             self.drained = nil
@@ -243,6 +275,7 @@ public final class HTTPServer {
             evhttp_del_accept_socket(http, boundSocket)
             self.boundSocket = nil
             listener = nil
+            connections.listener = nil
         }
         if inFlight == 0 { done() } else { drained = done }
     }
@@ -300,4 +333,85 @@ func inputBytes(of request: OpaquePointer) -> [UInt8] {
     var bytes = [UInt8](repeating: 0, count: length)
     _ = bytes.withUnsafeMutableBytes { evbuffer_copyout(buffer, $0.baseAddress, length) }
     return bytes
+}
+
+/// Counts a loop's connections and enforces the connection cap and the
+/// request deadline, which evhttp 2.1 lacks. evhttp lets us create each
+/// incoming connection's bufferevent (bevcb); we keep a reference on it, so
+/// it stays valid after evhttp frees the connection, and a sweep finds the
+/// freed ones (evhttp clears their callbacks) and lets them go. A connection
+/// past its deadline is shut down; evhttp sees the EOF and cleans up itself.
+final class ConnectionGuard {
+    private struct Tracked {
+        var readySince: ContinuousClock.Instant
+        var busy: Bool
+    }
+
+    fileprivate var listener: OpaquePointer?
+    private var tracked: [OpaquePointer: Tracked] = [:]
+    private var accepting = true
+    private let maxOnThisLoop: Int
+    private let deadline: Duration
+    private var sweeper: LoopTimer?
+
+    init(loop: EventLoop, limits: HTTPLimits) {
+        maxOnThisLoop = max(1, limits.maxConnections)
+        deadline = .seconds(limits.requestDeadlineSeconds)
+        sweeper = loop.scheduleRepeating(every: .milliseconds(250)) { [weak self] in self?.sweep() }
+    }
+
+    var count: Int { tracked.count }
+
+    /// Called by evhttp for each accepted connection, before it reads a byte.
+    fileprivate func accept(_ base: OpaquePointer) -> OpaquePointer? {
+        guard let bufferEvent = bufferevent_socket_new(base, -1, Int32(BEV_OPT_CLOSE_ON_FREE.rawValue)) else { return nil }
+        bufferevent_incref(bufferEvent)
+        tracked[bufferEvent] = Tracked(readySince: .now, busy: false)
+        if tracked.count >= maxOnThisLoop { setAccepting(false) }
+        return bufferEvent
+    }
+
+    fileprivate func requestStarted(_ bufferEvent: OpaquePointer?) {
+        guard let bufferEvent else { return }
+        tracked[bufferEvent]?.busy = true
+    }
+
+    fileprivate func requestFinished(_ bufferEvent: OpaquePointer?) {
+        guard let bufferEvent, tracked[bufferEvent] != nil else { return }
+        tracked[bufferEvent]?.busy = false
+        tracked[bufferEvent]?.readySince = .now
+    }
+
+    /// Sets the cap's consequence: a listener that accepts nothing leaves
+    /// new clients waiting in the kernel's backlog.
+    private func setAccepting(_ on: Bool) {
+        guard on != accepting, let listener else { return }
+        accepting = on
+        _ = on ? evconnlistener_enable(listener) : evconnlistener_disable(listener)
+    }
+
+    private func sweep() {
+        let now = ContinuousClock.now
+        for (bufferEvent, state) in tracked {
+            var eventCallback: bufferevent_event_cb?
+            bufferevent_getcb(bufferEvent, nil, nil, &eventCallback, nil)
+            if eventCallback == nil {
+                // evhttp freed the connection: our reference is the last.
+                tracked[bufferEvent] = nil
+                bufferevent_decref(bufferEvent)
+            } else if !state.busy, now - state.readySince > deadline {
+                let fd = bufferevent_getfd(bufferEvent)
+                if fd >= 0 { _ = Foundation.shutdown(fd, Int32(SHUT_RDWR)) }
+                tracked[bufferEvent]?.readySince = now // once per deadline, whatever evhttp does next
+            }
+        }
+        if tracked.count < maxOnThisLoop { setAccepting(true) }
+    }
+
+    func releaseAll() {
+        sweeper?.cancel()
+        sweeper = nil
+        for bufferEvent in tracked.keys { bufferevent_decref(bufferEvent) }
+        tracked.removeAll()
+    }
 }

@@ -41,6 +41,8 @@ final class BookingHandlers {
     /// loop long enough to show in the holds' p99 (measured with the stress tool).
     private var listings: [String: (json: String, expires: ContinuousClock.Instant)] = [:]
     private let listingLifetime: Duration = .milliseconds(100)
+    /// The admission policy as the scripts read it, rendered once.
+    private let policy: String
 
     init(config: ServerConfig, scripts: BookingScripts, redis: RedisConnection, logger: Logger) {
         self.config = config
@@ -48,6 +50,7 @@ final class BookingHandlers {
         self.redis = redis
         self.tokens = BuyerTokens(secret: config.tokenSecret)
         self.logger = logger
+        self.policy = config.abuse.scriptArgument
     }
 
     func handle(_ request: HTTPRequest, _ responder: HTTPResponder) {
@@ -59,7 +62,13 @@ final class BookingHandlers {
     }
 
     private func dispatch(_ request: HTTPRequest, _ responder: HTTPResponder) throws(APIError) {
+        guard request.headerBytes <= config.http.maxHeaderBytes else {
+            throw APIError(status: 431, code: "headers_too_large", message: "the request line and headers are limited to \(config.http.maxHeaderBytes) bytes")
+        }
         let route = try Router.route(method: request.method, path: request.path)
+        guard Router.isCleanTarget(request.query) || request.query.isEmpty else {
+            throw APIError(status: 400, code: "invalid_query", message: "the query holds a control character, a NUL or a byte outside ASCII")
+        }
         if request.method == "POST" { try checkBody(request) }
         switch route {
         case .health:
@@ -84,6 +93,20 @@ final class BookingHandlers {
             redis.run(scripts.createEvent(spec, idempotencyKey: idem.key, fingerprint: idem.fingerprint)) { [self] result in
                 respond(responder, result, request: request)
             }
+        case .createUser:
+            let registration = try UserRegistration.decode(request.body)
+            let userId = UserID.random()
+            let call = scripts.createUser(registration, id: userId, client: request.remoteAddress, registrations: config.abuse.registrationsPerAddress)
+            redis.run(call) { [self] result in
+                var response = Self.scriptResponse(result)
+                if response.status == 201, response.body.last == UInt8(ascii: "}") {
+                    // The token is minted here: the script never sees the secret.
+                    let token = tokens.mint(userId: userId, ttlSeconds: 86_400)
+                    response.body.removeLast()
+                    response.body += Array(",\"token\":\(JSONText.quote(token))}".utf8)
+                }
+                if response.status >= 500 { respond(responder, result, request: request) } else { responder.send(response) }
+            }
         case let .event(eventId):
             redis.run(scripts.getEvent(eventId)) { result in
                 self.respond(responder, result, request: request)
@@ -99,6 +122,7 @@ final class BookingHandlers {
             let hold = try HoldRequest.decode(request.body)
             let idem = try idempotencyKey(request, keys: EventKeys(eventId), caller: .buyer(userId))
             let call = scripts.hold(hold, event: eventId, booking: BookingID.random(), user: userId,
+                                    client: request.remoteAddress, policy: policy,
                                     idempotencyKey: idem.key, fingerprint: idem.fingerprint)
             redis.run(call) { result in
                 self.respond(responder, result, request: request)
@@ -121,6 +145,7 @@ final class BookingHandlers {
             let idem = try idempotencyKey(request, keys: EventKeys(eventId), caller: .buyer(userId))
             let call = scripts.requestPayment(event: eventId, booking: bookingId, owner: userId, paymentToken: payment.paymentToken,
                                               graceMilliseconds: config.paymentGraceSeconds * 1000,
+                                              client: request.remoteAddress, policy: policy,
                                               idempotencyKey: idem.key, fingerprint: idem.fingerprint)
             redis.run(call) { result in
                 self.respond(responder, result, request: request)
@@ -249,10 +274,13 @@ final class BookingHandlers {
 
     // MARK: replies
 
-    /// Scripts answer `{status, body}`; anything else is a server fault.
+    /// Scripts answer `{status, body}`, or `{429, body, seconds}` for a
+    /// refusal to retry later; anything else is a server fault.
     static func scriptResponse(_ result: Result<RedisValue, RedisError>) -> HTTPResponse {
-        if case let .success(.array(reply)) = result, reply.count == 2, let status = reply[0].int, let body = reply[1].string {
-            return HTTPResponse(status: status, json: body)
+        if case let .success(.array(reply)) = result, reply.count == 2 || reply.count == 3,
+           let status = reply[0].int, let body = reply[1].string {
+            let retryAfter = reply.count == 3 ? reply[2].int.map { [("Retry-After", String($0))] } ?? [] : []
+            return HTTPResponse(status: status, json: body, headers: retryAfter)
         }
         return failure(result, notFound: .internalError)
     }

@@ -20,6 +20,7 @@ public final class BookingServer: Sendable {
 
     /// Starts every loop; returns the bound port once all of them listen.
     public func start() throws -> Int {
+        raiseOpenFileLimit()
         var port = config.port
         for index in 0..<max(1, config.threads) {
             port = try startLoop(index: index, port: port)
@@ -30,7 +31,8 @@ public final class BookingServer: Sendable {
     private func startLoop(index: Int, port: Int) throws -> Int {
         let started = DispatchSemaphore(value: 0)
         let outcome = Mutex<Result<Int, any Error>?>(nil)
-        let config = self.config, scripts = self.scripts
+        let config = self.perLoopConfig
+        let scripts = self.scripts
         finished.enter()
         let thread = Thread { [self] in
             defer { finished.leave() }
@@ -74,6 +76,13 @@ public final class BookingServer: Sendable {
         thread.start()
         started.wait()
         return try outcome.withLock { $0! }.get()
+    }
+
+    /// Each loop takes its share of the connection cap.
+    private var perLoopConfig: ServerConfig {
+        var config = self.config
+        config.http.maxConnections = max(1, config.http.maxConnections / max(1, config.threads))
+        return config
     }
 
     /// Graceful stop: returns when every loop has finished (or after `timeout`).

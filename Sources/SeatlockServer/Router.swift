@@ -12,11 +12,15 @@ public enum Route: Equatable, Sendable {
     case booking(String, String)
     case releaseBooking(String, String)
     case requestPayment(String, String)
+    case createUser
 }
 
 public enum Router {
     public static func route(method: String, path: String) throws(APIError) -> Route {
         guard path.utf8.count <= 512 else { throw .notFound }
+        guard isCleanTarget(path) else {
+            throw APIError(status: 400, code: "invalid_path", message: "the path holds a control character, a NUL or a byte outside ASCII")
+        }
         let parts = path.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false).dropFirst().map { String(Substring($0)) }
         func allow(_ allowed: [String], _ route: @autoclosure () throws(APIError) -> Route) throws(APIError) -> Route {
             guard allowed.contains(method) else { throw .methodNotAllowed(allowed) }
@@ -32,6 +36,7 @@ public enum Router {
         case 1 where parts[0] == "healthz": return try allow(["GET"], .health)
         case 1 where parts[0] == "readyz": return try allow(["GET"], .ready)
         case 2 where parts == ["v1", "events"]: return try allow(["POST"], .createEvent)
+        case 2 where parts == ["v1", "users"]: return try allow(["POST"], .createUser)
         case 3 where parts[0] == "v1" && parts[1] == "events":
             return try allow(["GET"], .event(try id(parts[2], "event")))
         case 4 where parts[0] == "v1" && parts[1] == "events" && parts[3] == "seats":
@@ -46,6 +51,36 @@ public enum Router {
             return try allow(["POST"], .requestPayment(try id(parts[2], "event"), try id(parts[4], "booking")))
         default:
             throw .notFound
+        }
+    }
+
+    /// A request target (path or query) without raw or percent-encoded
+    /// control bytes and without raw bytes outside printable ASCII. Ids are
+    /// checked more strictly later; this also covers the parts that are not ids.
+    public static func isCleanTarget(_ text: String) -> Bool {
+        let bytes = Array(text.utf8)
+        var index = 0
+        while index < bytes.count {
+            let byte = bytes[index]
+            guard byte > 0x20, byte < 0x7f else { return false }
+            if byte == UInt8(ascii: "%") {
+                guard index + 2 < bytes.count, let high = hexValue(bytes[index + 1]), let low = hexValue(bytes[index + 2]) else { return false }
+                let decoded = high << 4 | low
+                if decoded < 0x20 || decoded >= 0x7f { return false }
+                index += 3
+                continue
+            }
+            index += 1
+        }
+        return true
+    }
+
+    private static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+        default: nil
         }
     }
 }

@@ -29,32 +29,41 @@ extension BookingScripts {
         ScriptCall(script: getBooking, keys: [EventKeys(eventId).booking(bookingId)], args: [owner])
     }
 
+    /// `client` is the caller's address (rate limited per address), `policy`
+    /// the admission policy (`AbusePolicy.scriptArgument`; the default is no limits).
     public func hold(_ request: HoldRequest, event eventId: String, booking bookingId: String, user userId: String,
+                     client: String = "", policy: String = AbusePolicy.unlimited.scriptArgument,
                      idempotencyKey: String? = nil, fingerprint: String = "") -> ScriptCall {
         let keys = EventKeys(eventId)
         let scriptKeys = [keys.event, keys.seats, keys.sold, keys.booking(bookingId), keys.expiry(bookingId), keys.expiries,
-                          keys.user(userId), keys.log, idempotencyKey ?? keys.noIdempotency, keys.holdPrefix, keys.freePrefix]
+                          keys.user(userId), keys.log, idempotencyKey ?? keys.noIdempotency, keys.holdPrefix, keys.freePrefix,
+                          keys.rateLimit(user: userId), keys.rateLimit(address: clientAddressKey(client)), keys.admissionLimit,
+                          keys.idempotencyCount(caller: Caller.buyer(userId).scope), keys.liveHolds(userId)]
         switch request {
         case let .seats(seats):
-            return ScriptCall(script: hold, keys: scriptKeys, args: [bookingId, userId, fingerprint] + seats.map(\.description))
+            return ScriptCall(script: hold, keys: scriptKeys, args: [bookingId, userId, fingerprint, policy] + seats.map(\.description))
         case let .bestAvailable(section, quantity):
-            return ScriptCall(script: holdBest, keys: scriptKeys, args: [bookingId, userId, fingerprint, section, String(quantity)])
+            return ScriptCall(script: holdBest, keys: scriptKeys, args: [bookingId, userId, fingerprint, policy, section, String(quantity)])
         }
     }
 
     public func requestPayment(event eventId: String, booking bookingId: String, owner: String, paymentToken: String,
-                               graceMilliseconds: Int, idempotencyKey: String? = nil, fingerprint: String = "") -> ScriptCall {
+                               graceMilliseconds: Int, client: String = "", policy: String = AbusePolicy.unlimited.scriptArgument,
+                               idempotencyKey: String? = nil, fingerprint: String = "") -> ScriptCall {
         let keys = EventKeys(eventId)
         return ScriptCall(script: pay,
                           keys: [keys.booking(bookingId), keys.expiry(bookingId), keys.expiries, keys.log,
-                                 idempotencyKey ?? keys.noIdempotency, keys.holdPrefix],
-                          args: [owner, paymentToken, String(graceMilliseconds), fingerprint])
+                                 idempotencyKey ?? keys.noIdempotency, keys.holdPrefix,
+                                 keys.rateLimit(user: owner), keys.rateLimit(address: clientAddressKey(client)),
+                                 keys.idempotencyCount(caller: Caller.buyer(owner).scope), keys.liveHolds(owner)],
+                          args: [owner, paymentToken, String(graceMilliseconds), fingerprint, policy])
     }
 
     public func confirm(event eventId: String, booking bookingId: String, paymentId: String, confirmationCode: String) -> ScriptCall {
         let keys = EventKeys(eventId)
         return ScriptCall(script: confirm,
-                          keys: [keys.booking(bookingId), keys.sold, keys.expiry(bookingId), keys.expiries, keys.event, keys.log, keys.holdPrefix],
+                          keys: [keys.booking(bookingId), keys.sold, keys.expiry(bookingId), keys.expiries, keys.event, keys.log, keys.holdPrefix,
+                                 keys.user("")],
                           args: [paymentId, confirmationCode])
     }
 
@@ -80,6 +89,14 @@ extension BookingScripts {
     public func refund(event eventId: String, booking bookingId: String, paymentId: String, refundId: String, reason: String) -> ScriptCall {
         let keys = EventKeys(eventId)
         return ScriptCall(script: refund, keys: [keys.booking(bookingId), keys.log], args: [paymentId, refundId, reason])
+    }
+
+    public func createUser(_ user: UserRegistration, id userId: String, client: String = "",
+                           registrations: RateLimit = .off) -> ScriptCall {
+        let policy = registrations.isOff ? "0 0" : "\(RateLimit.format(registrations.perSecond)) \(registrations.burst)"
+        return ScriptCall(script: createUser,
+                          keys: [UserKeys.user(userId), UserKeys.email(user.email), UserKeys.registrationLimit(address: clientAddressKey(client))],
+                          args: [userId, user.email, user.name, user.phone ?? "", policy])
     }
 
     /// release.lua, expire.lua and cancel.lua share this KEYS layout.

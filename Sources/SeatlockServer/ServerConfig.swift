@@ -1,5 +1,6 @@
 // What a booking server needs to start: where Redis is, where to listen,
 // the secrets, and the limits. Built by the CLI from flags and environment.
+import SeatlockCore
 import SeatlockHTTP
 import SeatlockRedis
 
@@ -13,6 +14,8 @@ public struct ServerConfig: Sendable {
     /// How long a hold is extended when the buyer asks to pay (never shortened).
     public var paymentGraceSeconds: Int = 120
     public var http = HTTPLimits()
+    /// Rate limits and caps against bots (SeatlockCore/AbusePolicy.swift).
+    public var abuse = AbusePolicy()
     public var redisOptions = RedisConnectionOptions()
 
     public init(redis: RedisURL, adminToken: String, tokenSecret: String) {
@@ -25,7 +28,7 @@ public struct ServerConfig: Sendable {
 /// The scripts the server runs, looked up once at start.
 public struct BookingScripts: Sendable {
     public let createEvent, getEvent, getBooking, hold, holdBest, pay, confirm, release, expire: LuaScript
-    public let paymentFailed, cancel, refund, setSales: LuaScript
+    public let paymentFailed, cancel, refund, setSales, createUser: LuaScript
 
     public init(_ library: ScriptLibrary) throws {
         createEvent = try library.script("create_event")
@@ -41,5 +44,6 @@ public struct BookingScripts: Sendable {
         cancel = try library.script("cancel")
         refund = try library.script("refund")
         setSales = try library.script("set_sales")
+        createUser = try library.script("create_user")
     }
 }

@@ -64,6 +64,8 @@ public final class TestServer: @unchecked Sendable {
         config.paymentGraceSeconds = 1
         config.redisOptions.commandTimeout = .seconds(1)
         config.redisOptions.maximumBackoff = .milliseconds(200)
+        // Every test request comes from 127.0.0.1: tests of the limits turn them on.
+        config.abuse = .unlimited
         configure(&config)
         server = try BookingServer(config: config, library: redis.library)
         port = try server.start()

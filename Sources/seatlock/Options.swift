@@ -3,6 +3,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import SeatlockCore
 import SeatlockRedis
 import SeatlockServer
 
@@ -28,25 +29,24 @@ struct ServerOptions: ParsableArguments {
     var host: String = "0.0.0.0"
     @Option(name: .customLong("threads"), help: "Event loops, one thread each (env SEATLOCK_THREADS, default: cores)")
     var threads: Int?
-    @Option(name: .customLong("admin-token"), help: "Admin bearer token (env SEATLOCK_ADMIN_TOKEN)")
-    var adminToken: String?
-    @Option(name: .customLong("token-secret"), help: "HS256 secret for buyer tokens (env SEATLOCK_TOKEN_SECRET)")
-    var tokenSecret: String?
+    @OptionGroup var secrets: SecretOptions
     @Option(name: .customLong("payment-grace"), help: "Seconds a hold is extended when the buyer pays (default 120)")
     var paymentGrace: Int = 120
     @Option(name: .customLong("log-level"), help: "trace, debug, info, warning, error (env SEATLOCK_LOG_LEVEL)")
     var logLevel: String?
     @OptionGroup var expiry: ExpiryFlags
+    @OptionGroup var limits: LimitOptions
 
     func config(redis: RedisURL, fallbackAdminToken: String? = nil, fallbackSecret: String? = nil) throws -> ServerConfig {
         let env = ProcessInfo.processInfo.environment
-        guard let admin = adminToken ?? env["SEATLOCK_ADMIN_TOKEN"].nonEmpty ?? fallbackAdminToken, admin.count >= 16 else {
-            throw ValidationError("set SEATLOCK_ADMIN_TOKEN (or --admin-token), at least 16 characters")
+        guard let admin = try secrets.adminToken() ?? fallbackAdminToken, admin.count >= 16 else {
+            throw ValidationError("set SEATLOCK_ADMIN_TOKEN (or SEATLOCK_ADMIN_TOKEN_FILE / --admin-token-file), at least 16 characters")
         }
-        guard let secret = tokenSecret ?? env["SEATLOCK_TOKEN_SECRET"].nonEmpty ?? fallbackSecret, secret.count >= 32 else {
-            throw ValidationError("set SEATLOCK_TOKEN_SECRET (or --token-secret), at least 32 characters")
+        guard let secret = try secrets.tokenSecret() ?? fallbackSecret, secret.count >= 32 else {
+            throw ValidationError("set SEATLOCK_TOKEN_SECRET (or SEATLOCK_TOKEN_SECRET_FILE / --token-secret-file), at least 32 characters")
         }
         var config = ServerConfig(redis: redis, adminToken: admin, tokenSecret: secret)
+        try limits.apply(to: &config)
         config.host = host
         config.port = httpPort ?? env["SEATLOCK_HTTP_PORT"].flatMap { Int($0) } ?? 8080
         config.threads = threads ?? env["SEATLOCK_THREADS"].flatMap { Int($0) } ?? ProcessInfo.processInfo.activeProcessorCount
@@ -82,5 +82,87 @@ struct ExpiryFlags: ParsableArguments {
         options.listen = !noExpiry
         options.sweepInterval = .milliseconds(Int(sweepInterval * 1000))
         return options
+    }
+}
+
+/// Secrets come from the environment or from a file, never from a flag's
+/// value (which any user sees in `ps`), and are never logged.
+struct SecretOptions: ParsableArguments {
+    @Option(name: .customLong("admin-token-file"), help: "File holding the admin bearer token (env SEATLOCK_ADMIN_TOKEN or SEATLOCK_ADMIN_TOKEN_FILE)")
+    var adminTokenFile: String?
+    @Option(name: .customLong("token-secret-file"), help: "File holding the HS256 secret of buyer tokens (env SEATLOCK_TOKEN_SECRET or SEATLOCK_TOKEN_SECRET_FILE)")
+    var tokenSecretFile: String?
+
+    func adminToken() throws -> String? { try Self.secret(file: adminTokenFile, variable: "SEATLOCK_ADMIN_TOKEN") }
+    func tokenSecret() throws -> String? { try Self.secret(file: tokenSecretFile, variable: "SEATLOCK_TOKEN_SECRET") }
+
+    private static func secret(file: String?, variable: String) throws -> String? {
+        let env = ProcessInfo.processInfo.environment
+        if let path = file ?? env[variable + "_FILE"].nonEmpty {
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw ValidationError("cannot read the secret file \(path)")
+            }
+            return text.trimmingCharacters(in: .whitespacesAndNewlines).nonEmptyString
+        }
+        return env[variable].nonEmpty
+    }
+}
+
+extension String {
+    var nonEmptyString: String? { isEmpty ? nil : self }
+}
+
+/// The abuse limits (SeatlockCore/AbusePolicy.swift) and the HTTP limits.
+struct LimitOptions: ParsableArguments {
+    @Option(name: .customLong("rate-buyer"), help: "Holds + payment requests per buyer per event, RATE/BURST per second, or off (env SEATLOCK_RATE_BUYER, default 2/10)")
+    var rateBuyer: String?
+    @Option(name: .customLong("rate-address"), help: "Holds + payment requests per client address per event (env SEATLOCK_RATE_ADDRESS, default 50/200)")
+    var rateAddress: String?
+    @Option(name: .customLong("rate-event"), help: "New holds per event, all buyers: the admission rate (env SEATLOCK_RATE_EVENT, default off)")
+    var rateEvent: String?
+    @Option(name: .customLong("rate-registrations"), help: "POST /v1/users per client address (env SEATLOCK_RATE_REGISTRATIONS, default 0.2/20)")
+    var rateRegistrations: String?
+    @Option(name: .customLong("max-live-holds"), help: "Unpaid holds per buyer per event, 0 = no cap (default 2)")
+    var maxLiveHolds: Int?
+    @Option(name: .customLong("max-idempotency-keys"), help: "New Idempotency-Keys per buyer per event per 24 h, 0 = no cap (default 1000)")
+    var maxIdempotencyKeys: Int?
+    @Option(name: .customLong("max-connections"), help: "Open HTTP connections, all loops together (default 10000)")
+    var maxConnections: Int?
+    @Option(name: .customLong("idle-timeout"), help: "Seconds an idle keep-alive connection is kept (default 15)")
+    var idleTimeout: Int?
+    @Option(name: .customLong("request-deadline"), help: "Seconds a request may take to arrive completely (default 20)")
+    var requestDeadline: Int?
+
+    func apply(to config: inout ServerConfig) throws {
+        let env = ProcessInfo.processInfo.environment
+        func rate(_ flag: String?, _ variable: String, _ name: String, into value: inout RateLimit) throws {
+            guard let text = flag ?? env[variable].nonEmpty else { return }
+            guard let parsed = RateLimit(text) else { throw ValidationError("--\(name) must be RATE/BURST (e.g. 2/10) or off, not \(text)") }
+            value = parsed
+        }
+        try rate(rateBuyer, "SEATLOCK_RATE_BUYER", "rate-buyer", into: &config.abuse.perBuyer)
+        try rate(rateAddress, "SEATLOCK_RATE_ADDRESS", "rate-address", into: &config.abuse.perAddress)
+        try rate(rateEvent, "SEATLOCK_RATE_EVENT", "rate-event", into: &config.abuse.eventAdmission)
+        try rate(rateRegistrations, "SEATLOCK_RATE_REGISTRATIONS", "rate-registrations", into: &config.abuse.registrationsPerAddress)
+        if let maxLiveHolds {
+            guard (0...1000).contains(maxLiveHolds) else { throw ValidationError("--max-live-holds must be 0-1000") }
+            config.abuse.maxLiveHolds = maxLiveHolds
+        }
+        if let maxIdempotencyKeys {
+            guard (0...1_000_000).contains(maxIdempotencyKeys) else { throw ValidationError("--max-idempotency-keys must be 0-1000000") }
+            config.abuse.maxIdempotencyKeys = maxIdempotencyKeys
+        }
+        if let maxConnections {
+            guard (1...1_000_000).contains(maxConnections) else { throw ValidationError("--max-connections must be 1-1000000") }
+            config.http.maxConnections = maxConnections
+        }
+        if let idleTimeout {
+            guard (1...3600).contains(idleTimeout) else { throw ValidationError("--idle-timeout must be 1-3600 seconds") }
+            config.http.idleTimeoutSeconds = idleTimeout
+        }
+        if let requestDeadline {
+            guard (1...3600).contains(requestDeadline) else { throw ValidationError("--request-deadline must be 1-3600 seconds") }
+            config.http.requestDeadlineSeconds = requestDeadline
+        }
     }
 }

@@ -9,12 +9,12 @@ struct Token: ParsableCommand {
     @Argument(help: "The buyer's user id (letters, digits, '-', '_'); with --count, the prefix of the ids.") var userId: String
     @Option(help: "Print this many tokens, one per line, for users USER_ID1 ... USER_IDN (load tests).") var count: Int?
     @Option(help: "Lifetime in seconds.") var ttl: Int = 3600
-    @Option(name: .customLong("token-secret"), help: "HS256 secret (env SEATLOCK_TOKEN_SECRET)") var tokenSecret: String?
+    @OptionGroup var secrets: SecretOptions
 
     func run() throws {
         guard Identifier.isValid(userId) else { throw ValidationError("user ids are 1-64 letters, digits, '-' or '_'") }
-        guard let secret = tokenSecret ?? ProcessInfo.processInfo.environment["SEATLOCK_TOKEN_SECRET"].nonEmpty else {
-            throw ValidationError("set SEATLOCK_TOKEN_SECRET (or --token-secret)")
+        guard let secret = try secrets.tokenSecret() else {
+            throw ValidationError("set SEATLOCK_TOKEN_SECRET (or SEATLOCK_TOKEN_SECRET_FILE / --token-secret-file)")
         }
         let tokens = BuyerTokens(secret: secret)
         guard let count else { return say(tokens.mint(userId: userId, ttlSeconds: ttl)) }

@@ -1,8 +1,10 @@
 -- holding.lua: the part of a hold that hold.lua and hold_best.lua share.
 -- Both scripts use the same KEYS/ARGV layout (see hold.lua's header):
 -- KEYS[1] event, [2] seats, [3] sold, [4] booking, [5] expiry, [6] expiries,
--- [7] user count, [8] log, [9] idempotency, [10] hold prefix, [11] free prefix;
--- ARGV[1] booking id, [2] user id, [3] fingerprint.
+-- [7] user count, [8] log, [9] idempotency, [10] hold prefix, [11] free prefix,
+-- [12] buyer's rate limit, [13] address's rate limit, [14] event admission
+-- limit, [15] buyer's idempotency key count, [16] buyer's live holds;
+-- ARGV[1] booking id, [2] user id, [3] fingerprint, [4] policy (admission.lua).
 
 local function hold_fail(status, code, message, extra)
   return respond(KEYS[9], ARGV[3], status, error_body(code, message, extra))
@@ -14,6 +16,28 @@ local function open_event()
   if not e[1] then return nil, hold_fail(404, 'event_not_found', 'no such event') end
   if e[1] ~= 'open' then return nil, hold_fail(409, 'sales_closed', 'sales are closed for this event') end
   return {hold_ms = tonumber(e[2]) * 1000, max_seats = tonumber(e[3]), sections = e[4]}
+end
+
+-- Admission, idempotent replay, the event's settings and the live-hold cap,
+-- in that order. Returns the event, or nil and the reply to give instead.
+local function begin_hold()
+  local policy = parse_policy(ARGV[4])
+  local now = now_ms()
+  local refused = rate_limit({{KEYS[12], policy.user_rate, policy.user_burst},
+                              {KEYS[13], policy.ip_rate, policy.ip_burst},
+                              {KEYS[14], policy.event_rate, policy.event_burst}}, now)
+  if refused then return nil, refused end
+  local replay = idem_replay(KEYS[9], ARGV[3])
+  if replay then return nil, replay end
+  refused = idempotency_cap(KEYS[15], ARGV[3], policy.max_idem_keys)
+  if refused then return nil, refused end
+  local event, refusal = open_event()
+  if not event then return nil, refusal end
+  if policy.max_live_holds > 0 and live_holds(KEYS[16], now) >= policy.max_live_holds then
+    return nil, hold_fail(422, 'limit_exceeded', 'at most ' .. policy.max_live_holds ..
+      ' unpaid holds per buyer for this event: pay for or release one first')
+  end
+  return event
 end
 
 -- nil when the buyer may take `count` more seats, else the 422 reply.
@@ -44,6 +68,8 @@ local function write_hold(event, seats, prices)
     'seats', list, 'totalCents', total, 'createdAt', now, 'expiresAt', deadline)
   redis.call('SET', KEYS[5], booking_id, 'PX', event.hold_ms)
   redis.call('ZADD', KEYS[6], deadline, booking_id)
+  redis.call('ZADD', KEYS[16], deadline, booking_id)
+  redis.call('PEXPIREAT', KEYS[16], deadline) -- the newest hold ends last (pay extends with GT)
   redis.call('INCRBY', KEYS[7], #seats)
   redis.call('HINCRBY', KEYS[1], 'held', #seats)
   log_event(KEYS[8], 'booking.initiated', event_id, now, {'bookingId', booking_id, 'userId', user_id, 'seats', list, 'amountCents', total})

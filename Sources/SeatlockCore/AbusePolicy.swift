@@ -1,0 +1,81 @@
+// The limits that keep bots and scalpers from taking an on-sale: rate limits
+// per buyer, per client address and per event, a cap on a buyer's unpaid
+// holds and on their stored idempotency keys. Enforced inside the Lua
+// scripts (lua/includes/admission.lua), so they hold across every server
+// process and fail closed with Redis: no Redis, no hold.
+import Foundation
+
+public struct RateLimit: Sendable, Equatable, CustomStringConvertible {
+    /// Sustained requests per second; 0 turns the limit off.
+    public var perSecond: Double
+    /// Requests allowed at once before the rate applies.
+    public var burst: Int
+
+    public init(perSecond: Double, burst: Int) {
+        self.perSecond = perSecond
+        self.burst = burst
+    }
+
+    public static let off = RateLimit(perSecond: 0, burst: 0)
+    public var isOff: Bool { perSecond <= 0 || burst <= 0 }
+
+    /// "RATE/BURST", e.g. "2/10"; "0" or "off" turns it off.
+    public init?(_ text: String) {
+        if text == "0" || text == "off" { self = .off; return }
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2, let rate = Double(parts[0]), rate.isFinite, rate >= 0, rate <= 1_000_000,
+              let burst = Int(parts[1]), (0...1_000_000).contains(burst) else { return nil }
+        self.init(perSecond: rate, burst: burst)
+    }
+
+    public var description: String { isOff ? "off" : "\(Self.format(perSecond))/\(burst)" }
+
+    /// Lua reads the number back with tonumber: plain decimal notation only.
+    public static func format(_ value: Double) -> String {
+        value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : String(format: "%.6f", value)
+    }
+}
+
+public struct AbusePolicy: Sendable, Equatable {
+    /// Holds and payment requests per buyer (per event).
+    public var perBuyer = RateLimit(perSecond: 2, burst: 10)
+    /// Holds and payment requests per client address (per event). Generous:
+    /// many buyers share an address behind a NAT.
+    public var perAddress = RateLimit(perSecond: 50, burst: 200)
+    /// New holds per event, all buyers together: admission to the on-sale.
+    public var eventAdmission = RateLimit.off
+    /// Registrations (POST /v1/users) per client address.
+    public var registrationsPerAddress = RateLimit(perSecond: 0.2, burst: 20)
+    /// Unpaid (held or payment_pending) bookings per buyer per event; 0 = no cap.
+    public var maxLiveHolds = 2
+    /// New Idempotency-Keys per buyer per event in 24 h; 0 = no cap.
+    public var maxIdempotencyKeys = 1000
+
+    public init() {}
+
+    /// Everything off: load tests from one address, unit tests.
+    public static let unlimited: AbusePolicy = {
+        var policy = AbusePolicy()
+        policy.perBuyer = .off
+        policy.perAddress = .off
+        policy.eventAdmission = .off
+        policy.registrationsPerAddress = .off
+        policy.maxLiveHolds = 0
+        policy.maxIdempotencyKeys = 0
+        return policy
+    }()
+
+    /// The policy ARGV entry of hold.lua, hold_best.lua and pay.lua.
+    public var scriptArgument: String {
+        [perBuyer, perAddress, eventAdmission].map { "\(RateLimit.format($0.isOff ? 0 : $0.perSecond)) \($0.isOff ? 0 : $0.burst)" }
+            .joined(separator: " ") + " \(maxLiveHolds) \(maxIdempotencyKeys)"
+    }
+}
+
+/// A client address as a key part: the numeric address evhttp reports
+/// (IPv4 or IPv6), anything else collapsed so it cannot shape a key.
+public func clientAddressKey(_ address: String) -> String {
+    let allowed = address.utf8.count <= 64 && !address.isEmpty
+        && address.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) || ($0 >= 65 && $0 <= 70) || $0 == 46 || $0 == 58 }
+    return allowed ? address : "unknown"
+}
