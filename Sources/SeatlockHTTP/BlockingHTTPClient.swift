@@ -55,35 +55,10 @@ public struct BlockingHTTPClient: Sendable {
     }
 
     private func exchange(_ bytes: [UInt8]) throws -> [UInt8] {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw BlockingHTTPError.connectFailed("socket: \(errno)") }
-        defer { close(fd) }
-        var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port)).bigEndian
-        inet_pton(AF_INET, host, &address.sin_addr)
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else { throw BlockingHTTPError.connectFailed("connect \(host):\(port): errno \(errno)") }
-        var sent = 0
-        while sent < bytes.count {
-            let n = bytes[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            if n <= 0 { break } // the server may answer (413) and close before reading everything
-            sent += n
-        }
-        var response: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n > 0 { response.append(contentsOf: chunk[0..<n]); continue }
-            if n == 0 || response.count > 0 { break }
-            throw BlockingHTTPError.ioFailed("recv: errno \(errno)")
-        }
-        return response
+        let connection = try OpenConnection(host: host, port: port, timeoutSeconds: timeoutSeconds)
+        defer { connection.close() }
+        connection.send(bytes)
+        return try connection.readUntilClosed()
     }
 
     static func parse(_ bytes: [UInt8]) throws -> HTTPReply {
@@ -117,6 +92,75 @@ public struct BlockingHTTPClient: Sendable {
             index = stop + 2
         }
         return out
+    }
+}
+
+/// One client TCP connection kept open, for tests that misbehave on
+/// purpose: send part of a request, wait, and see whether the server hangs up.
+public final class OpenConnection: @unchecked Sendable {
+    private var fd: Int32
+
+    public init(host: String = "127.0.0.1", port: Int, timeoutSeconds: Int = 10) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw BlockingHTTPError.connectFailed("socket: \(errno)") }
+        var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port)).bigEndian
+        inet_pton(AF_INET, host, &address.sin_addr)
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else {
+            Glibc.close(fd)
+            throw BlockingHTTPError.connectFailed("connect \(host):\(port): errno \(errno)")
+        }
+    }
+
+    deinit { close() }
+
+    /// Sends what the kernel takes; a server that already closed is not an error here.
+    @discardableResult
+    public func send(_ bytes: [UInt8]) -> Bool {
+        var sent = 0
+        while sent < bytes.count {
+            let n = bytes[sent...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if n <= 0 { return false } // the server may answer (413) and close before reading everything
+            sent += n
+        }
+        return true
+    }
+
+    /// Everything the server sends until it closes (or the receive timeout).
+    public func readUntilClosed() throws -> [UInt8] {
+        var response: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n > 0 { response.append(contentsOf: chunk[0..<n]); continue }
+            if n == 0 || response.count > 0 { break }
+            throw BlockingHTTPError.ioFailed("recv: errno \(errno)")
+        }
+        return response
+    }
+
+    /// True when the server closed (or reset) the connection within the
+    /// receive timeout, false when it was still open.
+    public func waitForServerClose() -> Bool {
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n > 0 { continue }
+            if n == 0 { return true }
+            return errno == ECONNRESET
+        }
+    }
+
+    public func close() {
+        if fd >= 0 { Glibc.close(fd) }
+        fd = -1
     }
 }
 

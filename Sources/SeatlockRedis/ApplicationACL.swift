@@ -1,0 +1,36 @@
+// The Redis user the server and the workers run as: the `sl:*` keys, the
+// expired-key channel, scripts by SHA only, and exactly the commands the
+// product sends or its scripts call (Redis checks each `redis.call` against
+// the caller's ACL). No FLUSHALL, CONFIG SET, KEYS, DEBUG, RESTORE, no EVAL
+// of arbitrary text, no FUNCTION LOAD. One list, used by `seatlock up`,
+// printed by `seatlock acl` for operators, and checked by the tests.
+public enum ApplicationACL {
+    /// Sent directly by the server and the workers.
+    public static let clientCommands = [
+        "ping", "time", "evalsha", "script|load", "config|get", "psubscribe", "select",
+        "get", "hget", "hgetall", "hmget", "hsetnx", "hincrby", "smembers", "sadd", "zrange", "zrangebyscore",
+        "xadd", "xrange", "xrevrange", "xread", "xreadgroup", "xack", "xautoclaim", "xpending", "xlen",
+        "xgroup|create", "xinfo|groups", "xtrim", "pfcount", "scan",
+    ]
+    /// Called from inside the Lua scripts (lua/).
+    public static let scriptCommands = [
+        "decrby", "del", "exists", "expire", "get", "hdel", "hexists", "hget", "hgetall", "hincrby", "hlen", "hmget",
+        "hset", "incr", "incrby", "pexpireat", "pfadd", "pttl", "set", "time", "xadd", "xrange", "zadd", "zcard",
+        "zcount", "zrange", "zrangebyscore", "zrem", "zremrangebyscore",
+    ]
+
+    public static var commands: [String] {
+        var seen = Set<String>()
+        return (clientCommands + scriptCommands).filter { seen.insert($0).inserted }
+    }
+
+    /// The arguments of `ACL SETUSER <user>` after the name.
+    public static func rules(password: String, database: Int = 0) -> [String] {
+        ["reset", "on", ">" + password, "~sl:*", "resetchannels", "&__keyevent@\(database)__:expired", "-@all"]
+            + commands.map { "+" + $0 }
+    }
+
+    public static func install(on client: RedisClient, user: String, password: String, database: Int = 0) throws {
+        try client.checked(["ACL", "SETUSER", user] + rules(password: password, database: database))
+    }
+}
