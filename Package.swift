@@ -15,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
     ],
     targets: [
         // C libraries from Debian: libhiredis-dev (with its libevent adapter) and libevent-dev.
@@ -36,11 +37,13 @@ let package = Package(
             "SeatlockCore", "SeatlockRedis", "SeatlockHTTP",
             .product(name: "Logging", package: "swift-log"),
         ]),
-        // Redis Streams consumer groups: the framework and the payments worker.
+        // Redis Streams consumer groups: the framework and the payments,
+        // notifications and analytics workers.
         .target(name: "SeatlockWorkers", dependencies: [
             "SeatlockServer", "SeatlockCore", "SeatlockRedis", "SeatlockHTTP",
             .product(name: "Logging", package: "swift-log"),
-        ]),
+            .product(name: "Mustache", package: "swift-mustache"),
+        ], exclude: ["Notifications/templates"]),
         // Checks SPEC's invariants on a live or finished event, from Redis alone.
         .target(name: "SeatlockAudit", dependencies: ["SeatlockCore", "SeatlockRedis"]),
         // Simulated buyers over real HTTP, with latency histograms.

@@ -20,23 +20,32 @@ struct Up: ParsableCommand {
         server.bootstrapLogging()
         let dataURL = URL(fileURLWithPath: dataDir).standardizedFileURL
         var privateRedis: LocalRedisServer?
-        let url: RedisURL
+        let secrets = try DevSecrets.loadOrCreate(in: dataURL)
+        // `adminURL` sets Redis up (settings, scripts, the demo event); the
+        // server and the workers run as `url`, the least-privilege user.
+        let adminURL: RedisURL, url: RedisURL
         if redis.environmentURL != nil {
-            url = try redis.resolved()
+            adminURL = try redis.resolved()
+            url = adminURL
         } else {
             let local = try LocalRedisServer(port: redisPort, directory: dataURL.appendingPathComponent("redis"), persistent: true)
             privateRedis = local
-            url = local.url
-            say("started redis-server on 127.0.0.1:\(local.port) (data in \(local.directory.path))")
+            adminURL = local.url
+            try ApplicationACL.install(on: RedisClient(url: adminURL), user: "seatlock", password: secrets.redisPassword,
+                                       database: adminURL.database)
+            var app = adminURL
+            app.username = "seatlock"
+            app.password = secrets.redisPassword
+            url = app
+            say("started redis-server on 127.0.0.1:\(local.port) (data in \(local.directory.path)); the product runs as its ACL user 'seatlock'")
         }
         defer { privateRedis?.stop() }
 
-        let secrets = try DevSecrets.loadOrCreate(in: dataURL)
         let config = try server.config(redis: url, fallbackAdminToken: secrets.adminToken, fallbackSecret: secrets.tokenSecret)
         let library = try ScriptLibrary.locate()
         let expiry = try server.expiry.options()
-        try Preflight.check(url, library: library, listen: expiry.listen)
-        try createDemoEvent(url: url, library: library)
+        try Preflight.check(adminURL, library: library, listen: expiry.listen)
+        try createDemoEvent(url: adminURL, library: library)
         let payments = PaymentsService(redis: url, scripts: try BookingScripts(library), options: PaymentsOptions())
         try payments.start()
         defer { payments.stop() }
@@ -70,20 +79,25 @@ struct Up: ParsableCommand {
     }
 }
 
-/// Secrets for a local stack, kept in DATA/dev-secrets so tokens survive a restart.
+/// Secrets for a local stack, kept in DATA/dev-secrets (mode 600) so tokens
+/// survive a restart: admin token, token secret, the Redis app user's password.
 struct DevSecrets {
     let adminToken: String
     let tokenSecret: String
+    let redisPassword: String
 
     static func loadOrCreate(in directory: URL) throws -> DevSecrets {
         let file = directory.appendingPathComponent("dev-secrets")
+        var lines: [String] = []
         if let text = try? String(contentsOf: file, encoding: .utf8) {
-            let lines = text.split(separator: "\n").map(String.init)
-            if lines.count >= 2 { return DevSecrets(adminToken: lines[0], tokenSecret: lines[1]) }
+            lines = text.split(separator: "\n").map(String.init)
+            if lines.count >= 3 { return DevSecrets(adminToken: lines[0], tokenSecret: lines[1], redisPassword: lines[2]) }
         }
-        let secrets = DevSecrets(adminToken: "adm_" + random(28), tokenSecret: random(48))
+        // Keep what an older file had, so issued tokens stay valid.
+        let secrets = DevSecrets(adminToken: lines.count >= 2 ? lines[0] : "adm_" + random(28),
+                                 tokenSecret: lines.count >= 2 ? lines[1] : random(48), redisPassword: random(32))
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        try "\(secrets.adminToken)\n\(secrets.tokenSecret)\n".write(to: file, atomically: true, encoding: .utf8)
+        try "\(secrets.adminToken)\n\(secrets.tokenSecret)\n\(secrets.redisPassword)\n".write(to: file, atomically: true, encoding: .utf8)
         try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: file.path)
         return secrets
     }
