@@ -57,6 +57,15 @@ local function parse_id(id)
   return tonumber(ms), tonumber(seq)
 end
 
+-- A field as an integer: nil when it is missing or not a plain number
+-- (HINCRBY and %d must never fail on an odd entry: a script error would
+-- leave a gap no later entry could pass).
+local function integer(text)
+  local n = tonumber(text)
+  if not n or n ~= n or n >= 2^53 or n <= -2^53 then return nil end
+  return math.floor(n)
+end
+
 local function seat_count(list)
   local n = 0
   for _ in string.gmatch(list or '', '[^,]+') do n = n + 1 end
@@ -80,9 +89,9 @@ if #before > 0 then return {0, 'gap', last} end
 local f = {}
 for i = 2, #ARGV - 1, 2 do f[ARGV[i]] = ARGV[i + 1] end
 local kind = f.type or ''
-local at = tonumber(f.at)
+local at = integer(f.at)
 local n = seat_count(f.seats)
-local amount = tonumber(f.amountCents) or 0
+local amount = integer(f.amountCents) or 0
 
 local counts = {}   -- stats field -> increment
 local series = {}   -- series field -> increment
@@ -99,9 +108,9 @@ elseif kind == 'booking.confirmed' then
   add('confirmations', 1); add('seatsSold', n); add('held', -n); add('sold', n); add('revenueCents', amount)
   series.confirmations = 1
   series.seatsSold = n
-  local created = tonumber(redis.call('HGET', KEYS[5], 'createdAt'))
+  local created = integer(redis.call('HGET', KEYS[5], 'createdAt'))
   if created and at then
-    local ms = math.max(0, math.floor(at - created))
+    local ms = math.max(0, at - created)
     local bucket = '+Inf'
     for _, bound in ipairs(BOUNDS) do
       if ms <= bound then bucket = tostring(bound) break end

@@ -210,7 +210,8 @@ public final class AnalyticsService: Sendable {
         var applied = 0
         var start = "-"
         while true {
-            let entries = StreamConsumer.entries(stream: log, list: try client.checked(["XRANGE", log, start, "+", "COUNT", String(batch)]))
+            let list = try client.checked(["XRANGE", log, start, "+", "COUNT", String(batch)])
+            let entries = StreamConsumer.entries(stream: log, list: list)
             if let last = entries.last {
                 let calls = entries.map { AnalyticsScript.call(script, eventId: eventId, entryId: $0.id, fields: $0.fields, into: staging) }
                 let replies = try client.pipeline(calls.map { $0.script.evalshaArguments(keys: $0.keys, args: $0.args) })

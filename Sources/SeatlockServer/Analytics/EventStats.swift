@@ -182,7 +182,7 @@ public enum EventStats {
                     return completion(.failure(error))
                 }
             }
-            completion(.success(render(eventId: eventId, replies: replies)))
+            completion(.success(Self.render(eventId: eventId, replies: replies)))
         }
     }
 
@@ -207,16 +207,16 @@ public enum EventStats {
     public static func readCounters(eventIds: [String], on redis: RedisConnection,
                                     completion: @escaping (Result<[String: [String: Int]], RedisError>) -> Void) {
         let ids = eventIds.filter { Identifier.isValid($0) }
-        let commands = ids.flatMap { id -> [[String]] in
+        let reads = ids.flatMap { id -> [[String]] in
             let keys = AnalyticsKeys(id)
             return [["HGETALL", keys.stats], ["PFCOUNT", keys.buyers]]
         }
-        redis.pipeline(commands) { results in
+        redis.pipeline(reads) { results in
             var out: [String: [String: Int]] = [:]
             for (index, id) in ids.enumerated() {
                 switch (results[2 * index], results[2 * index + 1]) {
                 case let (.success(stats), .success(buyers)):
-                    var figures = counters(stats.fields)
+                    var figures = Self.counters(stats.fields)
                     figures["activeBuyers"] = buyers.int ?? 0
                     out[id] = figures
                 case let (.failure(error), _), let (_, .failure(error)):
