@@ -16,6 +16,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // C libraries from Debian: libhiredis-dev (with its libevent adapter) and libevent-dev.
@@ -36,6 +37,7 @@ let package = Package(
         .target(name: "SeatlockServer", dependencies: [
             "SeatlockCore", "SeatlockRedis", "SeatlockHTTP",
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
         ]),
         // Redis Streams consumer groups: the framework and the payments,
         // notifications and analytics workers.

@@ -146,6 +146,15 @@ public final class OpenConnection: @unchecked Sendable {
         return response
     }
 
+    /// What has arrived (waiting up to the receive timeout); empty when the
+    /// server closed, nil on timeout.
+    public func receive() -> [UInt8]? {
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        if n > 0 { return Array(chunk[0..<n]) }
+        return n == 0 ? [] : nil
+    }
+
     /// True when the server closed (or reset) the connection within the
     /// receive timeout, false when it was still open.
     public func waitForServerClose() -> Bool {

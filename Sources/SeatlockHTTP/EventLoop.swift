@@ -245,3 +245,9 @@ public func raiseOpenFileLimit() {
     limit.rlim_cur = limit.rlim_max
     _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
 }
+
+/// A write to a client that already left must be an error on that
+/// connection (evhttp handles it), not SIGPIPE killing the process.
+public func ignoreBrokenPipes() {
+    signal(SIGPIPE, SIG_IGN)
+}

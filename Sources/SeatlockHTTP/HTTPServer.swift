@@ -102,9 +102,16 @@ public final class HTTPResponder {
     }
 
     public var isOpen: Bool { request != nil }
+    /// Called once with the status when the answer (or a stream's head) goes out.
+    public var onAnswer: ((Int) -> Void)?
+    /// Called when the client goes away during a stream.
+    public var onClose: (() -> Void)?
+    private var streaming = false
 
     public func send(_ response: HTTPResponse) {
-        guard let request else { return }
+        guard let request, !streaming else { return }
+        onAnswer?(response.status)
+        onAnswer = nil
         detachCloseCallback()
         let headers = evhttp_request_get_output_headers(request)
         evhttp_add_header(headers, "Content-Type", response.contentType)
@@ -125,6 +132,56 @@ public final class HTTPResponder {
         guard request != nil else { return }
         request = nil
         detachCloseCallback()
+        if streaming { server?.streamEnded(self) }
+        server?.requestFinished(bufferEvent)
+        let closed = onClose
+        onClose = nil
+        closed?()
+    }
+
+    // MARK: streamed answers (Server-Sent Events)
+
+    /// Sends the status and headers now and keeps the request open: the body
+    /// follows in `sendChunk`s until `endStream` (or the client leaves).
+    public func startStream(status: Int, contentType: String, headers: [(String, String)] = []) {
+        guard let request, !streaming else { return }
+        streaming = true
+        onAnswer?(status)
+        onAnswer = nil
+        let output = evhttp_request_get_output_headers(request)
+        evhttp_add_header(output, "Content-Type", contentType)
+        for (name, value) in headers where Self.isSafeHeader(name, value) { evhttp_add_header(output, name, value) }
+        evhttp_send_reply_start(request, Int32(status), Self.reason(status))
+        server?.streamStarted(self)
+    }
+
+    /// Appends to a started stream; false once the client is gone.
+    @discardableResult
+    public func sendChunk(_ bytes: [UInt8]) -> Bool {
+        guard let request, streaming else { return false }
+        let buffer = evbuffer_new()
+        bytes.withUnsafeBytes { raw in
+            if let base = raw.baseAddress, raw.count > 0 { _ = evbuffer_add(buffer, base, raw.count) }
+        }
+        evhttp_send_reply_chunk(request, buffer)
+        evbuffer_free(buffer)
+        return true
+    }
+
+    /// Bytes written to the stream that the client has not taken yet: a
+    /// subscriber that stops reading is cut off rather than buffered forever.
+    public var unsentBytes: Int {
+        guard request != nil, let bufferEvent, let output = bufferevent_get_output(bufferEvent) else { return 0 }
+        return evbuffer_get_length(output)
+    }
+
+    public func endStream() {
+        guard let request, streaming else { return }
+        detachCloseCallback()
+        evhttp_send_reply_end(request)
+        self.request = nil
+        onClose = nil
+        server?.streamEnded(self)
         server?.requestFinished(bufferEvent)
     }
 
@@ -184,6 +241,8 @@ public final class HTTPServer {
     public private(set) var port: Int = 0
     public private(set) var inFlight = 0
     private var drained: (() -> Void)?
+    /// Open streamed answers: a graceful shutdown ends them instead of waiting.
+    private var streams: [ObjectIdentifier: HTTPResponder] = [:]
     private let connections: ConnectionGuard
 
     /// Binds `host:port` on `loop`. Port 0 picks a free port; pass the result to
@@ -259,6 +318,9 @@ public final class HTTPServer {
         handler(request, responder)
     }
 
+    fileprivate func streamStarted(_ responder: HTTPResponder) { streams[ObjectIdentifier(responder)] = responder }
+    fileprivate func streamEnded(_ responder: HTTPResponder) { streams[ObjectIdentifier(responder)] = nil }
+
     fileprivate func requestFinished(_ bufferEvent: OpaquePointer?) {
         connections.requestFinished(bufferEvent)
         inFlight -= 1
@@ -277,6 +339,7 @@ public final class HTTPServer {
             listener = nil
             connections.listener = nil
         }
+        for stream in streams.values { stream.endStream() }
         if inFlight == 0 { done() } else { drained = done }
     }
 

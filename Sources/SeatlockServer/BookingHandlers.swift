@@ -43,29 +43,52 @@ final class BookingHandlers {
     private let listingLifetime: Duration = .milliseconds(100)
     /// The admission policy as the scripts read it, rendered once.
     private let policy: String
+    private let metrics: ServerMetrics
+    private let recorder: ServerMetrics.Recorder
+    private let streams: AvailabilityStreams
 
-    init(config: ServerConfig, scripts: BookingScripts, redis: RedisConnection, logger: Logger) {
+    /// The route a request resolved to, for the metrics label.
+    private final class RouteLabel { var name = "unmatched" }
+
+    init(config: ServerConfig, scripts: BookingScripts, redis: RedisConnection, streams: AvailabilityStreams,
+         metrics: ServerMetrics, logger: Logger) {
         self.config = config
         self.scripts = scripts
         self.redis = redis
+        self.streams = streams
+        self.metrics = metrics
+        self.recorder = ServerMetrics.Recorder(metrics)
         self.tokens = BuyerTokens(secret: config.tokenSecret)
         self.logger = logger
         self.policy = config.abuse.scriptArgument
     }
 
     func handle(_ request: HTTPRequest, _ responder: HTTPResponder) {
+        let started = ContinuousClock.now
+        let label = RouteLabel()
+        responder.onAnswer = { [recorder] status in recorder.request(route: label.name, status: status, took: .now - started) }
         do {
-            try dispatch(request, responder)
+            try dispatch(request, responder, label)
         } catch {
             responder.send(Self.response(error))
         }
     }
 
-    private func dispatch(_ request: HTTPRequest, _ responder: HTTPResponder) throws(APIError) {
+    /// Runs a script on this loop's connection, timing the round trip.
+    private func run(_ call: ScriptCall, completion: @escaping RedisConnection.Completion) {
+        let started = ContinuousClock.now
+        redis.run(call) { [recorder] result in
+            recorder.redisCall(call.script.name, took: .now - started)
+            completion(result)
+        }
+    }
+
+    private func dispatch(_ request: HTTPRequest, _ responder: HTTPResponder, _ label: RouteLabel) throws(APIError) {
         guard request.headerBytes <= config.http.maxHeaderBytes else {
             throw APIError(status: 431, code: "headers_too_large", message: "the request line and headers are limited to \(config.http.maxHeaderBytes) bytes")
         }
         let route = try Router.route(method: request.method, path: request.path)
+        label.name = route.metricName
         guard Router.isCleanTarget(request.query) || request.query.isEmpty else {
             throw APIError(status: 400, code: "invalid_query", message: "the query holds a control character, a NUL or a byte outside ASCII")
         }
@@ -90,14 +113,14 @@ final class BookingHandlers {
             // without an event is harmless to the sweeper and workers, while an
             // event missing from it would never be swept.
             redis.send(["SADD", GlobalKeys.events, spec.id]) { _ in }
-            redis.run(scripts.createEvent(spec, idempotencyKey: idem.key, fingerprint: idem.fingerprint)) { [self] result in
+            run(scripts.createEvent(spec, idempotencyKey: idem.key, fingerprint: idem.fingerprint)) { [self] result in
                 respond(responder, result, request: request)
             }
         case .createUser:
             let registration = try UserRegistration.decode(request.body)
             let userId = UserID.random()
             let call = scripts.createUser(registration, id: userId, client: request.remoteAddress, registrations: config.abuse.registrationsPerAddress)
-            redis.run(call) { [self] result in
+            run(call) { [self] result in
                 var response = Self.scriptResponse(result)
                 if response.status == 201, response.body.last == UInt8(ascii: "}") {
                     // The token is minted here: the script never sees the secret.
@@ -107,8 +130,30 @@ final class BookingHandlers {
                 }
                 if response.status >= 500 { respond(responder, result, request: request) } else { responder.send(response) }
             }
+        case let .eventStats(eventId):
+            EventStats.read(eventId: eventId, on: redis) { result in
+                switch result {
+                case let .success(json?): responder.send(HTTPResponse(status: 200, json: json))
+                case .success(nil): responder.send(Self.response(APIError(status: 404, code: "event_not_found", message: "no such event")))
+                case .failure: responder.send(Self.response(APIError.unavailable))
+                }
+            }
+        case let .eventStream(eventId):
+            let resume = request.header("last-event-id") ?? Self.queryValue(request.query, "lastEventId")
+            if let resume, StreamID(resume) == nil { throw .invalid("Last-Event-ID must be a log entry id like 1795625189720-0") }
+            streams.subscribe(eventId: eventId, lastEventId: resume, responder: responder)
+        case .metrics:
+            metrics.scrape(on: redis) { result in
+                switch result {
+                case let .success(text): responder.send(HTTPResponse(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: text))
+                case .failure: responder.send(Self.response(APIError.unavailable))
+                }
+            }
+        case .dashboard:
+            responder.send(HTTPResponse(status: 200, contentType: "text/html; charset=utf-8",
+                                        headers: [("Cache-Control", "no-cache")], body: Array(DashboardPage.html.utf8)))
         case let .event(eventId):
-            redis.run(scripts.getEvent(eventId)) { result in
+            run(scripts.getEvent(eventId)) { result in
                 self.respond(responder, result, request: request)
             }
         case let .seats(eventId):
@@ -124,17 +169,17 @@ final class BookingHandlers {
             let call = scripts.hold(hold, event: eventId, booking: BookingID.random(), user: userId,
                                     client: request.remoteAddress, policy: policy,
                                     idempotencyKey: idem.key, fingerprint: idem.fingerprint)
-            redis.run(call) { result in
+            run(call) { result in
                 self.respond(responder, result, request: request)
             }
         case let .booking(eventId, bookingId):
             let caller = try authenticate(request)
-            redis.run(scripts.getBooking(event: eventId, booking: bookingId, owner: caller.ownerFilter)) { result in
+            run(scripts.getBooking(event: eventId, booking: bookingId, owner: caller.ownerFilter)) { result in
                 self.respond(responder, result, request: request)
             }
         case let .releaseBooking(eventId, bookingId):
             let caller = try authenticate(request)
-            redis.run(scripts.release(event: eventId, booking: bookingId, owner: caller.ownerFilter, actor: caller == .admin ? "admin" : "buyer")) { result in
+            run(scripts.release(event: eventId, booking: bookingId, owner: caller.ownerFilter, actor: caller == .admin ? "admin" : "buyer")) { result in
                 self.respond(responder, result, request: request)
             }
         case let .requestPayment(eventId, bookingId):
@@ -147,7 +192,7 @@ final class BookingHandlers {
                                               graceMilliseconds: config.paymentGraceSeconds * 1000,
                                               client: request.remoteAddress, policy: policy,
                                               idempotencyKey: idem.key, fingerprint: idem.fingerprint)
-            redis.run(call) { result in
+            run(call) { result in
                 self.respond(responder, result, request: request)
             }
         }

@@ -12,6 +12,8 @@ public final class BookingServer: Sendable {
     private let scripts: BookingScripts
     private let loops = Mutex<[EventLoop.Handle]>([])
     private let finished = DispatchGroup()
+    /// Shared by every loop: /metrics shows the whole server.
+    public let metrics = ServerMetrics()
 
     public init(config: ServerConfig, library: ScriptLibrary) throws {
         self.config = config
@@ -21,6 +23,7 @@ public final class BookingServer: Sendable {
     /// Starts every loop; returns the bound port once all of them listen.
     public func start() throws -> Int {
         raiseOpenFileLimit()
+        ignoreBrokenPipes()
         var port = config.port
         for index in 0..<max(1, config.threads) {
             port = try startLoop(index: index, port: port)
@@ -32,7 +35,7 @@ public final class BookingServer: Sendable {
         let started = DispatchSemaphore(value: 0)
         let outcome = Mutex<Result<Int, any Error>?>(nil)
         let config = self.perLoopConfig
-        let scripts = self.scripts
+        let scripts = self.scripts, metrics = self.metrics
         finished.enter()
         let thread = Thread { [self] in
             defer { finished.leave() }
@@ -45,7 +48,8 @@ public final class BookingServer: Sendable {
                 return
             }
             let redis = RedisConnection(loop: loop, url: config.redis, options: config.redisOptions)
-            let handlers = BookingHandlers(config: config, scripts: scripts, redis: redis, logger: logger)
+            let streams = AvailabilityStreams(loop: loop, url: config.redis, redis: redis)
+            let handlers = BookingHandlers(config: config, scripts: scripts, redis: redis, streams: streams, metrics: metrics, logger: logger)
             let server: HTTPServer
             do {
                 server = try HTTPServer(loop: loop, host: config.host, port: port, limits: config.http) { request, responder in
@@ -61,6 +65,7 @@ public final class BookingServer: Sendable {
                 if state == .connected { logger.debug("Redis connected") }
             }
             loop.onShutdownRequest = {
+                streams.close()
                 server.shutdown {
                     redis.close()
                     loop.handle.stop()

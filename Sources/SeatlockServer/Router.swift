@@ -13,6 +13,30 @@ public enum Route: Equatable, Sendable {
     case releaseBooking(String, String)
     case requestPayment(String, String)
     case createUser
+    case eventStats(String)
+    case eventStream(String)
+    case metrics
+    case dashboard
+
+    /// The `route` label of the HTTP metrics: bounded, no ids.
+    public var metricName: String {
+        switch self {
+        case .health: "health"
+        case .ready: "ready"
+        case .createEvent: "create_event"
+        case .event: "event"
+        case .seats: "seats"
+        case .createBooking: "create_booking"
+        case .booking: "get_booking"
+        case .releaseBooking: "release_booking"
+        case .requestPayment: "request_payment"
+        case .createUser: "create_user"
+        case .eventStats: "event_stats"
+        case .eventStream: "event_stream"
+        case .metrics: "metrics"
+        case .dashboard: "dashboard"
+        }
+    }
 }
 
 public enum Router {
@@ -35,12 +59,18 @@ public enum Router {
         switch parts.count {
         case 1 where parts[0] == "healthz": return try allow(["GET"], .health)
         case 1 where parts[0] == "readyz": return try allow(["GET"], .ready)
+        case 1 where parts[0] == "metrics": return try allow(["GET"], .metrics)
+        case 1 where parts[0] == "dashboard": return try allow(["GET"], .dashboard)
         case 2 where parts == ["v1", "events"]: return try allow(["POST"], .createEvent)
         case 2 where parts == ["v1", "users"]: return try allow(["POST"], .createUser)
         case 3 where parts[0] == "v1" && parts[1] == "events":
             return try allow(["GET"], .event(try id(parts[2], "event")))
         case 4 where parts[0] == "v1" && parts[1] == "events" && parts[3] == "seats":
             return try allow(["GET"], .seats(try id(parts[2], "event")))
+        case 4 where parts[0] == "v1" && parts[1] == "events" && parts[3] == "stats":
+            return try allow(["GET"], .eventStats(try id(parts[2], "event")))
+        case 4 where parts[0] == "v1" && parts[1] == "events" && parts[3] == "stream":
+            return try allow(["GET"], .eventStream(try id(parts[2], "event")))
         case 4 where parts[0] == "v1" && parts[1] == "events" && parts[3] == "bookings":
             return try allow(["POST"], .createBooking(try id(parts[2], "event")))
         case 5 where parts[0] == "v1" && parts[1] == "events" && parts[3] == "bookings":

@@ -1,0 +1,240 @@
+// GET /v1/events/{e}/stream: Server-Sent Events of seat availability, fed
+// from the events' log streams. Per loop, ONE reader connection runs
+// `XREAD BLOCK` over the logs that have subscribers and fans each batch out
+// to all of them, so a thousand idle subscribers cost one blocked read (on a
+// connection of its own, never the booking connection) and their sockets.
+//
+// Every message carries the log entry id as its SSE `id`, so a client that
+// reconnects with `Last-Event-ID` gets exactly the entries after it (read
+// with XRANGE, then the live ones, without gaps or repeats).
+import Foundation
+import SeatlockCore
+import SeatlockHTTP
+import SeatlockRedis
+
+/// A log entry id, ordered as Redis orders them.
+public struct StreamID: Comparable, Sendable {
+    let milliseconds: UInt64
+    let sequence: UInt64
+
+    init(milliseconds: UInt64, sequence: UInt64) {
+        self.milliseconds = milliseconds
+        self.sequence = sequence
+    }
+
+    static let zero = StreamID(milliseconds: 0, sequence: 0)
+
+    public init?(_ text: String) {
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 2, let ms = UInt64(parts[0]), let seq = UInt64(parts[1]) else { return nil }
+        milliseconds = ms
+        sequence = seq
+    }
+
+    public static func < (a: StreamID, b: StreamID) -> Bool { (a.milliseconds, a.sequence) < (b.milliseconds, b.sequence) }
+    public var text: String { "\(milliseconds)-\(sequence)" }
+}
+
+final class AvailabilityStreams {
+    private final class Subscriber {
+        let eventId: String
+        let responder: HTTPResponder
+        var sentUpTo: StreamID
+        /// Live entries that arrived while the catch-up read was in flight.
+        var held: [(StreamID, [String: String])]? = nil
+        init(eventId: String, responder: HTTPResponder, sentUpTo: StreamID) {
+            self.eventId = eventId
+            self.responder = responder
+            self.sentUpTo = sentUpTo
+        }
+    }
+
+    private let loop: EventLoop
+    private let redis: RedisConnection
+    private let reader: RedisConnection
+    private var subscribers: [String: [ObjectIdentifier: Subscriber]] = [:]
+    /// Where the live read of each event's log stands.
+    private var cursors: [String: StreamID] = [:]
+    private var reading = false
+    private var heartbeat: LoopTimer?
+    private let block: Duration = .milliseconds(1000)
+    /// A subscriber this far behind (bytes the kernel did not take) is dropped.
+    private let maxBacklog = 1 << 20
+    static let catchUpLimit = 10_000
+
+    init(loop: EventLoop, url: RedisURL, redis: RedisConnection) {
+        self.loop = loop
+        self.redis = redis
+        var options = RedisConnectionOptions()
+        options.commandTimeout = .seconds(5) // longer than the blocking read
+        reader = RedisConnection(loop: loop, url: url, options: options)
+        heartbeat = loop.scheduleRepeating(every: .seconds(15)) { [weak self] in self?.beat() }
+    }
+
+    func close() {
+        heartbeat?.cancel()
+        for subscriber in subscribers.values.flatMap(\.values) { subscriber.responder.endStream() }
+        subscribers.removeAll()
+        reader.close()
+    }
+
+    var subscriberCount: Int { subscribers.values.reduce(0) { $0 + $1.count } }
+
+    /// `lastEventId`: the id of the last message the client saw (resume), or nil for "from now".
+    func subscribe(eventId: String, lastEventId: String?, responder: HTTPResponder) {
+        let keys = EventKeys(eventId)
+        // The event's counts go first: they say whether it exists, and they
+        // are the starting point the changes apply to.
+        redis.pipeline([["HMGET", keys.event, "capacity", "held", "sold"], ["XREVRANGE", keys.log, "+", "-", "COUNT", "1"]]) { [self] results in
+            guard case let .success(counts) = results[0], let values = counts.array, values.first?.string != nil else {
+                let failed: Bool = if case .failure = results[0] { true } else { false }
+                let error = failed ? APIError.unavailable : APIError(status: 404, code: "event_not_found", message: "no such event")
+                return responder.send(HTTPResponse(status: error.status, json: error.json, headers: error.headers.map { ($0.key, $0.value) }))
+            }
+            let newest = (try? results[1].get())?.array?.first?.array?.first?.string.flatMap(StreamID.init) ?? StreamID.zero
+            responder.startStream(status: 200, contentType: "text/event-stream",
+                                  headers: [("Cache-Control", "no-cache"), ("X-Accel-Buffering", "no")])
+            responder.sendChunk(Array("retry: 2000\n\n".utf8) + Self.countsMessage(values))
+            let resumeFrom = lastEventId.flatMap(StreamID.init)
+            let subscriber = Subscriber(eventId: eventId, responder: responder, sentUpTo: resumeFrom ?? newest)
+            let id = ObjectIdentifier(responder)
+            subscribers[eventId, default: [:]][id] = subscriber
+            responder.onClose = { [weak self] in self?.subscribers[eventId]?[id] = nil }
+            if cursors[eventId] == nil { cursors[eventId] = newest }
+            if let resumeFrom, resumeFrom < newest { catchUp(eventId, subscriber, after: resumeFrom) }
+            startReading()
+        }
+    }
+
+    // MARK: catch-up after Last-Event-ID
+
+    private func catchUp(_ eventId: String, _ subscriber: Subscriber, after start: StreamID) {
+        subscriber.held = []
+        redis.send(["XRANGE", EventKeys(eventId).log, "(" + start.text, "+", "COUNT", String(Self.catchUpLimit)]) { [self] result in
+            let entries = Self.entries(result)
+            deliver(entries, to: subscriber)
+            let held = subscriber.held ?? []
+            subscriber.held = nil
+            deliver(held, to: subscriber)
+        }
+    }
+
+    // MARK: the live read
+
+    private func startReading() {
+        guard !reading else { return }
+        reading = true
+        readNext()
+    }
+
+    private func readNext() {
+        let events = subscribers.filter { !$0.value.isEmpty }.keys.sorted()
+        for event in cursors.keys where !events.contains(event) { cursors[event] = nil }
+        guard !events.isEmpty else { reading = false; return }
+        let ids = events.map { cursors[$0]?.text ?? "$" }
+        let command = ["XREAD", "COUNT", "500", "BLOCK", String(block.wholeMilliseconds), "STREAMS"] + events.map { EventKeys($0).log } + ids
+        reader.send(command) { [self] result in
+            switch result {
+            case let .success(reply):
+                var changed: [String] = []
+                for stream in reply.array ?? [] {
+                    guard let parts = stream.array, parts.count == 2, let key = parts[0].string,
+                          let eventId = Self.eventId(ofLog: key) else { continue }
+                    let entries = Self.entries(.success(parts[1]))
+                    if let last = entries.last?.0 { cursors[eventId] = last }
+                    fanOut(eventId, entries)
+                    changed.append(eventId)
+                }
+                sendCounts(changed) { [self] in readNext() }
+            case .failure:
+                // Redis away: try again shortly; subscribers keep their place.
+                _ = loop.schedule(after: .milliseconds(500)) { [self] in readNext() }
+            }
+        }
+    }
+
+    private func fanOut(_ eventId: String, _ entries: [(StreamID, [String: String])]) {
+        guard let group = subscribers[eventId] else { return }
+        for subscriber in group.values {
+            if subscriber.held != nil { subscriber.held?.append(contentsOf: entries) } else { deliver(entries, to: subscriber) }
+        }
+    }
+
+    private func sendCounts(_ events: [String], then next: @escaping () -> Void) {
+        guard !events.isEmpty else { return next() }
+        reader.pipeline(events.map { ["HMGET", EventKeys($0).event, "capacity", "held", "sold"] }) { [self] results in
+            for (eventId, result) in zip(events, results) {
+                guard case let .success(counts) = result, let values = counts.array else { continue }
+                let message = Self.countsMessage(values)
+                for subscriber in subscribers[eventId].map({ Array($0.values) }) ?? [] where subscriber.held == nil {
+                    send(message, to: subscriber)
+                }
+            }
+            next()
+        }
+    }
+
+    private func deliver(_ entries: [(StreamID, [String: String])], to subscriber: Subscriber) {
+        var text = ""
+        for (id, fields) in entries where subscriber.sentUpTo < id {
+            subscriber.sentUpTo = id
+            guard let message = Self.message(id: id, fields: fields) else { continue }
+            text += message
+        }
+        if !text.isEmpty { send(Array(text.utf8), to: subscriber) }
+    }
+
+    private func send(_ bytes: [UInt8], to subscriber: Subscriber) {
+        guard subscriber.responder.unsentBytes < maxBacklog, subscriber.responder.sendChunk(bytes) else {
+            subscribers[subscriber.eventId]?[ObjectIdentifier(subscriber.responder)] = nil
+            subscriber.responder.endStream()
+            return
+        }
+    }
+
+    /// A comment line keeps proxies from timing the stream out and finds clients that left.
+    private func beat() {
+        for subscriber in subscribers.values.flatMap(\.values) where subscriber.held == nil {
+            send(Array(": keep-alive\n\n".utf8), to: subscriber)
+        }
+    }
+
+    // MARK: messages
+
+    /// The availability change a log entry stands for, or nil for entries
+    /// that move no seat. Only seat ids, statuses and the time go out: no
+    /// booking or user ids on a public stream.
+    static func message(id: StreamID, fields: [String: String]) -> String? {
+        let status: String
+        switch fields["type"] {
+        case "seat.reserved": status = "held"
+        case "seat.released": status = "available"
+        case "booking.confirmed": status = "sold"
+        default: return nil
+        }
+        let seats = (fields["seats"] ?? "").split(separator: ",").map { JSONText.quote(String($0)) }
+        guard !seats.isEmpty else { return nil }
+        let at = Int(fields["at"] ?? "") ?? 0
+        return "id: \(id.text)\nevent: availability\ndata: {\"type\":\(JSONText.quote(fields["type"] ?? "")),\"status\":\"\(status)\","
+            + "\"seats\":[\(seats.joined(separator: ","))],\"at\":\(at)}\n\n"
+    }
+
+    static func countsMessage(_ values: [RedisValue]) -> [UInt8] {
+        let numbers = values.map { Int($0.string ?? "") ?? 0 }
+        let capacity = numbers.first ?? 0, held = numbers.count > 1 ? numbers[1] : 0, sold = numbers.count > 2 ? numbers[2] : 0
+        return Array("event: counts\ndata: {\"capacity\":\(capacity),\"available\":\(capacity - held - sold),\"held\":\(held),\"sold\":\(sold)}\n\n".utf8)
+    }
+
+    static func entries(_ result: Result<RedisValue, RedisError>) -> [(StreamID, [String: String])] {
+        guard case let .success(reply) = result else { return [] }
+        return (reply.array ?? []).compactMap { entry in
+            guard let parts = entry.array, parts.count == 2, let id = parts[0].string.flatMap(StreamID.init) else { return nil }
+            return (id, parts[1].fields)
+        }
+    }
+
+    static func eventId(ofLog key: String) -> String? {
+        guard key.hasPrefix("sl:{"), key.hasSuffix("}:log") else { return nil }
+        return String(key.dropFirst(4).dropLast(5))
+    }
+}
