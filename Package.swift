@@ -64,6 +64,7 @@ let package = Package(
         .testTarget(name: "SeatlockCoreTests", dependencies: ["SeatlockCore", "SeatlockRedis", "SeatlockServer"]),
         .testTarget(name: "SeatlockIntegrationTests", dependencies: [
             "SeatlockServer", "SeatlockWorkers", "SeatlockAudit", "SeatlockStress", "SeatlockCore", "SeatlockRedis", "SeatlockHTTP", "SeatlockTestSupport",
+            .product(name: "Crypto", package: "swift-crypto"),
         ]),
     ]
 )

@@ -73,11 +73,28 @@ enum FlatJSON {
             }
         }
 
+        /// JSON's number grammar exactly: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+        /// (so no "+2", "02", ".5", "5." or "0x10"), at most 32 characters, finite.
         private mutating func number() -> Double? {
             let start = index
-            while index < bytes.count, "+-0123456789.eE".utf8.contains(bytes[index]) { index += 1 }
-            guard index > start, index - start <= 32 else { return nil }
-            return Double(String(decoding: bytes[start..<index], as: UTF8.self))
+            func digits() -> Int {
+                let from = index
+                while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) { index += 1 }
+                return index - from
+            }
+            _ = consume(UInt8(ascii: "-"))
+            if consume(UInt8(ascii: "0")) {
+                if index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) { return nil }
+            } else if digits() == 0 {
+                return nil
+            }
+            if consume(UInt8(ascii: ".")), digits() == 0 { return nil }
+            if consume(UInt8(ascii: "e")) || consume(UInt8(ascii: "E")) {
+                if !consume(UInt8(ascii: "+")) { _ = consume(UInt8(ascii: "-")) }
+                if digits() == 0 { return nil }
+            }
+            guard index - start <= 32, let value = Double(String(decoding: bytes[start..<index], as: UTF8.self)), value.isFinite else { return nil }
+            return value
         }
 
         private mutating func string() -> String? {

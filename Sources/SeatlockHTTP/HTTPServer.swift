@@ -429,6 +429,7 @@ final class ConnectionGuard {
     fileprivate func accept(_ base: OpaquePointer) -> OpaquePointer? {
         guard let bufferEvent = bufferevent_socket_new(base, -1, Int32(BEV_OPT_CLOSE_ON_FREE.rawValue)) else { return nil }
         bufferevent_incref(bufferEvent)
+        evbuffer_add_cb(bufferevent_get_output(bufferEvent), jsonErrorPages, nil)
         tracked[bufferEvent] = Tracked(readySince: .now, busy: false)
         if tracked.count >= maxOnThisLoop { setAccepting(false) }
         return bufferEvent
@@ -477,4 +478,34 @@ final class ConnectionGuard {
         for bufferEvent in tracked.keys { bufferevent_decref(bufferEvent) }
         tracked.removeAll()
     }
+}
+
+/// evhttp 2.1 answers the requests it refuses before our handler sees them
+/// (a request line it cannot parse, headers or a body past the hard limits)
+/// with an HTML page, and has no hook for it. Such a page is recognised in
+/// the connection's output buffer as it is added, before anything is
+/// written, and replaced by the same status with SPEC's JSON error body.
+private let jsonErrorPages: evbuffer_cb_func = { buffer, info, _ in
+    guard let buffer, let info, info.pointee.n_added > 0 else { return }
+    let length = evbuffer_get_length(buffer)
+    let marker = "\r\n\r\n<HTML><HEAD>\n<TITLE>"
+    guard length < 16384, evbuffer_search(buffer, marker, marker.utf8.count, nil).pos >= 0 else { return }
+    var bytes = [UInt8](repeating: 0, count: length)
+    _ = bytes.withUnsafeMutableBytes { evbuffer_copyout(buffer, $0.baseAddress, length) }
+    // The page is the last response in the buffer (an earlier answer on a
+    // keep-alive connection may still be waiting to be written).
+    let statusLine = Array("HTTP/1.".utf8)
+    guard let start = (0...(bytes.count - statusLine.count)).last(where: { bytes[$0..<($0 + statusLine.count)].elementsEqual(statusLine) }),
+          start + 12 <= bytes.count, let status = Int(String(decoding: bytes[(start + 9)..<(start + 12)], as: UTF8.self)) else { return }
+    let (code, message) = switch status {
+    case 413: ("request_too_large", "the request's headers or body are larger than this server reads")
+    case 400: ("malformed_request", "the request line or headers could not be parsed")
+    default: ("malformed_request", "the request could not be read")
+    }
+    let body = "{\"error\":\"\(code)\",\"message\":\"\(message)\"}"
+    let response = "HTTP/1.1 \(status) \(HTTPResponder.reason(status))\r\nContent-Type: application/json\r\n"
+        + "Content-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n" + body
+    let replacement = Array(bytes[..<start]) + Array(response.utf8)
+    evbuffer_drain(buffer, length)
+    replacement.withUnsafeBytes { _ = evbuffer_add(buffer, $0.baseAddress, $0.count) }
 }

@@ -217,7 +217,9 @@ final class BookingHandlers {
 
     private func checkBody(_ request: HTTPRequest) throws(APIError) {
         guard request.body.count <= config.http.maxBodyBytes else { throw .tooLarge(config.http.maxBodyBytes) }
-        if let type = request.header("content-type"), !type.lowercased().hasPrefix("application/json") {
+        // The media type itself, parameters (charset) aside: application/json-patch+json is not JSON here.
+        if let type = request.header("content-type"),
+           type.split(separator: ";", maxSplits: 1).first?.trimmingCharacters(in: .whitespaces).lowercased() != "application/json" {
             throw .unsupportedMediaType
         }
     }

@@ -49,12 +49,24 @@ struct Up: ParsableCommand {
         let payments = PaymentsService(redis: url, scripts: try BookingScripts(library), options: PaymentsOptions())
         try payments.start()
         defer { payments.stop() }
+        let analytics = try AnalyticsService(redis: url, library: library)
+        try analytics.start()
+        defer { analytics.stop() }
+        // Messages go to a file here; `seatlock worker notifications` has the SMTP and webhook channels.
+        let outbox = dataURL.appendingPathComponent("outbox.jsonl").path
+        var notificationOptions = NotificationsOptions()
+        notificationOptions.outboxPath = outbox
+        let notifications = NotificationsService(redis: url, options: notificationOptions)
+        try notifications.start()
+        defer { notifications.stop() }
 
         try ServerRunner.runUntilSignal(config: config, library: library, expiry: expiry) { port in
             let buyer = BuyerTokens(secret: config.tokenSecret).mint(userId: "demo-buyer", ttlSeconds: 86_400)
             say("""
 
-            Seatlock is up: http://127.0.0.1:\(port)   (Ctrl-C stops it; the payments worker runs too)
+            Seatlock is up: http://127.0.0.1:\(port)   (Ctrl-C stops it; the payments, notifications and analytics workers run too)
+            Dashboard: http://127.0.0.1:\(port)/dashboard?event=demo
+            Messages to registered buyers: \(outbox)
             Redis: \(url)
             Admin token: \(config.adminToken)   (from SEATLOCK_ADMIN_TOKEN or \(dataURL.path)/dev-secrets)
 

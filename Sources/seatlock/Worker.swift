@@ -2,6 +2,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import SeatlockCore
 import SeatlockHTTP
 import SeatlockRedis
 import SeatlockServer
@@ -10,7 +11,7 @@ import SeatlockWorkers
 struct Worker: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a Redis Streams worker.",
-        subcommands: [Payments.self]
+        subcommands: [Payments.self, Notifications.self, Analytics.self]
     )
 
     struct Payments: ParsableCommand {
@@ -45,6 +46,88 @@ struct Worker: ParsableCommand {
             options.maxAttempts = maxAttempts
             options.consumer.maxDeliveries = maxDeliveries
             options.consumer.claimIdle = .milliseconds(Int(claimIdle * 1000))
+            return options
+        }
+    }
+
+    struct Analytics: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "The analytics consumer group: per-event figures in Redis for /metrics, /stats and the dashboard.")
+
+        @OptionGroup var redis: RedisOptions
+        @Option(help: "Consumer name in the group (default: analytics-PID). One consumer is enough and cheapest.") var consumer: String?
+        @Option(help: "Rebuild this event's figures from its log (safe while the worker runs), print the entries applied, and exit.")
+        var rebuild: String?
+
+        func run() throws {
+            LoggingSystem.bootstrap(StreamLogHandler.standardError)
+            let url = try redis.resolved()
+            let library = try ScriptLibrary.locate()
+            let client = try RedisClient(url: url)
+            try client.load(library)
+            if let rebuild {
+                guard Identifier.isValid(rebuild) else { throw ValidationError("event ids are 1-64 letters, digits, '-' or '_'") }
+                let applied = try AnalyticsService.rebuild(eventId: rebuild, client: client, script: try library.script(AnalyticsScript.name))
+                return say("rebuilt \(rebuild) from its log: \(applied) entries applied")
+            }
+            let service = try AnalyticsService(redis: url, library: library,
+                                               options: consumer.map { AnalyticsOptions(consumer: $0) } ?? AnalyticsOptions())
+            try service.start()
+            Logger(label: "seatlock.analytics").info("analytics worker running", metadata: ["redis": "\(url)"])
+            let main = try EventLoop()
+            let signals = SignalWatcher(loop: main) { _ in main.handle.stop() }
+            main.run()
+            signals.cancel()
+            service.stop()
+        }
+    }
+
+    struct Notifications: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "The notifications consumer group: e-mail, SMS and push to registered buyers, at most once each.")
+
+        @OptionGroup var redis: RedisOptions
+        @Option(help: "Consumer name in the group (default: notifications-PID).") var consumer: String?
+        @Option(help: "Template directory (env SEATLOCK_TEMPLATES; default: the templates shipped with Seatlock).") var templates: String?
+        @Option(help: "SMTP relay for e-mail, plain SMTP (env SEATLOCK_SMTP_HOST).") var smtpHost: String?
+        @Option(help: "SMTP port.") var smtpPort = 25
+        @Option(help: "Envelope sender and From address.") var sender = "tickets@seatlock.invalid"
+        @Option(help: "http:// URL receiving SMS and push as JSON POSTs (env SEATLOCK_WEBHOOK_URL).") var webhookURL: String?
+        @Option(help: "Append the kinds without another channel to this file, one JSON line each (development).") var outbox: String?
+        @Option(help: "Attempts per message before it is dead-lettered.") var maxAttempts = 5
+        @Option(help: "Seconds before the first retry; doubles each time.") var firstBackoff: Double = 1
+        @Option(help: "Seconds one delivery may take.") var timeout: Double = 10
+        @Option(help: "Currency code shown before amounts.") var currency = "EUR"
+
+        func run() throws {
+            LoggingSystem.bootstrap(StreamLogHandler.standardError)
+            let url = try redis.resolved()
+            let service = NotificationsService(redis: url, options: try options())
+            try service.start()
+            Logger(label: "seatlock.notifications").info("notifications worker running", metadata: ["redis": "\(url)"])
+            let main = try EventLoop()
+            let signals = SignalWatcher(loop: main) { _ in main.handle.stop() }
+            main.run()
+            signals.cancel()
+            service.stop()
+        }
+
+        func options() throws -> NotificationsOptions {
+            guard (1...100).contains(maxAttempts), firstBackoff >= 0.001, timeout >= 0.1, (1...65535).contains(smtpPort) else {
+                throw ValidationError("--max-attempts 1-100, --first-backoff >= 0.001, --timeout >= 0.1, --smtp-port 1-65535")
+            }
+            let env = ProcessInfo.processInfo.environment
+            var options = consumer.map { NotificationsOptions(consumer: $0) } ?? NotificationsOptions()
+            options.templatesDirectory = templates
+            options.smtpHost = smtpHost ?? env["SEATLOCK_SMTP_HOST"].nonEmpty
+            options.smtpPort = smtpPort
+            options.sender = sender
+            options.webhookURL = webhookURL ?? env["SEATLOCK_WEBHOOK_URL"].nonEmpty
+            options.outboxPath = outbox
+            options.maxAttempts = maxAttempts
+            options.currency = currency
+            options.firstBackoff = .milliseconds(Int(firstBackoff * 1000))
+            options.timeout = .milliseconds(Int(timeout * 1000))
             return options
         }
     }
