@@ -8,6 +8,7 @@ import SeatlockHTTP
 import SeatlockRedis
 import SeatlockServer
 import SeatlockTestSupport
+import SeatlockWorkers
 import Testing
 
 @Suite struct UserRegistrationTests {
@@ -228,23 +229,57 @@ import Testing
         #expect(called.subtracting(ApplicationACL.commands).isEmpty, "not granted: \(called.subtracting(ApplicationACL.commands))")
         try admin.call("ACL", "LOG", "RESET")
 
-        // The product itself, as that user: create, hold, pay, release, best available.
+        // The product itself, as that user: the server and the three workers;
+        // register, hold, pay (confirmed by the payments worker, told by the
+        // notifications worker, counted by analytics), release, best available.
         let server = try TestServer(redis: redis, threads: 1) { $0.redis = appURL }
         defer { server.stop() }
+        let payments = PaymentsService(redis: appURL, scripts: redis.scripts, options: PaymentsOptions(consumer: "acl"))
+        try payments.start()
+        defer { payments.stop() }
+        let analytics = try AnalyticsService(redis: appURL, library: redis.library)
+        try analytics.start()
+        defer { analytics.stop() }
+        let outbox = FileManager.default.temporaryDirectory.appendingPathComponent("acl-outbox-\(UUID().uuidString).jsonl")
+        defer { try? FileManager.default.removeItem(at: outbox) }
+        var notificationOptions = NotificationsOptions()
+        notificationOptions.outboxPath = outbox.path
+        let notifications = NotificationsService(redis: appURL, options: notificationOptions)
+        try notifications.start()
+        defer { notifications.stop() }
+
         let event = TestServer.uniqueEventId()
         #expect(try server.createEvent(event).status == 201)
-        let hold = try server.hold(event, user: "ana", seats: ["A-1-1"])
+        let buyer = try server.http.request("POST", "/v1/users", headers: ["Content-Type": "application/json"],
+                                            json: #"{"email":"ana-acl@example.com","name":"Ana","phone":"+351900000001"}"#)
+        let ana = try #require(buyer.string("id"))
+        let hold = try server.hold(event, user: ana, seats: ["A-1-1"])
         #expect(hold.status == 201)
-        #expect(try server.pay(event, booking: try #require(hold.string("id")), user: "ana").status == 202)
+        let booking = try #require(hold.string("id"))
+        #expect(try server.pay(event, booking: booking, user: ana).status == 202)
+        let deadline = ContinuousClock.now + .seconds(15)
+        var delivered = 0
+        while ContinuousClock.now < deadline {
+            delivered = (try? String(contentsOf: outbox, encoding: .utf8))?.split(separator: "\n").count ?? 0
+            let confirmed = try admin.call("HGET", EventKeys(event).booking(booking), "status").string == "confirmed"
+            let counted = try admin.call("HGET", AnalyticsKeys(event).stats, "confirmations").string == "1"
+            if confirmed, counted, delivered >= 3 { break }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        #expect(try admin.call("HGET", EventKeys(event).booking(booking), "status").string == "confirmed")
+        #expect(try admin.call("HGET", AnalyticsKeys(event).stats, "confirmations").string == "1")
+        #expect(delivered == 3) // e-mail, SMS and push, all to the outbox here
         let best = try server.holdBest(event, user: "bo", quantity: 2)
         #expect(best.status == 201)
         let released = try server.http.request("DELETE", "/v1/events/\(event)/bookings/\(try #require(best.string("id")))",
                                                headers: server.buyerHeaders("bo"))
         #expect(released.status == 200)
         #expect(try server.http.request("GET", "/v1/events/\(event)/seats").status == 200)
-        let registered = try server.http.request("POST", "/v1/users", headers: ["Content-Type": "application/json"],
-                                                 json: #"{"email":"acl@example.com","name":"Acl"}"#)
-        #expect(registered.status == 201)
+        #expect(try server.http.request("GET", "/metrics").status == 200)
+        let stream = try SSEClient(port: server.port, path: "/v1/events/\(event)/stream")
+        defer { stream.close() }
+        #expect(stream.read { $0.contains { $0.event == "counts" } }.contains { $0.event == "counts" })
+        #expect(try server.http.request("GET", "/v1/events/\(event)/stats").status == 200)
         // Nothing the product did was refused.
         #expect(try admin.call("ACL", "LOG").array?.isEmpty == true)
     }
