@@ -89,6 +89,8 @@ if #before > 0 then return {0, 'gap', last} end
 local f = {}
 for i = 2, #ARGV - 1, 2 do f[ARGV[i]] = ARGV[i + 1] end
 local kind = f.type or ''
+-- A dead letter replayed for another group repeats an entry already counted.
+if f.replayFor and f.replayFor ~= 'analytics' then kind = 'replayed' end
 local at = integer(f.at)
 local n = seat_count(f.seats)
 local amount = integer(f.amountCents) or 0

@@ -22,6 +22,12 @@ payments group.
 --@include seats
 --@include admission
 
+-- Nothing is written for a booking that does not exist or is not the
+-- caller's (made-up ids must not mint rate-limit budgets or records).
+local b = read_hash(KEYS[1])
+if not b or (ARGV[1] ~= '' and b.userId ~= ARGV[1]) then
+  return {404, error_body('booking_not_found', 'no such booking')}
+end
 local policy = parse_policy(ARGV[5])
 local refused = rate_limit({{KEYS[7], policy.user_rate, policy.user_burst}, {KEYS[8], policy.ip_rate, policy.ip_burst}}, now_ms())
 if refused then return refused end
@@ -33,10 +39,6 @@ local function refuse(status, code, message)
   return respond(KEYS[5], ARGV[4], status, error_body(code, message))
 end
 
-local b = read_hash(KEYS[1])
-if not b or (ARGV[1] ~= '' and b.userId ~= ARGV[1]) then
-  return refuse(404, 'booking_not_found', 'no such booking')
-end
 if b.status == 'expired' then return refuse(409, 'hold_expired', 'the hold on these seats has expired') end
 if b.status ~= 'held' then return refuse(409, 'invalid_state', 'the booking is ' .. b.status .. ', not held') end
 

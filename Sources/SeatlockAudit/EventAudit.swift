@@ -169,7 +169,8 @@ public struct EventAudit {
         var status: [String: String] = [:]
         var sold: [String: String] = [:]
         for entry in s.log {
-            guard let bookingId = entry["bookingId"] else { continue }
+            // A replayed dead letter repeats an entry for one consumer group; the original counts.
+            guard let bookingId = entry["bookingId"], entry["replayFor"] == nil else { continue }
             let seats = (entry["seats"] ?? "").split(separator: ",").map(String.init)
             switch entry["type"] {
             case "booking.initiated": status[bookingId] = "held"

@@ -129,8 +129,12 @@ public final class HTTPResponder {
     }
 
     private func connectionClosed() {
-        guard request != nil else { return }
-        request = nil
+        guard let request else { return }
+        // A client that left before its answer (or during a stream) leaves
+        // the request detached from its connection, and then it is ours to
+        // free; one still attached is freed by evhttp with its connection.
+        if evhttp_request_get_connection(request) == nil { evhttp_request_free(request) }
+        self.request = nil
         detachCloseCallback()
         if streaming { server?.streamEnded(self) }
         server?.requestFinished(bufferEvent)
@@ -490,8 +494,20 @@ private let jsonErrorPages: evbuffer_cb_func = { buffer, info, _ in
     let length = evbuffer_get_length(buffer)
     let marker = "\r\n\r\n<HTML><HEAD>\n<TITLE>"
     guard length < 16384, evbuffer_search(buffer, marker, marker.utf8.count, nil).pos >= 0 else { return }
+    // Once a connection has written, libevent freezes the front of its
+    // output buffer, and reads and drains from the front fail. Thaw it for
+    // the rewrite only; a page that cannot be read or drained is left as it
+    // is (never appended to).
     var bytes = [UInt8](repeating: 0, count: length)
-    _ = bytes.withUnsafeMutableBytes { evbuffer_copyout(buffer, $0.baseAddress, length) }
+    var copied = bytes.withUnsafeMutableBytes { evbuffer_copyout(buffer, $0.baseAddress, length) }
+    var thawed = false
+    if copied != length {
+        evbuffer_unfreeze(buffer, 1)
+        thawed = true
+        copied = bytes.withUnsafeMutableBytes { evbuffer_copyout(buffer, $0.baseAddress, length) }
+    }
+    defer { if thawed { evbuffer_freeze(buffer, 1) } }
+    guard copied == length else { return }
     // The page is the last response in the buffer (an earlier answer on a
     // keep-alive connection may still be waiting to be written).
     let statusLine = Array("HTTP/1.".utf8)
@@ -506,6 +522,6 @@ private let jsonErrorPages: evbuffer_cb_func = { buffer, info, _ in
     let response = "HTTP/1.1 \(status) \(HTTPResponder.reason(status))\r\nContent-Type: application/json\r\n"
         + "Content-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n" + body
     let replacement = Array(bytes[..<start]) + Array(response.utf8)
-    evbuffer_drain(buffer, length)
+    guard evbuffer_drain(buffer, length) == 0 else { return }
     replacement.withUnsafeBytes { _ = evbuffer_add(buffer, $0.baseAddress, $0.count) }
 }

@@ -141,7 +141,7 @@ final class BookingHandlers {
         case let .eventStream(eventId):
             let resume = request.header("last-event-id") ?? Self.queryValue(request.query, "lastEventId")
             if let resume, StreamID(resume) == nil { throw .invalid("Last-Event-ID must be a log entry id like 1795625189720-0") }
-            streams.subscribe(eventId: eventId, lastEventId: resume, responder: responder)
+            streams.subscribe(eventId: eventId, lastEventId: resume, client: clientAddressKey(request.remoteAddress), responder: responder)
         case .metrics:
             metrics.scrape(on: redis) { result in
                 switch result {

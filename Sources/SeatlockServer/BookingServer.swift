@@ -48,7 +48,11 @@ public final class BookingServer: Sendable {
                 return
             }
             let redis = RedisConnection(loop: loop, url: config.redis, options: config.redisOptions)
-            let streams = AvailabilityStreams(loop: loop, url: config.redis, redis: redis)
+            var streamLimits = AvailabilityStreams.Limits()
+            // Streams may take at most half of this loop's connections; the rest stay for buying.
+            streamLimits.perLoop = max(1, config.http.maxConnections / 2)
+            streamLimits.heartbeat = min(.seconds(5), .milliseconds(config.http.idleTimeoutSeconds * 500))
+            let streams = AvailabilityStreams(loop: loop, url: config.redis, redis: redis, limits: streamLimits)
             let handlers = BookingHandlers(config: config, scripts: scripts, redis: redis, streams: streams, metrics: metrics, logger: logger)
             let server: HTTPServer
             do {

@@ -20,6 +20,7 @@ public final class TestRedis: @unchecked Sendable {
     public let scripts: BookingScripts
 
     public init(port: Int? = nil) throws {
+        ignoreBrokenPipes() // as the seatlock binary does: workers and servers run in the test process
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("seatlock-test-\(UUID().uuidString)")
         server = try LocalRedisServer(port: port, directory: directory)
         library = try ScriptLibrary.locate()

@@ -47,6 +47,8 @@ public struct ConsumerOptions: Sendable {
 
 public enum DeadLetter {
     public static func stream(group: String) -> String { "sl:dlq:" + group }
+    /// The field scripts/ops/dlq-replay adds to a replayed entry: the group it is for.
+    public static let replayField = "replayFor"
 }
 
 public final class StreamConsumer {
@@ -146,6 +148,13 @@ public final class StreamConsumer {
 
     private func dispatch(_ entry: StreamEntry) {
         inFlight += 1
+        // A dead letter replayed to the log is meant for the group that
+        // failed it (scripts/ops/dlq-replay marks it); every other group has
+        // already handled the original and must not count or act twice.
+        if let target = entry.fields[DeadLetter.replayField], target != options.group {
+            commands.send(["XACK", entry.stream, options.group, entry.id]) { [self] _ in finished() }
+            return
+        }
         handler(entry) { [self] outcome in
             switch outcome {
             case .done:

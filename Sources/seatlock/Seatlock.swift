@@ -1,6 +1,7 @@
 // The `seatlock` command: one binary, one subcommand per component.
 import ArgumentParser
 import Foundation
+import SeatlockHTTP
 
 @main
 struct Seatlock: ParsableCommand {
@@ -11,6 +12,8 @@ struct Seatlock: ParsableCommand {
     )
 
     static func main() {
+        // Every component writes to sockets a peer may close (clients, SMTP, webhooks, Redis).
+        ignoreBrokenPipes()
         do {
             var command = try parseAsRoot()
             try command.run()

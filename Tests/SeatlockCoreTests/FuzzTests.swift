@@ -109,7 +109,8 @@ struct Mutator {
     @Test func pathsAndMethods() {
         var mutator = Mutator(random: SeededGenerator(seed: Self.seed &+ 1))
         let paths = ["/v1/events", "/v1/events/e1", "/v1/events/e1/seats", "/v1/events/e1/bookings", "/v1/events/e1/bookings/b1",
-                     "/v1/events/e1/bookings/b1/payment", "/v1/users", "/healthz", "/readyz"].map { Array($0.utf8) }
+                     "/v1/events/e1/bookings/b1/payment", "/v1/users", "/healthz", "/readyz",
+                     "/v1/events/e1/stats", "/v1/events/e1/stream", "/metrics", "/dashboard"].map { Array($0.utf8) }
         let methods = ["GET", "POST", "DELETE", "PUT", "PATCH", "HEAD", "OPTIONS"]
         var routed = 0
         for round in 0..<Self.iterations {
@@ -120,7 +121,7 @@ struct Mutator {
                 routed += 1
                 #expect(Router.isCleanTarget(path))
                 switch route {
-                case let .event(e), let .seats(e), let .createBooking(e): #expect(Identifier.isValid(e))
+                case let .event(e), let .seats(e), let .createBooking(e), let .eventStats(e), let .eventStream(e): #expect(Identifier.isValid(e))
                 case let .booking(e, b), let .releaseBooking(e, b), let .requestPayment(e, b): #expect(Identifier.isValid(e) && Identifier.isValid(b))
                 default: break
                 }
@@ -129,7 +130,7 @@ struct Mutator {
             }
         }
         // Most mutations break the path or pick a wrong method; some must still route.
-        #expect(routed > Self.iterations / 200)
+        #expect(routed > Self.iterations / 400)
     }
 
     @Test func tokens() {

@@ -160,6 +160,18 @@ import Testing
         #expect(try server.hold(event, user: "max", seats: ["A-2-5"]).status == 201)
     }
 
+    @Test func madeUpEventsAndBookingsWriteNothing() throws {
+        let server = try server { $0 = AbusePolicy() }
+        defer { server.stop() }
+        let ghost = TestServer.uniqueEventId("ghost")
+        let hold = try server.hold(ghost, user: "mallory", seats: ["A-1-1"], idempotencyKey: "k1")
+        #expect(hold.status == 404 && hold.string("error") == "event_not_found")
+        let pay = try server.pay(ghost, booking: "bnosuchbooking", user: "mallory")
+        #expect(pay.status == 404)
+        // No rate-limit budget, counter or idempotency record was minted for the made-up event.
+        #expect(try TestRedis.shared().client().scanKeys("sl:{\(ghost)}:*").isEmpty)
+    }
+
     @Test func withoutRedisTheLimiterFailsClosed() throws {
         let redis = try TestRedis()
         let server = try TestServer(redis: redis, threads: 1) { $0.abuse = AbusePolicy() }
@@ -173,6 +185,43 @@ import Testing
 }
 
 @Suite struct SlowClientTests {
+    @Test func anErrorPageOnAKeepAliveConnectionIsOneJSONAnswer() throws {
+        let server = try TestServer.shared()
+        let connection = try OpenConnection(port: server.port, timeoutSeconds: 5)
+        defer { connection.close() }
+        // A good request, then one evhttp refuses itself (a NUL in the request line), on one connection.
+        connection.send(Array("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n".utf8) + Array("GET /v1/ev".utf8) + [0] + Array("ents HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
+        let text = String(decoding: try connection.readUntilClosed(), as: UTF8.self)
+        let answers = text.components(separatedBy: "HTTP/1.1 ").dropFirst()
+        #expect(answers.count == 2, "\(text.prefix(400))")
+        #expect(answers.first?.hasPrefix("200") == true)
+        let refusal = answers.last ?? ""
+        #expect(refusal.hasPrefix("400") && refusal.contains("application/json") && refusal.contains(#"{"error":"malformed_request""#))
+        #expect(!text.contains("<HTML>") && text.utf8.count < 2000)
+    }
+
+    @Test func streamsPerAddressAreCapped() throws {
+        let server = try TestServer(redis: try TestRedis.shared(), threads: 1)
+        defer { server.stop() }
+        let event = TestServer.uniqueEventId()
+        try server.createEvent(event)
+        let open = try (0..<16).map { _ in try SSEClient(port: server.port, path: "/v1/events/\(event)/stream") }
+        defer { open.forEach { $0.close() } }
+        for client in open { #expect(client.read { $0.contains { $0.event == "counts" } }.count == 1) }
+        let refused = try server.http.request("GET", "/v1/events/\(event)/stream")
+        #expect(refused.status == 429 && refused.string("error") == "too_many_streams" && refused.headers["retry-after"] != nil)
+        // A closed stream gives its place back.
+        open[0].close()
+        var reopened = 0
+        for _ in 0..<40 where reopened == 0 {
+            Thread.sleep(forTimeInterval: 0.25)
+            let again = try SSEClient(port: server.port, path: "/v1/events/\(event)/stream")
+            defer { again.close() }
+            if again.read(until: { $0.contains { $0.event == "counts" } }).count == 1 { reopened += 1 }
+        }
+        #expect(reopened == 1)
+    }
+
     @Test func slowClientsAreCutAtTheDeadlineAndCannotPinTheServer() throws {
         let server = try TestServer(redis: try TestRedis.shared(), threads: 1) { config in
             config.http.maxConnections = 4

@@ -10,17 +10,23 @@ local function hold_fail(status, code, message, extra)
   return respond(KEYS[9], ARGV[3], status, error_body(code, message, extra))
 end
 
--- The event's hold settings, or a reply when no hold may be made.
+-- The event's hold settings, or a reply when no hold may be made. Neither
+-- refusal is recorded under the Idempotency-Key: nothing may be written for
+-- an event that does not exist, and closed sales may open again.
 local function open_event()
   local e = redis.call('HMGET', KEYS[1], 'status', 'holdSeconds', 'maxSeatsPerUser', 'sections')
-  if not e[1] then return nil, hold_fail(404, 'event_not_found', 'no such event') end
-  if e[1] ~= 'open' then return nil, hold_fail(409, 'sales_closed', 'sales are closed for this event') end
+  if not e[1] then return nil, {404, error_body('event_not_found', 'no such event')} end
+  if e[1] ~= 'open' then return nil, {409, error_body('sales_closed', 'sales are closed for this event')} end
   return {hold_ms = tonumber(e[2]) * 1000, max_seats = tonumber(e[3]), sections = e[4]}
 end
 
--- Admission, idempotent replay, the event's settings and the live-hold cap,
--- in that order. Returns the event, or nil and the reply to give instead.
+-- The event's settings, admission, idempotent replay and the live-hold
+-- cap, in that order: nothing is written for an event that does not exist
+-- (made-up event ids must not mint fresh rate-limit budgets or keys).
+-- Returns the event, or nil and the reply to give instead.
 local function begin_hold()
+  local event, refusal = open_event()
+  if not event then return nil, refusal end
   local policy = parse_policy(ARGV[4])
   local now = now_ms()
   local refused = rate_limit({{KEYS[12], policy.user_rate, policy.user_burst},
@@ -31,11 +37,10 @@ local function begin_hold()
   if replay then return nil, replay end
   refused = idempotency_cap(KEYS[15], ARGV[3], policy.max_idem_keys)
   if refused then return nil, refused end
-  local event, refusal = open_event()
-  if not event then return nil, refusal end
   if policy.max_live_holds > 0 and live_holds(KEYS[16], now) >= policy.max_live_holds then
-    return nil, hold_fail(422, 'limit_exceeded', 'at most ' .. policy.max_live_holds ..
-      ' unpaid holds per buyer for this event: pay for or release one first')
+    -- "Not now" (a hold ends and the place is back), so not recorded under the key.
+    return nil, {422, error_body('limit_exceeded', 'at most ' .. policy.max_live_holds ..
+      ' unpaid holds per buyer for this event: pay for or release one first')}
   end
   return event
 end
@@ -69,7 +74,9 @@ local function write_hold(event, seats, prices)
   redis.call('SET', KEYS[5], booking_id, 'PX', event.hold_ms)
   redis.call('ZADD', KEYS[6], deadline, booking_id)
   redis.call('ZADD', KEYS[16], deadline, booking_id)
-  redis.call('PEXPIREAT', KEYS[16], deadline) -- the newest hold ends last (pay extends with GT)
+  -- The set lives as long as its longest hold: never shortened (a booking
+  -- waiting for its payment may end after this new hold).
+  if redis.call('PTTL', KEYS[16]) < event.hold_ms then redis.call('PEXPIREAT', KEYS[16], deadline) end
   redis.call('INCRBY', KEYS[7], #seats)
   redis.call('HINCRBY', KEYS[1], 'held', #seats)
   log_event(KEYS[8], 'booking.initiated', event_id, now, {'bookingId', booking_id, 'userId', user_id, 'seats', list, 'amountCents', total})

@@ -1,12 +1,15 @@
 // GET /v1/events/{e}/stream: Server-Sent Events of seat availability, fed
-// from the events' log streams. Per loop, ONE reader connection runs
-// `XREAD BLOCK` over the logs that have subscribers and fans each batch out
-// to all of them, so a thousand idle subscribers cost one blocked read (on a
-// connection of its own, never the booking connection) and their sockets.
+// from the events' log streams. Per loop, one reader (a Redis connection of
+// its own, never the booking connection) reads the logs that have
+// subscribers every `pollInterval` (one single-key XREAD per event, so it
+// works on Redis Cluster too) and fans each batch out to all of them: a
+// thousand idle subscribers cost a few reads per second and their sockets.
+// Subscribers are capped per loop and per client address, so streams
+// cannot take every connection from the booking API.
 //
 // Every message carries the log entry id as its SSE `id`, so a client that
 // reconnects with `Last-Event-ID` gets exactly the entries after it (read
-// with XRANGE, then the live ones, without gaps or repeats).
+// with XRANGE page by page, then the live ones, without gaps or repeats).
 import Foundation
 import SeatlockCore
 import SeatlockHTTP
@@ -42,6 +45,8 @@ final class AvailabilityStreams {
         var sentUpTo: StreamID
         /// Live entries that arrived while the catch-up read was in flight.
         var held: [(StreamID, [String: String])]? = nil
+        /// Gives back the subscriber's place under the per-address cap.
+        var onEnd: (() -> Void)?
         init(eventId: String, responder: HTTPResponder, sentUpTo: StreamID) {
             self.eventId = eventId
             self.responder = responder
@@ -49,39 +54,67 @@ final class AvailabilityStreams {
         }
     }
 
+    public struct Limits: Sendable {
+        /// Subscribers on one loop (the server's share of its cap).
+        public var perLoop = 2_500
+        /// Subscribers from one client address on one loop.
+        public var perAddress = 16
+        /// How often the logs with subscribers are read.
+        public var pollInterval: Duration = .milliseconds(100)
+        /// A comment line this often; under the idle timeout, which each write re-arms.
+        public var heartbeat: Duration = .seconds(5)
+        /// A client resuming further back than this many entries is told to reload instead.
+        public var maxCatchUp = 100_000
+        public init() {}
+    }
+
     private let loop: EventLoop
     private let redis: RedisConnection
     private let reader: RedisConnection
+    private let limits: Limits
     private var subscribers: [String: [ObjectIdentifier: Subscriber]] = [:]
+    private var perAddress: [String: Int] = [:]
     /// Where the live read of each event's log stands.
     private var cursors: [String: StreamID] = [:]
     private var reading = false
     private var heartbeat: LoopTimer?
-    private let block: Duration = .milliseconds(1000)
     /// A subscriber this far behind (bytes the kernel did not take) is dropped.
     private let maxBacklog = 1 << 20
-    static let catchUpLimit = 10_000
+    static let page = 1_000
 
-    init(loop: EventLoop, url: RedisURL, redis: RedisConnection) {
+    init(loop: EventLoop, url: RedisURL, redis: RedisConnection, limits: Limits = Limits()) {
         self.loop = loop
         self.redis = redis
-        var options = RedisConnectionOptions()
-        options.commandTimeout = .seconds(5) // longer than the blocking read
-        reader = RedisConnection(loop: loop, url: url, options: options)
-        heartbeat = loop.scheduleRepeating(every: .seconds(15)) { [weak self] in self?.beat() }
+        self.limits = limits
+        reader = RedisConnection(loop: loop, url: url)
+        heartbeat = loop.scheduleRepeating(every: limits.heartbeat) { [weak self] in self?.beat() }
     }
 
     func close() {
         heartbeat?.cancel()
-        for subscriber in subscribers.values.flatMap(\.values) { subscriber.responder.endStream() }
-        subscribers.removeAll()
+        for subscriber in subscribers.values.flatMap(\.values) {
+            remove(subscriber)
+            subscriber.responder.endStream()
+        }
         reader.close()
     }
 
     var subscriberCount: Int { subscribers.values.reduce(0) { $0 + $1.count } }
 
     /// `lastEventId`: the id of the last message the client saw (resume), or nil for "from now".
-    func subscribe(eventId: String, lastEventId: String?, responder: HTTPResponder) {
+    func subscribe(eventId: String, lastEventId: String?, client: String, responder: HTTPResponder) {
+        guard subscriberCount < limits.perLoop, perAddress[client, default: 0] < limits.perAddress else {
+            let error = APIError(status: 429, code: "too_many_streams", message: "too many open streams; retry later", headers: ["Retry-After": "5"])
+            return responder.send(HTTPResponse(status: error.status, json: error.json, headers: error.headers.map { ($0.key, $0.value) }))
+        }
+        perAddress[client, default: 0] += 1 // held from now, so racing subscribers count too
+        var counted = true
+        let release = { [weak self] in
+            guard counted, let self else { return }
+            counted = false
+            perAddress[client, default: 1] -= 1
+            if perAddress[client] == 0 { perAddress[client] = nil }
+        }
         let keys = EventKeys(eventId)
         // The event's counts go first: they say whether it exists, and they
         // are the starting point the changes apply to.
@@ -89,6 +122,7 @@ final class AvailabilityStreams {
             guard case let .success(counts) = results[0], let values = counts.array, values.first?.string != nil else {
                 let failed: Bool = if case .failure = results[0] { true } else { false }
                 let error = failed ? APIError.unavailable : APIError(status: 404, code: "event_not_found", message: "no such event")
+                release()
                 return responder.send(HTTPResponse(status: error.status, json: error.json, headers: error.headers.map { ($0.key, $0.value) }))
             }
             let newest = (try? results[1].get())?.array?.first?.array?.first?.string.flatMap(StreamID.init) ?? StreamID.zero
@@ -99,24 +133,47 @@ final class AvailabilityStreams {
             let subscriber = Subscriber(eventId: eventId, responder: responder, sentUpTo: resumeFrom ?? newest)
             let id = ObjectIdentifier(responder)
             subscribers[eventId, default: [:]][id] = subscriber
-            responder.onClose = { [weak self] in self?.subscribers[eventId]?[id] = nil }
+            subscriber.onEnd = release
+            responder.onClose = { [weak self] in self?.remove(subscriber) }
             if cursors[eventId] == nil { cursors[eventId] = newest }
-            if let resumeFrom, resumeFrom < newest { catchUp(eventId, subscriber, after: resumeFrom) }
+            // Behind the live read (a resume, or the reader moved on while we
+            // looked up `newest`): read what lies between first.
+            if let cursor = cursors[eventId], subscriber.sentUpTo < cursor { catchUp(subscriber, after: subscriber.sentUpTo, read: 0) }
             startReading()
         }
     }
 
     // MARK: catch-up after Last-Event-ID
 
-    private func catchUp(_ eventId: String, _ subscriber: Subscriber, after start: StreamID) {
-        subscriber.held = []
-        redis.send(["XRANGE", EventKeys(eventId).log, "(" + start.text, "+", "COUNT", String(Self.catchUpLimit)]) { [self] result in
+    private func catchUp(_ subscriber: Subscriber, after start: StreamID, read: Int) {
+        if subscriber.held == nil { subscriber.held = [] }
+        redis.send(["XRANGE", EventKeys(subscriber.eventId).log, "(" + start.text, "+", "COUNT", String(Self.page)]) { [self] result in
+            guard subscribers[subscriber.eventId]?[ObjectIdentifier(subscriber.responder)] != nil else { return }
             let entries = Self.entries(result)
             deliver(entries, to: subscriber)
-            let held = subscriber.held ?? []
-            subscriber.held = nil
-            deliver(held, to: subscriber)
+            if entries.count == Self.page, let last = entries.last?.0 {
+                guard read + entries.count < limits.maxCatchUp else {
+                    // Too far behind to replay: the client reloads the seat map, then follows live.
+                    send(Array("event: reset\ndata: {\"reason\":\"too far behind; reload the seat map\"}\n\n".utf8), to: subscriber)
+                    return finishCatchUp(subscriber)
+                }
+                return catchUp(subscriber, after: last, read: read + entries.count)
+            }
+            finishCatchUp(subscriber)
         }
+    }
+
+    private func finishCatchUp(_ subscriber: Subscriber) {
+        let held = subscriber.held ?? []
+        subscriber.held = nil
+        deliver(held, to: subscriber)
+    }
+
+    private func remove(_ subscriber: Subscriber) {
+        subscribers[subscriber.eventId]?[ObjectIdentifier(subscriber.responder)] = nil
+        let end = subscriber.onEnd
+        subscriber.onEnd = nil
+        end?()
     }
 
     // MARK: the live read
@@ -131,24 +188,24 @@ final class AvailabilityStreams {
         let events = subscribers.filter { !$0.value.isEmpty }.keys.sorted()
         for event in cursors.keys where !events.contains(event) { cursors[event] = nil }
         guard !events.isEmpty else { reading = false; return }
-        let ids = events.map { cursors[$0]?.text ?? "$" }
-        let command = ["XREAD", "COUNT", "500", "BLOCK", String(block.wholeMilliseconds), "STREAMS"] + events.map { EventKeys($0).log } + ids
-        reader.send(command) { [self] result in
-            switch result {
-            case let .success(reply):
-                var changed: [String] = []
-                for stream in reply.array ?? [] {
-                    guard let parts = stream.array, parts.count == 2, let key = parts[0].string,
-                          let eventId = Self.eventId(ofLog: key) else { continue }
-                    let entries = Self.entries(.success(parts[1]))
-                    if let last = entries.last?.0 { cursors[eventId] = last }
-                    fanOut(eventId, entries)
-                    changed.append(eventId)
-                }
-                sendCounts(changed) { [self] in readNext() }
-            case .failure:
-                // Redis away: try again shortly; subscribers keep their place.
-                _ = loop.schedule(after: .milliseconds(500)) { [self] in readNext() }
+        let reads = events.map { ["XREAD", "COUNT", "500", "STREAMS", EventKeys($0).log, cursors[$0]?.text ?? "$"] }
+        reader.pipeline(reads) { [self] results in
+            var changed: [String] = []
+            var more = false
+            for (eventId, result) in zip(events, results) {
+                // An error reply (or Redis away) skips this round for that event.
+                guard case let .success(reply) = result, let streams = reply.array, let first = streams.first?.array,
+                      first.count == 2 else { continue }
+                let entries = Self.entries(.success(first[1]))
+                guard let last = entries.last?.0 else { continue }
+                cursors[eventId] = last
+                fanOut(eventId, entries)
+                changed.append(eventId)
+                more = more || entries.count == 500
+            }
+            sendCounts(changed) { [self] in
+                // A full batch means more is waiting: read again at once.
+                _ = loop.schedule(after: more ? .zero : limits.pollInterval) { [self] in readNext() }
             }
         }
     }
@@ -186,7 +243,7 @@ final class AvailabilityStreams {
 
     private func send(_ bytes: [UInt8], to subscriber: Subscriber) {
         guard subscriber.responder.unsentBytes < maxBacklog, subscriber.responder.sendChunk(bytes) else {
-            subscribers[subscriber.eventId]?[ObjectIdentifier(subscriber.responder)] = nil
+            remove(subscriber)
             subscriber.responder.endStream()
             return
         }
@@ -205,6 +262,7 @@ final class AvailabilityStreams {
     /// that move no seat. Only seat ids, statuses and the time go out: no
     /// booking or user ids on a public stream.
     static func message(id: StreamID, fields: [String: String]) -> String? {
+        guard fields["replayFor"] == nil else { return nil } // a replayed dead letter changes no seat again
         let status: String
         switch fields["type"] {
         case "seat.reserved": status = "held"

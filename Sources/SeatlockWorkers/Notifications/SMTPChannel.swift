@@ -99,6 +99,9 @@ struct SMTPSession {
     struct Failure: Error {
         let reason: String
         let permanent: Bool
+        /// The server gave a reply code (it refused); false for timeouts,
+        /// closed connections and garbage, where the outcome is not known.
+        var refused = false
     }
 
     func run() -> DeliveryOutcome {
@@ -127,7 +130,17 @@ struct SMTPSession {
             _ = try command(stream, deadline, "RCPT TO:<\(message.to)>", accept: 250...251)
             _ = try command(stream, deadline, "DATA", accept: 354...354)
             try send(stream, deadline, SMTPMessage.compose(message, settings: settings, date: date))
-            let accepted = try reply(stream, deadline, step: "end of data", accept: 250...250)
+            let accepted: (code: Int, text: String)
+            do {
+                accepted = try reply(stream, deadline, step: "end of data", accept: 250...250)
+            } catch let failure as Failure where failure.refused {
+                throw failure // the server said no: a retry cannot mail the buyer twice
+            } catch {
+                // No answer after the whole message went out: the server may
+                // have taken it. Retrying could mail the buyer twice, so the
+                // outcome is left unknown (dead-lettered), never resent.
+                return .failed(reason: "SMTP: no answer after the message was sent (\(error)); outcome unknown, not resent", permanent: true)
+            }
             _ = try? command(stream, deadline, "QUIT", accept: 221...221) // delivered already; a lost QUIT changes nothing
             return .delivered(detail: "SMTP \(accepted.code) \(accepted.text)".trimmingCharacters(in: .whitespaces))
         } catch let failure as Failure {
@@ -170,7 +183,7 @@ struct SMTPSession {
             }
             let text = texts.joined(separator: " ")
             guard accept.contains(code) else {
-                throw Failure(reason: "SMTP \(step): \(code) \(text.prefix(200))", permanent: (500...599).contains(code))
+                throw Failure(reason: "SMTP \(step): \(code) \(text.prefix(200))", permanent: (500...599).contains(code), refused: true)
             }
             return (code, text)
         }
