@@ -68,7 +68,8 @@ struct Up: ParsableCommand {
             Dashboard: http://127.0.0.1:\(port)/dashboard?event=demo
             Messages to registered buyers: \(outbox)
             Redis: \(url)
-            Admin token: \(config.adminToken)   (from SEATLOCK_ADMIN_TOKEN or \(dataURL.path)/dev-secrets)
+            Admin token: SEATLOCK_ADMIN_TOKEN, or the first line of \(dataURL.path)/dev-secrets (secrets are never printed):
+              ADMIN=$(head -n 1 \(dataURL.path)/dev-secrets)
 
             Try it:
               curl -s http://127.0.0.1:\(port)/v1/events/demo
@@ -76,6 +77,9 @@ struct Up: ParsableCommand {
               curl -s -X POST http://127.0.0.1:\(port)/v1/events/demo/bookings \\
                 -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\
                 -d '{"quantity":2,"section":"A"}'
+              # register to get the e-mail, SMS and push (written to the messages file above):
+              curl -s -X POST http://127.0.0.1:\(port)/v1/users -H 'Content-Type: application/json' \
+                -d '{"email":"you@example.com","name":"You","phone":"+15550100"}'
 
             """)
         }
