@@ -333,3 +333,25 @@ import Testing
         #expect(try admin.call("ACL", "LOG").array?.isEmpty == true)
     }
 }
+
+@Suite struct LiveHoldTimerTests {
+    /// A new, short hold must not shorten the live-hold set's life below a
+    /// booking that waits for its payment (extended by the payment grace).
+    @Test func aShortNewHoldDoesNotForgetAPaymentPendingOne() throws {
+        let server = try TestServer(redis: try TestRedis.shared(), threads: 1) { config in
+            config.abuse.maxLiveHolds = 2
+            config.paymentGraceSeconds = 30
+        }
+        defer { server.stop() }
+        let event = TestServer.uniqueEventId()
+        try server.createEvent(event, holdSeconds: 1, maxSeatsPerUser: 10)
+        let paying = try server.hold(event, user: "pat", seats: ["A-1-1"])
+        #expect(try server.pay(event, booking: try #require(paying.string("id")), user: "pat").status == 202)
+        #expect(try server.hold(event, user: "pat", seats: ["A-1-2"]).status == 201) // ends in 1 s
+        Thread.sleep(forTimeInterval: 1.5)
+        // The short hold is over; the one waiting for its payment is still live.
+        #expect(try server.hold(event, user: "pat", seats: ["A-1-3"]).status == 201)
+        #expect(try server.hold(event, user: "pat", seats: ["A-1-4"]).status == 422)
+        #expect(try TestRedis.shared().client().call("PTTL", EventKeys(event).liveHolds("pat")).int ?? 0 > 20_000)
+    }
+}
