@@ -3,6 +3,7 @@
 // is served start to finish on the thread that accepted it.
 import CLibevent
 import Foundation
+import Synchronization
 
 public struct HTTPLimits: Sendable {
     /// Bodies above this get a JSON 413 from the server (SPEC: 64 KiB).
@@ -402,6 +403,17 @@ func inputBytes(of request: OpaquePointer) -> [UInt8] {
     return bytes
 }
 
+/// What evhttp and the connection guard do without a handler seeing it,
+/// process-wide, for /metrics.
+public enum HTTPServerCounters {
+    /// Requests evhttp refused itself (bad request line, headers or body past the hard limits).
+    public static let refusedByParser = Atomic<Int>(0)
+    /// Connections shut down because their request did not arrive in time (slow clients).
+    public static let deadlineCuts = Atomic<Int>(0)
+    /// Times a loop stopped accepting because it reached its connection cap.
+    public static let acceptPauses = Atomic<Int>(0)
+}
+
 /// Counts a loop's connections and enforces the connection cap and the
 /// request deadline, which evhttp 2.1 lacks. evhttp lets us create each
 /// incoming connection's bufferevent (bevcb); we keep a reference on it, so
@@ -435,7 +447,10 @@ final class ConnectionGuard {
         bufferevent_incref(bufferEvent)
         evbuffer_add_cb(bufferevent_get_output(bufferEvent), jsonErrorPages, nil)
         tracked[bufferEvent] = Tracked(readySince: .now, busy: false)
-        if tracked.count >= maxOnThisLoop { setAccepting(false) }
+        if tracked.count >= maxOnThisLoop {
+            if accepting { HTTPServerCounters.acceptPauses.add(1, ordering: .relaxed) }
+            setAccepting(false)
+        }
         return bufferEvent
     }
 
@@ -469,7 +484,10 @@ final class ConnectionGuard {
                 bufferevent_decref(bufferEvent)
             } else if !state.busy, now - state.readySince > deadline {
                 let fd = bufferevent_getfd(bufferEvent)
-                if fd >= 0 { _ = Foundation.shutdown(fd, Int32(SHUT_RDWR)) }
+                if fd >= 0 {
+                    _ = Foundation.shutdown(fd, Int32(SHUT_RDWR))
+                    HTTPServerCounters.deadlineCuts.add(1, ordering: .relaxed)
+                }
                 tracked[bufferEvent]?.readySince = now // once per deadline, whatever evhttp does next
             }
         }
@@ -523,5 +541,6 @@ private let jsonErrorPages: evbuffer_cb_func = { buffer, info, _ in
         + "Content-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n" + body
     let replacement = Array(bytes[..<start]) + Array(response.utf8)
     guard evbuffer_drain(buffer, length) == 0 else { return }
+    HTTPServerCounters.refusedByParser.add(1, ordering: .relaxed)
     replacement.withUnsafeBytes { _ = evbuffer_add(buffer, $0.baseAddress, $0.count) }
 }

@@ -198,6 +198,8 @@ import Testing
         let refusal = answers.last ?? ""
         #expect(refusal.hasPrefix("400") && refusal.contains("application/json") && refusal.contains(#"{"error":"malformed_request""#))
         #expect(!text.contains("<HTML>") && text.utf8.count < 2000)
+        let samples = try PrometheusParser.parse(try server.http.request("GET", "/metrics").body)
+        #expect(samples.first { $0.name == "seatlock_http_refused_by_parser_total" }?.value ?? 0 >= 1)
     }
 
     @Test func streamsPerAddressAreCapped() throws {
@@ -243,6 +245,10 @@ import Testing
         #expect(reply.status == 200)
         for connection in slow { #expect(connection.waitForServerClose()) }
         trickling.wait()
+        // Operators see it: the cuts and the pause at the cap are counted (process-wide).
+        let samples = try PrometheusParser.parse(try server.http.request("GET", "/metrics").body)
+        #expect(samples.first { $0.name == "seatlock_http_deadline_cuts_total" }?.value ?? 0 >= 4)
+        #expect(samples.first { $0.name == "seatlock_http_accept_pauses_total" }?.value ?? 0 >= 1)
     }
 }
 

@@ -6,7 +6,9 @@
 import Foundation
 import Prometheus
 import SeatlockCore
+import SeatlockHTTP
 import SeatlockRedis
+import Synchronization
 
 /// One registry per server, shared by its loops (its metrics are thread-safe).
 public final class ServerMetrics: Sendable {
@@ -20,6 +22,29 @@ public final class ServerMetrics: Sendable {
     static let maxEvents = 200
 
     public init() {}
+
+    /// The bridge's process-wide counts, as of the last scrape: Prometheus
+    /// counters only go up, so each scrape adds what happened since.
+    private let reportedBridgeCounts = Mutex<[String: Int]>([:])
+
+    private func addBridgeCounters() {
+        let now: [(String, String, Int)] = [
+            ("seatlock_http_refused_by_parser_total", "Requests refused before any handler (bad request line, headers or body past the hard limits)",
+             HTTPServerCounters.refusedByParser.load(ordering: .relaxed)),
+            ("seatlock_http_deadline_cuts_total", "Connections shut down because their request did not arrive within the deadline (slow clients)",
+             HTTPServerCounters.deadlineCuts.load(ordering: .relaxed)),
+            ("seatlock_http_accept_pauses_total", "Times a loop stopped accepting at its connection cap",
+             HTTPServerCounters.acceptPauses.load(ordering: .relaxed)),
+        ]
+        reportedBridgeCounts.withLock { reported in
+            for (name, help, value) in now {
+                let counter = registry.makeCounter(descriptor: Self.name(name, help))
+                let delta = value - reported[name, default: 0]
+                if delta > 0 { counter.increment(by: Int64(delta)) }
+                reported[name] = value
+            }
+        }
+    }
 
     /// The full metric name as Prometheus shows it, and its HELP line.
     static func name(_ fullName: String, _ help: String) -> MetricNameDescriptor {
@@ -97,6 +122,7 @@ public final class ServerMetrics: Sendable {
                     if case let .success(byEvent) = counters {
                         for (event, figures) in byEvent { setEventGauges(event, figures) }
                     }
+                    addBridgeCounters()
                     completion(.success(registry.emitToBuffer()))
                 }
             }
