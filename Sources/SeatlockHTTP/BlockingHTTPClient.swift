@@ -100,9 +100,22 @@ public struct BlockingHTTPClient: Sendable {
 public final class OpenConnection: @unchecked Sendable {
     private var fd: Int32
 
-    public init(host: String = "127.0.0.1", port: Int, timeoutSeconds: Int = 10) throws {
+    /// `from`: a local address to connect from (e.g. 127.0.0.7), to act as many clients.
+    public init(host: String = "127.0.0.1", port: Int, timeoutSeconds: Int = 10, from source: String? = nil) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw BlockingHTTPError.connectFailed("socket: \(errno)") }
+        if let source {
+            var local = sockaddr_in()
+            local.sin_family = sa_family_t(AF_INET)
+            inet_pton(AF_INET, source, &local.sin_addr)
+            let bound = withUnsafePointer(to: &local) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard bound == 0 else {
+                Glibc.close(fd)
+                throw BlockingHTTPError.connectFailed("bind \(source): errno \(errno)")
+            }
+        }
         var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))

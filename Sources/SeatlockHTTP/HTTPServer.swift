@@ -27,6 +27,10 @@ public struct HTTPLimits: Sendable {
     /// share). At the cap a loop stops accepting until some close; waiting
     /// clients stay in the kernel's backlog.
     public var maxConnections: Int = 10_000
+    /// Open connections from one client address (each loop takes its share):
+    /// one source cannot take every slot. Generous, since a NAT puts many
+    /// buyers behind one address; connections past it are closed at once.
+    public var maxConnectionsPerAddress: Int = 512
     public init() {}
 }
 
@@ -412,6 +416,8 @@ public enum HTTPServerCounters {
     public static let deadlineCuts = Atomic<Int>(0)
     /// Times a loop stopped accepting because it reached its connection cap.
     public static let acceptPauses = Atomic<Int>(0)
+    /// Connections closed at once because their address had too many open.
+    public static let addressCapCuts = Atomic<Int>(0)
 }
 
 /// Counts a loop's connections and enforces the connection cap and the
@@ -424,17 +430,27 @@ final class ConnectionGuard {
     private struct Tracked {
         var readySince: ContinuousClock.Instant
         var busy: Bool
+        /// The peer, once looked up (the socket is attached after `accept`).
+        var address: String?
     }
 
     fileprivate var listener: OpaquePointer?
     private var tracked: [OpaquePointer: Tracked] = [:]
+    private var perAddress: [String: Int] = [:]
+    /// Accepted since the last look at their peers.
+    private var unidentified: [OpaquePointer] = []
+    private var identifying: LoopTimer?
     private var accepting = true
+    private let loop: EventLoop
     private let maxOnThisLoop: Int
+    private let maxPerAddress: Int
     private let deadline: Duration
     private var sweeper: LoopTimer?
 
     init(loop: EventLoop, limits: HTTPLimits) {
+        self.loop = loop
         maxOnThisLoop = max(1, limits.maxConnections)
+        maxPerAddress = max(1, limits.maxConnectionsPerAddress)
         deadline = .seconds(limits.requestDeadlineSeconds)
         sweeper = loop.scheduleRepeating(every: .milliseconds(250)) { [weak self] in self?.sweep() }
     }
@@ -447,6 +463,11 @@ final class ConnectionGuard {
         bufferevent_incref(bufferEvent)
         evbuffer_add_cb(bufferevent_get_output(bufferEvent), jsonErrorPages, nil)
         tracked[bufferEvent] = Tracked(readySince: .now, busy: false)
+        unidentified.append(bufferEvent)
+        // evhttp attaches the socket right after this returns: look at the peer on the next turn of the loop.
+        if identifying == nil {
+            identifying = loop.schedule(after: .zero) { [weak self] in self?.identifyPeers() }
+        }
         if tracked.count >= maxOnThisLoop {
             if accepting { HTTPServerCounters.acceptPauses.add(1, ordering: .relaxed) }
             setAccepting(false)
@@ -473,6 +494,53 @@ final class ConnectionGuard {
         _ = on ? evconnlistener_enable(listener) : evconnlistener_disable(listener)
     }
 
+    /// Counts new connections by peer address and shuts down those past the
+    /// per-address cap (evhttp sees the EOF and cleans up).
+    private func identifyPeers() {
+        identifying = nil
+        let fresh = unidentified
+        unidentified.removeAll()
+        for bufferEvent in fresh where tracked[bufferEvent] != nil {
+            let fd = bufferevent_getfd(bufferEvent)
+            guard fd >= 0, let address = Self.peerAddress(fd) else { continue }
+            tracked[bufferEvent]?.address = address
+            perAddress[address, default: 0] += 1
+            if perAddress[address, default: 0] > maxPerAddress {
+                _ = Foundation.shutdown(fd, Int32(SHUT_RDWR))
+                HTTPServerCounters.addressCapCuts.add(1, ordering: .relaxed)
+            }
+        }
+    }
+
+    private static func peerAddress(_ fd: Int32) -> String? {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let found = withUnsafeMutablePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(fd, $0, &length) }
+        }
+        guard found == 0 else { return nil }
+        var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+        let family = Int32(storage.ss_family)
+        let converted: UnsafePointer<CChar>? = withUnsafePointer(to: &storage) { pointer in
+            switch family {
+            case AF_INET:
+                return pointer.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { inet in
+                    var address = inet.pointee.sin_addr
+                    return inet_ntop(AF_INET, &address, &text, socklen_t(text.count))
+                }
+            case AF_INET6:
+                return pointer.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { inet in
+                    var address = inet.pointee.sin6_addr
+                    return inet_ntop(AF_INET6, &address, &text, socklen_t(text.count))
+                }
+            default:
+                return nil
+            }
+        }
+        guard converted != nil else { return nil }
+        return String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     private func sweep() {
         let now = ContinuousClock.now
         for (bufferEvent, state) in tracked {
@@ -481,6 +549,10 @@ final class ConnectionGuard {
             if eventCallback == nil {
                 // evhttp freed the connection: our reference is the last.
                 tracked[bufferEvent] = nil
+                if let address = state.address {
+                    perAddress[address, default: 1] -= 1
+                    if perAddress[address] == 0 { perAddress[address] = nil }
+                }
                 bufferevent_decref(bufferEvent)
             } else if !state.busy, now - state.readySince > deadline {
                 let fd = bufferevent_getfd(bufferEvent)
@@ -497,6 +569,8 @@ final class ConnectionGuard {
     func releaseAll() {
         sweeper?.cancel()
         sweeper = nil
+        identifying?.cancel()
+        identifying = nil
         for bufferEvent in tracked.keys { bufferevent_decref(bufferEvent) }
         tracked.removeAll()
     }

@@ -91,6 +91,7 @@ public final class BookingServer: Sendable {
     private var perLoopConfig: ServerConfig {
         var config = self.config
         config.http.maxConnections = max(1, config.http.maxConnections / max(1, config.threads))
+        config.http.maxConnectionsPerAddress = max(1, config.http.maxConnectionsPerAddress / max(1, config.threads))
         return config
     }
 

@@ -128,6 +128,8 @@ struct LimitOptions: ParsableArguments {
     var maxIdempotencyKeys: Int?
     @Option(name: .customLong("max-connections"), help: "Open HTTP connections, all loops together (default 10000)")
     var maxConnections: Int?
+    @Option(name: .customLong("max-connections-per-address"), help: "Open HTTP connections from one client address (default 512)")
+    var maxConnectionsPerAddress: Int?
     @Option(name: .customLong("idle-timeout"), help: "Seconds an idle keep-alive connection is kept (default 15)")
     var idleTimeout: Int?
     @Option(name: .customLong("request-deadline"), help: "Seconds a request may take to arrive completely (default 20)")
@@ -155,6 +157,10 @@ struct LimitOptions: ParsableArguments {
         if let maxConnections {
             guard (1...1_000_000).contains(maxConnections) else { throw ValidationError("--max-connections must be 1-1000000") }
             config.http.maxConnections = maxConnections
+        }
+        if let maxConnectionsPerAddress {
+            guard (1...1_000_000).contains(maxConnectionsPerAddress) else { throw ValidationError("--max-connections-per-address must be 1-1000000") }
+            config.http.maxConnectionsPerAddress = maxConnectionsPerAddress
         }
         if let idleTimeout {
             guard (1...3600).contains(idleTimeout) else { throw ValidationError("--idle-timeout must be 1-3600 seconds") }

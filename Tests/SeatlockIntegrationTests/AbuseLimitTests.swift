@@ -202,6 +202,27 @@ import Testing
         #expect(samples.first { $0.name == "seatlock_http_refused_by_parser_total" }?.value ?? 0 >= 1)
     }
 
+    @Test func oneAddressCannotTakeEveryConnection() throws {
+        let server = try TestServer(redis: try TestRedis.shared(), threads: 1) { config in
+            config.http.maxConnectionsPerAddress = 4
+            config.http.requestDeadlineSeconds = 30 // only the address cap may cut them
+        }
+        defer { server.stop() }
+        // Six half-sent requests from one address: the two past its cap are closed at once.
+        let greedy = try (0..<6).map { _ in try OpenConnection(port: server.port, timeoutSeconds: 1, from: "127.0.2.1") }
+        defer { greedy.forEach { $0.close() } }
+        for connection in greedy { connection.send(Array("GET /healthz HTTP/1.1\r\nHost: x\r\n".utf8)) }
+        let closed = greedy.filter { $0.waitForServerClose() }.count // open ones time out after 1 s: false
+        #expect(closed == 2)
+        // Another address is served meanwhile.
+        let other = try OpenConnection(port: server.port, timeoutSeconds: 5, from: "127.0.2.2")
+        defer { other.close() }
+        other.send(Array("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8))
+        #expect(String(decoding: try other.readUntilClosed(), as: UTF8.self).hasPrefix("HTTP/1.1 200"))
+        let samples = try PrometheusParser.parse(try server.http.request("GET", "/metrics").body)
+        #expect(samples.first { $0.name == "seatlock_http_address_cap_cuts_total" }?.value ?? 0 >= 2)
+    }
+
     @Test func streamsPerAddressAreCapped() throws {
         let server = try TestServer(redis: try TestRedis.shared(), threads: 1)
         defer { server.stop() }

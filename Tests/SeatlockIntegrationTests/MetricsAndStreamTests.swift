@@ -25,8 +25,8 @@ final class SSEClient {
     private var headerDone = false
     private(set) var status = 0
 
-    init(port: Int, path: String, lastEventId: String? = nil) throws {
-        connection = try OpenConnection(port: port, timeoutSeconds: 5)
+    init(port: Int, path: String, lastEventId: String? = nil, from source: String? = nil) throws {
+        connection = try OpenConnection(port: port, timeoutSeconds: 5, from: source)
         let resume = lastEventId.map { "Last-Event-ID: \($0)\r\n" } ?? ""
         connection.send(Array("GET \(path) HTTP/1.0\r\nHost: test\r\n\(resume)\r\n".utf8))
     }
@@ -114,9 +114,10 @@ final class SSEClient {
         let server = try TestServer.shared()
         let event = TestServer.uniqueEventId()
         try server.createEvent(event, rows: 2, seatsPerRow: 5)
-        let idle = try (0..<200).map { _ in try SSEClient(port: server.port, path: "/v1/events/\(event)/stream") }
+        // From 25 loopback addresses, 8 each: under the per-address stream cap, as separate clients would be.
+        let idle = try (0..<200).map { try SSEClient(port: server.port, path: "/v1/events/\(event)/stream", from: "127.0.1.\(10 + $0 / 8)") }
         defer { idle.forEach { $0.close() } }
-        for client in idle { _ = client.read { $0.contains { $0.event == "counts" } } }
+        for client in idle { #expect(client.read { $0.contains { $0.event == "counts" } }.count == 1 && client.status == 200) }
         // Holds still answer, and every subscriber hears of them.
         #expect(try server.hold(event, user: "busy", seats: ["A-1-1"]).status == 201)
         for client in idle.prefix(20) {

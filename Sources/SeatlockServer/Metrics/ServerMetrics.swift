@@ -35,6 +35,8 @@ public final class ServerMetrics: Sendable {
              HTTPServerCounters.deadlineCuts.load(ordering: .relaxed)),
             ("seatlock_http_accept_pauses_total", "Times a loop stopped accepting at its connection cap",
              HTTPServerCounters.acceptPauses.load(ordering: .relaxed)),
+            ("seatlock_http_address_cap_cuts_total", "Connections closed at once: their client address had too many open",
+             HTTPServerCounters.addressCapCuts.load(ordering: .relaxed)),
         ]
         reportedBridgeCounts.withLock { reported in
             for (name, help, value) in now {
