@@ -146,29 +146,16 @@ struct LimitOptions: ParsableArguments {
         try rate(rateAddress, "SEATLOCK_RATE_ADDRESS", "rate-address", into: &config.abuse.perAddress)
         try rate(rateEvent, "SEATLOCK_RATE_EVENT", "rate-event", into: &config.abuse.eventAdmission)
         try rate(rateRegistrations, "SEATLOCK_RATE_REGISTRATIONS", "rate-registrations", into: &config.abuse.registrationsPerAddress)
-        if let maxLiveHolds {
-            guard (0...1000).contains(maxLiveHolds) else { throw ValidationError("--max-live-holds must be 0-1000") }
-            config.abuse.maxLiveHolds = maxLiveHolds
+        func bounded(_ flag: Int?, _ range: ClosedRange<Int>, _ name: String, into value: inout Int) throws {
+            guard let flag else { return }
+            guard range.contains(flag) else { throw ValidationError("--\(name) must be \(range.lowerBound)-\(range.upperBound)") }
+            value = flag
         }
-        if let maxIdempotencyKeys {
-            guard (0...1_000_000).contains(maxIdempotencyKeys) else { throw ValidationError("--max-idempotency-keys must be 0-1000000") }
-            config.abuse.maxIdempotencyKeys = maxIdempotencyKeys
-        }
-        if let maxConnections {
-            guard (1...1_000_000).contains(maxConnections) else { throw ValidationError("--max-connections must be 1-1000000") }
-            config.http.maxConnections = maxConnections
-        }
-        if let maxConnectionsPerAddress {
-            guard (1...1_000_000).contains(maxConnectionsPerAddress) else { throw ValidationError("--max-connections-per-address must be 1-1000000") }
-            config.http.maxConnectionsPerAddress = maxConnectionsPerAddress
-        }
-        if let idleTimeout {
-            guard (1...3600).contains(idleTimeout) else { throw ValidationError("--idle-timeout must be 1-3600 seconds") }
-            config.http.idleTimeoutSeconds = idleTimeout
-        }
-        if let requestDeadline {
-            guard (1...3600).contains(requestDeadline) else { throw ValidationError("--request-deadline must be 1-3600 seconds") }
-            config.http.requestDeadlineSeconds = requestDeadline
-        }
+        try bounded(maxLiveHolds, 0...1000, "max-live-holds", into: &config.abuse.maxLiveHolds)
+        try bounded(maxIdempotencyKeys, 0...1_000_000, "max-idempotency-keys", into: &config.abuse.maxIdempotencyKeys)
+        try bounded(maxConnections, 1...1_000_000, "max-connections", into: &config.http.maxConnections)
+        try bounded(maxConnectionsPerAddress, 1...1_000_000, "max-connections-per-address", into: &config.http.maxConnectionsPerAddress)
+        try bounded(idleTimeout, 1...3600, "idle-timeout", into: &config.http.idleTimeoutSeconds)
+        try bounded(requestDeadline, 1...3600, "request-deadline", into: &config.http.requestDeadlineSeconds)
     }
 }

@@ -12,21 +12,8 @@ import SeatlockCore
 import SeatlockServer
 import Testing
 
-/// SplitMix64: small, fast, and the same sequence for the same seed.
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 struct Mutator {
-    var random: SeededGenerator
+    var random: SeededRandom
     /// Bytes that have broken parsers before: structure, escapes, NUL, CR/LF,
     /// percent signs, UTF-8 lead and continuation bytes, invalid UTF-8.
     static let nasty: [UInt8] = Array("{}[]:,\"\\*%/.-_ 0123456789eE+\u{7f}".utf8) + [0, 9, 10, 13, 0x80, 0xBF, 0xC0, 0xC3, 0xE2, 0xF0, 0xFF]
@@ -63,7 +50,7 @@ struct Mutator {
     }
 
     @Test func bodies() throws {
-        var mutator = Mutator(random: SeededGenerator(seed: Self.seed))
+        var mutator = Mutator(random: SeededRandom(seed: Self.seed))
         let holds = [#"{"seats":["A-1-1","A-1-2"]}"#, #"{"quantity":2,"section":"A"}"#].map { Array($0.utf8) }
         let payment = Array(#"{"paymentToken":"tok_visa"}"#.utf8)
         let user = Array(#"{"email":"ana@example.com","name":"Ana","phone":"+351912345678"}"#.utf8)
@@ -107,7 +94,7 @@ struct Mutator {
     }
 
     @Test func pathsAndMethods() {
-        var mutator = Mutator(random: SeededGenerator(seed: Self.seed &+ 1))
+        var mutator = Mutator(random: SeededRandom(seed: Self.seed &+ 1))
         let paths = ["/v1/events", "/v1/events/e1", "/v1/events/e1/seats", "/v1/events/e1/bookings", "/v1/events/e1/bookings/b1",
                      "/v1/events/e1/bookings/b1/payment", "/v1/users", "/healthz", "/readyz",
                      "/v1/events/e1/stats", "/v1/events/e1/stream", "/metrics", "/dashboard"].map { Array($0.utf8) }
@@ -134,7 +121,7 @@ struct Mutator {
     }
 
     @Test func tokens() {
-        var mutator = Mutator(random: SeededGenerator(seed: Self.seed &+ 2))
+        var mutator = Mutator(random: SeededRandom(seed: Self.seed &+ 2))
         let tokens = BuyerTokens(secret: "fuzz-secret-0123456789-0123456789-01")
         let valid = Array(tokens.mint(userId: "fuzz-user").utf8)
         var stillValid = 0

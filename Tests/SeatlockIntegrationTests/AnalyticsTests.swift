@@ -13,18 +13,6 @@ import SeatlockTestSupport
 import SeatlockWorkers
 import Testing
 
-/// Reproducible randomness for the traffic mix.
-private struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 private struct LogEntry {
     let id: String
     let fields: [String: String]
@@ -166,7 +154,7 @@ private struct AnalyticsSnapshot: Equatable {
         // 1,000 attempts: half explicit seats (some collide: 409), half best
         // available; then pay (visa or declined), release, pay and refund
         // later, or leave the hold to expire (3 s).
-        var rng = SplitMix64(state: 20_261_125)
+        var rng = SeededRandom(seed: 20_261_125)
         var bookings: [(id: String, user: String)] = []
         var toRefund: [(id: String, user: String)] = []
         var releasedByBuyer = 0

@@ -242,7 +242,7 @@ public enum EventStats {
         let capacity = int(event["capacity"]), held = int(event["held"]), sold = int(event["sold"])
         let initiated = int(stats["bookingsInitiated"]), confirmations = int(stats["confirmations"])
         let latency = confirmLatency(confirmMs)
-        var out = "{\"eventId\":" + jsonString(eventId)
+        var out = "{\"eventId\":" + JSONText.quote(eventId)
         out += ",\"capacity\":\(capacity),\"available\":\(capacity - held - sold),\"held\":\(held),\"sold\":\(sold)"
         out += ",\"revenueCents\":\(int(stats["revenueCents"]))"
         out += ",\"totals\":{" + totalNames.map { "\"\($0)\":\(int(stats[$0]))" }.joined(separator: ",") + "}"
@@ -295,26 +295,5 @@ public enum EventStats {
 
     private static func int(_ text: String?) -> Int {
         text.flatMap { Int($0) } ?? 0
-    }
-
-    static func jsonString(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
     }
 }

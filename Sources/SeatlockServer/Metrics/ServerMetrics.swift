@@ -57,14 +57,16 @@ public final class ServerMetrics: Sendable {
     /// dictionary lookup and two atomic updates, no registry lock.
     final class Recorder {
         private let metrics: ServerMetrics
-        private var counters: [String: Counter] = [:]
+        /// Route names are string literals, so the key costs no allocation.
+        private struct RequestKey: Hashable { let route: String; let status: Int }
+        private var counters: [RequestKey: Counter] = [:]
         private var histograms: [String: DurationHistogram] = [:]
         private var redisHistograms: [String: DurationHistogram] = [:]
 
         init(_ metrics: ServerMetrics) { self.metrics = metrics }
 
         func request(route: String, status: Int, took: Duration) {
-            let key = route + "|" + String(status)
+            let key = RequestKey(route: route, status: status)
             let counter = counters[key] ?? {
                 let made = metrics.registry.makeCounter(descriptor: ServerMetrics.name("seatlock_http_requests_total", "HTTP requests answered, by route and status"),
                                                         labels: [("route", route), ("status", String(status))])
