@@ -462,6 +462,10 @@ final class ConnectionGuard {
         guard let bufferEvent = bufferevent_socket_new(base, -1, Int32(BEV_OPT_CLOSE_ON_FREE.rawValue)) else { return nil }
         bufferevent_incref(bufferEvent)
         evbuffer_add_cb(bufferevent_get_output(bufferEvent), jsonErrorPages, nil)
+        // Near the cap, let go of the closed connections first. Before the
+        // new one joins: evhttp sets its callbacks only after we return, so
+        // it would look closed.
+        if tracked.count + 1 >= maxOnThisLoop { reapClosed() }
         tracked[bufferEvent] = Tracked(readySince: .now, busy: false)
         unidentified.append(bufferEvent)
         // evhttp attaches the socket right after this returns: look at the peer on the next turn of the loop.
@@ -505,7 +509,9 @@ final class ConnectionGuard {
             guard fd >= 0, let address = Self.peerAddress(fd) else { continue }
             tracked[bufferEvent]?.address = address
             perAddress[address, default: 0] += 1
-            if perAddress[address, default: 0] > maxPerAddress {
+            // Connections that closed since the last sweep still count until
+            // reaped: reap before judging, so only open ones are held against the address.
+            if perAddress[address, default: 0] > maxPerAddress, reapClosed() == 0 || perAddress[address, default: 0] > maxPerAddress {
                 _ = Foundation.shutdown(fd, Int32(SHUT_RDWR))
                 HTTPServerCounters.addressCapCuts.add(1, ordering: .relaxed)
             }
@@ -541,20 +547,31 @@ final class ConnectionGuard {
         return String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
-    private func sweep() {
-        let now = ContinuousClock.now
+    /// Lets go of the connections evhttp has freed (it clears their
+    /// callbacks; our reference is the last). Returns how many.
+    @discardableResult
+    private func reapClosed() -> Int {
+        var reaped = 0
         for (bufferEvent, state) in tracked {
             var eventCallback: bufferevent_event_cb?
             bufferevent_getcb(bufferEvent, nil, nil, &eventCallback, nil)
-            if eventCallback == nil {
-                // evhttp freed the connection: our reference is the last.
-                tracked[bufferEvent] = nil
-                if let address = state.address {
-                    perAddress[address, default: 1] -= 1
-                    if perAddress[address] == 0 { perAddress[address] = nil }
-                }
-                bufferevent_decref(bufferEvent)
-            } else if !state.busy, now - state.readySince > deadline {
+            guard eventCallback == nil else { continue }
+            tracked[bufferEvent] = nil
+            if let address = state.address {
+                perAddress[address, default: 1] -= 1
+                if perAddress[address] == 0 { perAddress[address] = nil }
+            }
+            bufferevent_decref(bufferEvent)
+            reaped += 1
+        }
+        return reaped
+    }
+
+    private func sweep() {
+        reapClosed()
+        let now = ContinuousClock.now
+        for (bufferEvent, state) in tracked {
+            if !state.busy, now - state.readySince > deadline {
                 let fd = bufferevent_getfd(bufferEvent)
                 if fd >= 0 {
                     _ = Foundation.shutdown(fd, Int32(SHUT_RDWR))
