@@ -130,3 +130,24 @@ enum Base64URL {
         return out
     }
 }
+
+/// Who is calling: the admin token, or a buyer's verified user id.
+public enum Caller: Equatable, Sendable {
+    case admin
+    case buyer(String)
+
+    /// Idempotency records are scoped per caller.
+    public var scope: String {
+        switch self {
+        case .admin: "admin"
+        case let .buyer(id): "u_" + id
+        }
+    }
+    /// The user id scripts check ownership against; '' lets an admin see any booking.
+    public var ownerFilter: String {
+        switch self {
+        case .admin: ""
+        case let .buyer(id): id
+        }
+    }
+}

@@ -1,6 +1,9 @@
-// The Redis key schema (SPEC "Redis layout"). Every key of one event carries
-// the hash tag `{EVENT}`, so an event lives in one Redis Cluster slot and its
-// Lua scripts may touch all of its keys atomically.
+// The whole Redis key schema (docs/operations/keys.md): every key Seatlock
+// writes is named here and nowhere else. Every key of one event carries the
+// hash tag `{EVENT}`, so an event lives in one Redis Cluster slot and its Lua
+// scripts may touch all of its keys atomically; global keys (the event set,
+// users, dead letters, the simulated provider's ledger) never share a
+// script with an event's keys.
 public struct EventKeys: Sendable {
     public let eventId: String
     private let prefix: String
@@ -10,6 +13,9 @@ public struct EventKeys: Sendable {
         self.eventId = eventId
         self.prefix = "sl:{\(eventId)}:"
     }
+
+    /// `sl:{E}:NAME`, for the key types of this file.
+    func key(_ name: String) -> String { prefix + name }
 
     public var event: String { prefix + "event" }
     public var seats: String { prefix + "seats" }
@@ -38,11 +44,48 @@ public struct EventKeys: Sendable {
     public func rateLimit(user userId: String) -> String { prefix + "rl:user:" + userId }
     public func rateLimit(address: String) -> String { prefix + "rl:ip:" + address }
     public var admissionLimit: String { prefix + "rl:event" }
+
+    /// Hash: the notifications worker's delivery marks of one booking.
+    public func notified(_ bookingId: String) -> String { prefix + "notified:" + bookingId }
+    /// Stream: one entry per delivery attempt (`notification.delivered` / `notification.failed`).
+    public var notifications: String { prefix + "notifications" }
+
+    /// The event id and the rest of one of an event's keys (`sl:{E}:log` →
+    /// `("E", "log")`); nil for a key of no event or an invalid event id.
+    public static func parse(_ key: String) -> (eventId: String, name: Substring)? {
+        guard key.hasPrefix("sl:{"), let close = key.range(of: "}:") else { return nil }
+        let eventId = String(key[key.index(key.startIndex, offsetBy: 4)..<close.lowerBound])
+        guard Identifier.isValid(eventId) else { return nil }
+        return (eventId, key[close.upperBound...])
+    }
+
+    /// `sl:{E}:log` → E.
+    public static func eventId(ofLog key: String) -> String? {
+        guard let (eventId, name) = parse(key), name == "log" else { return nil }
+        return eventId
+    }
+
+    /// `sl:{E}:expiry:B` → (E, B).
+    public static func booking(ofExpiry key: String) -> (eventId: String, bookingId: String)? {
+        guard let (eventId, name) = parse(key), name.hasPrefix("expiry:") else { return nil }
+        let bookingId = String(name.dropFirst("expiry:".count))
+        return Identifier.isValid(bookingId) ? (eventId, bookingId) : nil
+    }
 }
 
 public enum GlobalKeys {
     /// Set of event ids, for workers and the sweeper to discover logs.
     public static let events = "sl:events"
+
+    /// Stream: entries a consumer group gave up on (`sl:dlq:payments`, …).
+    public static func deadLetters(group: String) -> String { "sl:dlq:" + group }
+
+    /// The simulated payment provider's ledger, so that "charged once" holds
+    /// across worker restarts (hashes keyed by idempotency key): the payment
+    /// id of each charge, the charge attempts (for tok_flaky), the refund id.
+    public static let providerCharges = "sl:provider:charges"
+    public static let providerAttempts = "sl:provider:attempts"
+    public static let providerRefunds = "sl:provider:refunds"
 }
 
 /// Registered buyers. SPEC names the record `sl:user:U`; every user key
@@ -56,4 +99,64 @@ public enum UserKeys {
     public static func email(_ email: String) -> String { "sl:{users}:email:" + email }
     /// GCRA state of registrations from one client address.
     public static func registrationLimit(address: String) -> String { "sl:{users}:rl:ip:" + address }
+}
+
+/// The analytics keys of one event (same `{E}` slot as
+/// the event's other keys, so analytics_apply.lua may touch them together).
+public struct AnalyticsKeys: Sendable, Equatable {
+    public let eventId: String
+    /// Hash: counters, live `held` / `sold`, `lastEntry` (last applied log id).
+    public let stats: String
+    /// HyperLogLog of the buyers who made a hold.
+    public let buyers: String
+    /// Hash: hold -> confirmation histogram, bucket upper bound (ms) -> count, `+Inf`, `count`, `sum`, `max`.
+    public let confirmMs: String
+    /// Hash: per-second ring buffer, `second % 3600` -> compact JSON.
+    public let series: String
+
+    /// `eventId` must already be a valid `Identifier`.
+    public init(_ eventId: String) {
+        self.init(eventId, base: "stats")
+    }
+
+    /// Where `AnalyticsService.rebuild` folds the log before swapping the result in.
+    public static func staging(_ eventId: String) -> AnalyticsKeys {
+        AnalyticsKeys(eventId, base: "stats-rebuild")
+    }
+
+    private init(_ eventId: String, base: String) {
+        self.eventId = eventId
+        let prefix = EventKeys(eventId).key(base)
+        stats = prefix
+        buyers = prefix + ":buyers"
+        confirmMs = prefix + ":confirm_ms"
+        series = prefix + ":series"
+    }
+
+    /// In the order analytics_apply.lua takes them (KEYS[1...4]).
+    public var all: [String] { [stats, buyers, confirmMs, series] }
+}
+
+/// A stream entry id (`ms-seq`), ordered as Redis orders them.
+public struct StreamID: Comparable, Hashable, Sendable, CustomStringConvertible {
+    public let milliseconds: UInt64
+    public let sequence: UInt64
+
+    public init(milliseconds: UInt64, sequence: UInt64) {
+        self.milliseconds = milliseconds
+        self.sequence = sequence
+    }
+
+    public static let zero = StreamID(milliseconds: 0, sequence: 0)
+
+    /// Exactly `DIGITS-DIGITS`; nil for anything else.
+    public init?(_ text: String) {
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 2, let ms = UInt64(parts[0]), let seq = UInt64(parts[1]) else { return nil }
+        milliseconds = ms
+        sequence = seq
+    }
+
+    public static func < (a: StreamID, b: StreamID) -> Bool { (a.milliseconds, a.sequence) < (b.milliseconds, b.sequence) }
+    public var description: String { "\(milliseconds)-\(sequence)" }
 }

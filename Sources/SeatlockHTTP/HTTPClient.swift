@@ -2,6 +2,7 @@
 // request at a time. The stress tool opens hundreds of them on one loop.
 import CLibevent
 import Foundation
+import SeatlockLoop
 
 public struct ClientResponse: Sendable {
     /// 0 when the request failed below HTTP (connection refused, reset, timeout).
@@ -51,6 +52,20 @@ public final class HTTPClientConnection {
         }
         // On failure libevent has already freed the request and called the callback.
         _ = evhttp_make_request(connection, request, command, path)
+    }
+}
+
+extension HTTPClientConnection {
+    /// One request on a connection of its own, let go once answered (a slow
+    /// peer holds up only this request): the notifications worker's webhooks.
+    public static func sendOnce(on loop: EventLoop, host: String, port: Int, timeoutSeconds: Int, method: String, path: String,
+                                headers: [(String, String)], body: [UInt8], completion: @escaping (ClientResponse) -> Void) {
+        let connection = HTTPClientConnection(loop: loop, host: host, port: port, timeoutSeconds: timeoutSeconds)
+        connection.send(method: method, path: path, headers: headers, body: body) { response in
+            // Freed on the next loop turn: not from inside its own callback.
+            loop.schedule(after: .zero) { withExtendedLifetime(connection) {} }
+            completion(response)
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 // is served start to finish on the thread that accepted it.
 import CLibevent
 import Foundation
+import SeatlockLoop
 import Synchronization
 
 public struct HTTPLimits: Sendable {

@@ -3,7 +3,7 @@
 // expired-key notifications on, `noeviction` (an evicted hold would be an
 // oversell), loopback only.
 import Foundation
-import SeatlockHTTP
+import SeatlockLoop
 
 public enum LocalRedisError: Error, CustomStringConvertible {
     case notInstalled

@@ -3,6 +3,7 @@
 // `lua/includes/NAME.lua`), so what runs is exactly what the repo holds.
 import Crypto
 import Foundation
+import SeatlockLoop
 
 public struct LuaScript: Sendable, Equatable {
     public let name: String
@@ -68,24 +69,12 @@ public struct ScriptLibrary: Sendable {
     /// Finds `lua/`: $SEATLOCK_LUA_DIR, then next to the working directory or
     /// the executable or this source file, walking up.
     public static func locate(environment: [String: String] = ProcessInfo.processInfo.environment, sourceFile: String = #filePath) throws -> ScriptLibrary {
-        var candidates: [URL] = []
-        if let dir = environment["SEATLOCK_LUA_DIR"], !dir.isEmpty { candidates.append(URL(fileURLWithPath: dir)) }
-        let starts = [
-            URL(fileURLWithPath: FileManager.default.currentDirectoryPath),
-            URL(fileURLWithPath: CommandLine.arguments.first ?? ".").resolvingSymlinksInPath().deletingLastPathComponent(),
-            URL(fileURLWithPath: sourceFile).deletingLastPathComponent(),
-        ]
-        for start in starts {
-            var dir = start.standardizedFileURL
-            for _ in 0..<8 {
-                candidates.append(dir.appendingPathComponent("lua"))
-                dir = dir.deletingLastPathComponent()
-            }
+        do {
+            return try ScriptLibrary(directory: ResourceDirectory.locate(["lua"], marker: "hold.lua", override: environment["SEATLOCK_LUA_DIR"],
+                                                                      sourceFile: sourceFile))
+        } catch let notFound as ResourceNotFound {
+            throw ScriptLibraryError.directoryNotFound(notFound.tried)
         }
-        for candidate in candidates where FileManager.default.fileExists(atPath: candidate.appendingPathComponent("hold.lua").path) {
-            return try ScriptLibrary(directory: candidate)
-        }
-        throw ScriptLibraryError.directoryNotFound(Array(candidates.prefix(4).map(\.path)))
     }
 
     static func resolveIncludes(_ text: String, script: String, directory: URL) throws -> String {

@@ -8,7 +8,7 @@
 // follows. Lost connections are handled the same way.
 import CHiredis
 import Foundation
-import SeatlockHTTP
+import SeatlockLoop
 
 public struct RedisConnectionOptions: Sendable {
     public var commandTimeout: Duration = .seconds(2)

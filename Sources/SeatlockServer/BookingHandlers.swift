@@ -6,27 +6,7 @@ import Logging
 import SeatlockCore
 import SeatlockHTTP
 import SeatlockRedis
-
-/// Who is calling: the admin token, or a buyer's verified user id.
-enum Caller: Equatable {
-    case admin
-    case buyer(String)
-
-    /// Idempotency records are scoped per caller.
-    var scope: String {
-        switch self {
-        case .admin: "admin"
-        case let .buyer(id): "u_" + id
-        }
-    }
-    /// The user id scripts check ownership against; '' lets an admin see any booking.
-    var ownerFilter: String {
-        switch self {
-        case .admin: ""
-        case let .buyer(id): id
-        }
-    }
-}
+import SeatlockScripts
 
 final class BookingHandlers {
     private let config: ServerConfig
@@ -46,16 +26,18 @@ final class BookingHandlers {
     private let metrics: ServerMetrics
     private let recorder: ServerMetrics.Recorder
     private let streams: AvailabilityStreams
+    private let dashboard: Dashboard
 
     /// The route a request resolved to, for the metrics label.
     private final class RouteLabel { var name = "unmatched" }
 
-    init(config: ServerConfig, scripts: BookingScripts, redis: RedisConnection, streams: AvailabilityStreams,
+    init(config: ServerConfig, scripts: BookingScripts, dashboard: Dashboard, redis: RedisConnection, streams: AvailabilityStreams,
          metrics: ServerMetrics, logger: Logger) {
         self.config = config
         self.scripts = scripts
         self.redis = redis
         self.streams = streams
+        self.dashboard = dashboard
         self.metrics = metrics
         self.recorder = ServerMetrics.Recorder(metrics)
         self.tokens = BuyerTokens(secret: config.tokenSecret)
@@ -93,109 +75,136 @@ final class BookingHandlers {
             throw APIError(status: 400, code: "invalid_query", message: "the query holds a control character, a NUL or a byte outside ASCII")
         }
         if request.method == "POST" { try checkBody(request) }
+        // The route table: one small handler per route (exhaustive: a new
+        // route does not compile until it has one).
         switch route {
-        case .health:
-            responder.send(HTTPResponse(status: 200, json: #"{"status":"ok"}"#))
-        case .ready:
-            redis.send(["PING"]) { result in
-                if case .success(.status("PONG")) = result {
-                    responder.send(HTTPResponse(status: 200, json: #"{"status":"ready"}"#))
-                } else {
-                    responder.send(Self.response(APIError.unavailable))
-                }
-            }
-        case .createEvent:
-            guard try authenticate(request) == .admin else { throw .forbidden }
-            let spec = try EventSpec.decode(request.body)
-            let idem = try idempotencyKey(request, keys: EventKeys(spec.id), caller: .admin)
-            // sl:events lives in another hash slot, so the script cannot write it.
-            // It goes first, on the same connection (so in order): an id there
-            // without an event is harmless to the sweeper and workers, while an
-            // event missing from it would never be swept.
-            redis.send(["SADD", GlobalKeys.events, spec.id]) { _ in }
-            run(scripts.createEvent(spec, idempotencyKey: idem.key, fingerprint: idem.fingerprint)) { [self] result in
-                respond(responder, result, request: request)
-            }
-        case .createUser:
-            let registration = try UserRegistration.decode(request.body)
-            let userId = UserID.random()
-            let call = scripts.createUser(registration, id: userId, client: request.remoteAddress, registrations: config.abuse.registrationsPerAddress)
-            run(call) { [self] result in
-                var response = Self.scriptResponse(result)
-                if response.status == 201, response.body.last == UInt8(ascii: "}") {
-                    // The token is minted here: the script never sees the secret.
-                    let token = tokens.mint(userId: userId, ttlSeconds: 86_400)
-                    response.body.removeLast()
-                    response.body += Array(",\"token\":\(JSONText.quote(token))}".utf8)
-                }
-                if response.status >= 500 { respond(responder, result, request: request) } else { responder.send(response) }
-            }
-        case let .eventStats(eventId):
-            EventStats.read(eventId: eventId, on: redis) { result in
-                switch result {
-                case let .success(json?): responder.send(HTTPResponse(status: 200, json: json))
-                case .success(nil): responder.send(Self.response(APIError(status: 404, code: "event_not_found", message: "no such event")))
-                case .failure: responder.send(Self.response(APIError.unavailable))
-                }
-            }
-        case let .eventStream(eventId):
-            let resume = request.header("last-event-id") ?? Self.queryValue(request.query, "lastEventId")
-            if let resume, StreamID(resume) == nil { throw .invalid("Last-Event-ID must be a log entry id like 1795625189720-0") }
-            streams.subscribe(eventId: eventId, lastEventId: resume, client: clientAddressKey(request.remoteAddress), responder: responder)
-        case .metrics:
-            metrics.scrape(on: redis) { result in
-                switch result {
-                case let .success(text): responder.send(HTTPResponse(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: text))
-                case .failure: responder.send(Self.response(APIError.unavailable))
-                }
-            }
-        case .dashboard:
-            responder.send(HTTPResponse(status: 200, contentType: "text/html; charset=utf-8",
-                                        headers: [("Cache-Control", "no-cache")], body: Array(DashboardPage.html.utf8)))
-        case let .event(eventId):
-            run(scripts.getEvent(eventId)) { result in
-                self.respond(responder, result, request: request)
-            }
-        case let .seats(eventId):
-            let section = Self.queryValue(request.query, "section")
-            if let section, !Identifier.isValidSection(section) { throw .invalid("section ids are 1-16 letters, digits or '_'") }
-            listSeats(eventId: eventId, section: section, responder: responder)
-        case let .createBooking(eventId):
-            guard case let .buyer(userId) = try authenticate(request) else {
-                throw APIError(status: 403, code: "forbidden", message: "bookings are made with a buyer token")
-            }
-            let hold = try HoldRequest.decode(request.body)
-            let idem = try idempotencyKey(request, keys: EventKeys(eventId), caller: .buyer(userId))
-            let call = scripts.hold(hold, event: eventId, booking: BookingID.random(), user: userId,
-                                    client: request.remoteAddress, policy: policy,
-                                    idempotencyKey: idem.key, fingerprint: idem.fingerprint)
-            run(call) { result in
-                self.respond(responder, result, request: request)
-            }
-        case let .booking(eventId, bookingId):
-            let caller = try authenticate(request)
-            run(scripts.getBooking(event: eventId, booking: bookingId, owner: caller.ownerFilter)) { result in
-                self.respond(responder, result, request: request)
-            }
-        case let .releaseBooking(eventId, bookingId):
-            let caller = try authenticate(request)
-            run(scripts.release(event: eventId, booking: bookingId, owner: caller.ownerFilter, actor: caller == .admin ? "admin" : "buyer")) { result in
-                self.respond(responder, result, request: request)
-            }
-        case let .requestPayment(eventId, bookingId):
-            guard case let .buyer(userId) = try authenticate(request) else {
-                throw APIError(status: 403, code: "forbidden", message: "payments are made with a buyer token")
-            }
-            let payment = try PaymentRequest.decode(request.body)
-            let idem = try idempotencyKey(request, keys: EventKeys(eventId), caller: .buyer(userId))
-            let call = scripts.requestPayment(event: eventId, booking: bookingId, owner: userId, paymentToken: payment.paymentToken,
-                                              graceMilliseconds: config.paymentGraceSeconds * 1000,
-                                              client: request.remoteAddress, policy: policy,
-                                              idempotencyKey: idem.key, fingerprint: idem.fingerprint)
-            run(call) { result in
-                self.respond(responder, result, request: request)
+        case .health: responder.send(HTTPResponse(status: 200, json: #"{"status":"ok"}"#))
+        case .ready: ready(responder)
+        case .createEvent: try createEvent(request, responder)
+        case .createUser: try createUser(request, responder)
+        case let .event(eventId): runScript(scripts.getEvent(eventId), request, responder)
+        case let .seats(eventId): try seats(eventId, request, responder)
+        case let .eventStats(eventId): eventStats(eventId, responder)
+        case let .eventStream(eventId): try eventStream(eventId, request, responder)
+        case .metrics: scrapeMetrics(responder)
+        case .dashboard: responder.send(dashboard.page)
+        case .dashboardScript: responder.send(dashboard.script)
+        case let .createBooking(eventId): try createBooking(eventId, request, responder)
+        case let .booking(eventId, bookingId): try getBooking(eventId, bookingId, request, responder)
+        case let .releaseBooking(eventId, bookingId): try releaseBooking(eventId, bookingId, request, responder)
+        case let .requestPayment(eventId, bookingId): try requestPayment(eventId, bookingId, request, responder)
+        }
+    }
+
+    // MARK: handlers
+
+    private func runScript(_ call: ScriptCall, _ request: HTTPRequest, _ responder: HTTPResponder) {
+        run(call) { [self] result in respond(responder, result, request: request) }
+    }
+
+    private func ready(_ responder: HTTPResponder) {
+        redis.send(["PING"]) { result in
+            if case .success(.status("PONG")) = result {
+                responder.send(HTTPResponse(status: 200, json: #"{"status":"ready"}"#))
+            } else {
+                responder.send(Self.response(APIError.unavailable))
             }
         }
+    }
+
+    private func createEvent(_ request: HTTPRequest, _ responder: HTTPResponder) throws(APIError) {
+        guard try authenticate(request) == .admin else { throw .forbidden }
+        let spec = try EventSpec.decode(request.body)
+        let idem = try idempotencyKey(request, keys: EventKeys(spec.id), caller: .admin)
+        // sl:events lives in another hash slot, so the script cannot write it.
+        // It goes first, on the same connection (so in order): an id there
+        // without an event is harmless to the sweeper and workers, while an
+        // event missing from it would never be swept.
+        redis.send(["SADD", GlobalKeys.events, spec.id]) { _ in }
+        runScript(scripts.createEvent(spec, idempotencyKey: idem.key, fingerprint: idem.fingerprint), request, responder)
+    }
+
+    private func createUser(_ request: HTTPRequest, _ responder: HTTPResponder) throws(APIError) {
+        let registration = try UserRegistration.decode(request.body)
+        let userId = UserID.random()
+        let call = scripts.createUser(registration, id: userId, client: request.remoteAddress, registrations: config.abuse.registrationsPerAddress)
+        run(call) { [self] result in
+            var response = Self.scriptResponse(result)
+            if response.status == 201, response.body.last == UInt8(ascii: "}") {
+                // The token is minted here: the script never sees the secret.
+                let token = tokens.mint(userId: userId, ttlSeconds: 86_400)
+                response.body.removeLast()
+                response.body += Array(",\"token\":\(JSONText.quote(token))}".utf8)
+            }
+            if response.status >= 500 { respond(responder, result, request: request) } else { responder.send(response) }
+        }
+    }
+
+    private func seats(_ eventId: String, _ request: HTTPRequest, _ responder: HTTPResponder) throws(APIError) {
+        let section = Self.queryValue(request.query, "section")
+        if let section, !Identifier.isValidSection(section) { throw .invalid("section ids are 1-16 letters, digits or '_'") }
+        listSeats(eventId: eventId, section: section, responder: responder)
+    }
+
+    private func eventStats(_ eventId: String, _ responder: HTTPResponder) {
+        EventStats.read(eventId: eventId, on: redis) { result in
+            switch result {
+            case let .success(json?): responder.send(HTTPResponse(status: 200, json: json))
+            case .success(nil): responder.send(Self.response(APIError(status: 404, code: "event_not_found", message: "no such event")))
+            case .failure: responder.send(Self.response(APIError.unavailable))
+            }
+        }
+    }
+
+    private func eventStream(_ eventId: String, _ request: HTTPRequest, _ responder: HTTPResponder) throws(APIError) {
+        let resume = request.header("last-event-id") ?? Self.queryValue(request.query, "lastEventId")
+        if let resume, StreamID(resume) == nil { throw .invalid("Last-Event-ID must be a log entry id like 1795625189720-0") }
+        streams.subscribe(eventId: eventId, lastEventId: resume, client: clientAddressKey(request.remoteAddress), responder: responder)
+    }
+
+    private func scrapeMetrics(_ responder: HTTPResponder) {
+        metrics.scrape(on: redis) { result in
+            switch result {
+            case let .success(text): responder.send(HTTPResponse(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: text))
+            case .failure: responder.send(Self.response(APIError.unavailable))
+            }
+        }
+    }
+
+    private func createBooking(_ eventId: String, _ request: HTTPRequest, _ responder: HTTPResponder) throws(APIError) {
+        guard case let .buyer(userId) = try authenticate(request) else {
+            throw APIError(status: 403, code: "forbidden", message: "bookings are made with a buyer token")
+        }
+        let hold = try HoldRequest.decode(request.body)
+        let idem = try idempotencyKey(request, keys: EventKeys(eventId), caller: .buyer(userId))
+        let call = scripts.hold(hold, event: eventId, booking: BookingID.random(), user: userId,
+                                client: request.remoteAddress, policy: policy,
+                                idempotencyKey: idem.key, fingerprint: idem.fingerprint)
+        runScript(call, request, responder)
+    }
+
+    private func getBooking(_ eventId: String, _ bookingId: String, _ request: HTTPRequest, _ responder: HTTPResponder) throws(APIError) {
+        let caller = try authenticate(request)
+        runScript(scripts.getBooking(event: eventId, booking: bookingId, owner: caller.ownerFilter), request, responder)
+    }
+
+    private func releaseBooking(_ eventId: String, _ bookingId: String, _ request: HTTPRequest, _ responder: HTTPResponder) throws(APIError) {
+        let caller = try authenticate(request)
+        let call = scripts.release(event: eventId, booking: bookingId, owner: caller.ownerFilter, actor: caller == .admin ? "admin" : "buyer")
+        runScript(call, request, responder)
+    }
+
+    private func requestPayment(_ eventId: String, _ bookingId: String, _ request: HTTPRequest, _ responder: HTTPResponder) throws(APIError) {
+        guard case let .buyer(userId) = try authenticate(request) else {
+            throw APIError(status: 403, code: "forbidden", message: "payments are made with a buyer token")
+        }
+        let payment = try PaymentRequest.decode(request.body)
+        let idem = try idempotencyKey(request, keys: EventKeys(eventId), caller: .buyer(userId))
+        let call = scripts.requestPayment(event: eventId, booking: bookingId, owner: userId, paymentToken: payment.paymentToken,
+                                          graceMilliseconds: config.paymentGraceSeconds * 1000,
+                                          client: request.remoteAddress, policy: policy,
+                                          idempotencyKey: idem.key, fingerprint: idem.fingerprint)
+        runScript(call, request, responder)
     }
 
     /// Answers with a script's reply. A 5xx is logged with its cause (the

@@ -4,12 +4,16 @@
 import Foundation
 import Logging
 import SeatlockHTTP
+import SeatlockLoop
 import SeatlockRedis
+import SeatlockScripts
 import Synchronization
 
-public final class BookingServer: Sendable {
+public final class BookingServer: Service {
+    public let name = "seatlock-server"
     public let config: ServerConfig
     private let scripts: BookingScripts
+    private let dashboard: Dashboard
     private let loops = Mutex<[EventLoop.Handle]>([])
     private let finished = DispatchGroup()
     /// Shared by every loop: /metrics shows the whole server.
@@ -18,24 +22,29 @@ public final class BookingServer: Sendable {
     public init(config: ServerConfig, library: ScriptLibrary) throws {
         self.config = config
         self.scripts = try BookingScripts(library)
+        self.dashboard = try Dashboard.locate()
     }
 
-    /// Starts every loop; returns the bound port once all of them listen.
-    public func start() throws -> Int {
+    private let boundPort = Mutex(0)
+    /// The port every loop listens on (the one picked when `config.port` is 0), once started.
+    public var port: Int { boundPort.withLock { $0 } }
+
+    /// Starts every loop; returns once all of them listen.
+    public func start() throws {
         raiseOpenFileLimit()
         ignoreBrokenPipes()
         var port = config.port
         for index in 0..<max(1, config.threads) {
             port = try startLoop(index: index, port: port)
         }
-        return port
+        boundPort.withLock { $0 = port }
     }
 
     private func startLoop(index: Int, port: Int) throws -> Int {
         let started = DispatchSemaphore(value: 0)
         let outcome = Mutex<Result<Int, any Error>?>(nil)
         let config = self.perLoopConfig
-        let scripts = self.scripts, metrics = self.metrics
+        let scripts = self.scripts, metrics = self.metrics, dashboard = self.dashboard
         finished.enter()
         let thread = Thread { [self] in
             defer { finished.leave() }
@@ -53,7 +62,7 @@ public final class BookingServer: Sendable {
             streamLimits.perLoop = max(1, config.http.maxConnections / 2)
             streamLimits.heartbeat = min(.seconds(5), .milliseconds(config.http.idleTimeoutSeconds * 500))
             let streams = AvailabilityStreams(loop: loop, url: config.redis, redis: redis, limits: streamLimits)
-            let handlers = BookingHandlers(config: config, scripts: scripts, redis: redis, streams: streams, metrics: metrics, logger: logger)
+            let handlers = BookingHandlers(config: config, scripts: scripts, dashboard: dashboard, redis: redis, streams: streams, metrics: metrics, logger: logger)
             let server: HTTPServer
             do {
                 server = try HTTPServer(loop: loop, host: config.host, port: port, limits: config.http) { request, responder in
@@ -95,8 +104,10 @@ public final class BookingServer: Sendable {
         return config
     }
 
+    public func stop() { stop(timeout: .seconds(10)) }
+
     /// Graceful stop: returns when every loop has finished (or after `timeout`).
-    public func stop(timeout: Duration = .seconds(10)) {
+    public func stop(timeout: Duration) {
         for handle in loops.withLock({ $0 }) { handle.requestShutdown() }
         let seconds = Double(timeout.components.seconds)
         if finished.wait(timeout: .now() + seconds) == .timedOut {

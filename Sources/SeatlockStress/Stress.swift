@@ -4,6 +4,7 @@ import Foundation
 import SeatlockAudit
 import SeatlockCore
 import SeatlockHTTP
+import SeatlockLoop
 import SeatlockRedis
 
 public enum StressError: Error, CustomStringConvertible {

@@ -2,6 +2,7 @@
 import Foundation
 import Histogram
 import SeatlockCore
+import SeatlockLoop
 
 public struct StressStats {
     public var requests = 0

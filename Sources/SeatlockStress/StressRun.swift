@@ -5,6 +5,7 @@ import Foundation
 import Histogram
 import SeatlockCore
 import SeatlockHTTP
+import SeatlockLoop
 
 public enum Endpoint: String, CaseIterable, Sendable {
     case look, hold, pay, poll

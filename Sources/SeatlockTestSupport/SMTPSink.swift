@@ -3,7 +3,7 @@
 // port), and keeps every message it accepted. One thread accepts; each
 // session gets a thread of its own.
 import Foundation
-import SeatlockHTTP
+import SeatlockLoop
 import Synchronization
 
 public struct ReceivedMail: Sendable {

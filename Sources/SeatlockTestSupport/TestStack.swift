@@ -5,7 +5,9 @@
 import Foundation
 import SeatlockCore
 import SeatlockHTTP
+import SeatlockLoop
 import SeatlockRedis
+import SeatlockScripts
 import SeatlockServer
 
 public enum TestSecrets {
@@ -69,7 +71,8 @@ public final class TestServer: @unchecked Sendable {
         config.abuse = .unlimited
         configure(&config)
         server = try BookingServer(config: config, library: redis.library)
-        port = try server.start()
+        try server.start()
+        port = server.port
     }
 
     public static func shared() throws -> TestServer {

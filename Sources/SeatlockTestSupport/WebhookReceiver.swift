@@ -3,6 +3,7 @@
 // configured failure status for the first N requests or for all of them.
 import Foundation
 import SeatlockHTTP
+import SeatlockLoop
 import Synchronization
 
 public struct ReceivedWebhook: Sendable {

@@ -17,9 +17,9 @@
 import Foundation
 import Logging
 import SeatlockCore
-import SeatlockHTTP
+import SeatlockLoop
 import SeatlockRedis
-import SeatlockServer
+import SeatlockScripts
 import Synchronization
 
 public struct AnalyticsOptions: Sendable {
@@ -50,7 +50,7 @@ public struct AnalyticsError: Error, Sendable, Equatable, CustomStringConvertibl
     }
 }
 
-public final class AnalyticsWorker {
+public final class AnalyticsWorker: LoopWorker {
     private let script: LuaScript
     private let options: AnalyticsOptions
     private var consumer: StreamConsumer!
@@ -71,15 +71,9 @@ public final class AnalyticsWorker {
 
     private var redis: RedisConnection { consumer.connection }
 
-    /// `sl:{E}:log` -> E.
-    static func eventId(ofLog stream: String) -> String? {
-        guard stream.hasPrefix("sl:{"), stream.hasSuffix("}:log") else { return nil }
-        let id = String(stream.dropFirst(4).dropLast(5))
-        return Identifier.isValid(id) ? id : nil
-    }
 
     private func handle(_ entry: StreamEntry, _ done: @escaping (HandlerOutcome) -> Void) {
-        guard let eventId = Self.eventId(ofLog: entry.stream) else { return done(.done) } // not an event's log
+        guard let eventId = EventKeys.eventId(ofLog: entry.stream) else { return done(.done) } // not an event's log
         apply(entry, eventId: eventId, rounds: options.catchUpRounds, done)
     }
 
@@ -152,36 +146,17 @@ public final class AnalyticsWorker {
 
 /// Runs an AnalyticsWorker on its own thread (for `seatlock worker
 /// analytics`, `seatlock up` and the tests), and rebuilds an event's figures.
-public final class AnalyticsService: Sendable {
-    private let redis: RedisURL
-    private let script: LuaScript
-    private let options: AnalyticsOptions
-    private let thread = Mutex<LoopThread?>(nil)
-
+public final class AnalyticsService: LoopService, @unchecked Sendable {
     public init(redis: RedisURL, script: LuaScript, options: AnalyticsOptions = AnalyticsOptions()) {
-        self.redis = redis
-        self.script = script
-        self.options = options
+        super.init(name: "seatlock-analytics", stopTimeout: .seconds(10)) { loop in
+            AnalyticsWorker(loop: loop, redis: redis, script: script, options: options)
+        }
     }
 
     /// Takes lua/analytics_apply.lua from the library.
     public convenience init(redis: RedisURL, library: ScriptLibrary, options: AnalyticsOptions = AnalyticsOptions()) throws {
         let script = try library.script(AnalyticsScript.name)
         self.init(redis: redis, script: script, options: options)
-    }
-
-    public func start() throws {
-        let (redis, script, options) = (self.redis, self.script, self.options)
-        let thread = try LoopThread(name: "seatlock-analytics") { loop in
-            let worker = AnalyticsWorker(loop: loop, redis: redis, script: script, options: options)
-            loop.onShutdownRequest = { worker.stop { loop.handle.stop() } }
-        }
-        self.thread.withLock { $0 = thread }
-    }
-
-    /// Graceful: the entries in hand finish first (at most `timeout`).
-    public func stop(timeout: Duration = .seconds(10)) {
-        thread.withLock { $0 }?.stop(timeout: timeout)
     }
 
     /// Recomputes the event's figures from its whole log: folds every entry

@@ -4,6 +4,7 @@
 // in any group, or, for a group with nothing pending, the last entry it was
 // given. Entries before that point were delivered to and acked by every
 // group. A group that does not exist yet blocks trimming: it has read nothing.
+import SeatlockCore
 import SeatlockRedis
 
 public struct LogTrimmer {
@@ -67,18 +68,3 @@ public struct TrimBlocked: Error, Equatable, Sendable {
     public let reason: String
 }
 
-/// `ms-seq`, ordered as Redis orders stream ids.
-struct StreamID: Comparable, CustomStringConvertible {
-    let milliseconds: UInt64
-    let sequence: UInt64
-
-    init?(_ text: String) {
-        let parts = text.split(separator: "-")
-        guard parts.count == 2, let ms = UInt64(parts[0]), let seq = UInt64(parts[1]) else { return nil }
-        milliseconds = ms
-        sequence = seq
-    }
-
-    static func < (a: StreamID, b: StreamID) -> Bool { (a.milliseconds, a.sequence) < (b.milliseconds, b.sequence) }
-    var description: String { "\(milliseconds)-\(sequence)" }
-}

@@ -3,7 +3,8 @@
 // worker's loop; the booking id is the idempotency key, so a retried or
 // redelivered charge never charges twice.
 import Foundation
-import SeatlockHTTP
+import SeatlockCore
+import SeatlockLoop
 import SeatlockRedis
 
 public enum ChargeResult: Sendable, Equatable {
@@ -37,10 +38,6 @@ public protocol PaymentProvider: AnyObject {
 ///   sl:provider:attempts hash  idempotency key -> charge attempts (for tok_flaky)
 ///   sl:provider:refunds  hash  idempotency key -> refund id
 public final class SimulatedPaymentProvider: PaymentProvider {
-    public static let chargesKey = "sl:provider:charges"
-    public static let attemptsKey = "sl:provider:attempts"
-    public static let refundsKey = "sl:provider:refunds"
-
     private let redis: RedisConnection
     private let loop: EventLoop
     public var slowDelay: Duration = .seconds(2)
@@ -51,7 +48,7 @@ public final class SimulatedPaymentProvider: PaymentProvider {
     }
 
     public func charge(idempotencyKey: String, amountCents: Int, token: String, completion: @escaping (ChargeResult) -> Void) {
-        redis.send(["HINCRBY", Self.attemptsKey, idempotencyKey, "1"]) { [self] result in
+        redis.send(["HINCRBY", GlobalKeys.providerAttempts, idempotencyKey, "1"]) { [self] result in
             guard case let .success(.integer(attempt)) = result else {
                 return completion(.failed(reason: "provider_unreachable", retryable: true))
             }
@@ -69,7 +66,7 @@ public final class SimulatedPaymentProvider: PaymentProvider {
     /// Records the charge once; a repeat returns the first payment id.
     private func book(_ key: String, _ completion: @escaping (ChargeResult) -> Void) {
         let paymentId = "pay_" + key
-        redis.send(["HSETNX", Self.chargesKey, key, paymentId]) { result in
+        redis.send(["HSETNX", GlobalKeys.providerCharges, key, paymentId]) { result in
             if case .success(.integer) = result {
                 completion(.succeeded(paymentId: paymentId))
             } else {
@@ -79,12 +76,12 @@ public final class SimulatedPaymentProvider: PaymentProvider {
     }
 
     public func refund(idempotencyKey: String, completion: @escaping (Result<Refund?, RedisError>) -> Void) {
-        redis.send(["HGET", Self.chargesKey, idempotencyKey]) { [redis] result in
+        redis.send(["HGET", GlobalKeys.providerCharges, idempotencyKey]) { [redis] result in
             switch result {
             case .success(.null): completion(.success(nil))
             case let .success(.bulk(paymentId)):
                 let refundId = "re_" + idempotencyKey
-                redis.send(["HSETNX", Self.refundsKey, idempotencyKey, refundId]) { result in
+                redis.send(["HSETNX", GlobalKeys.providerRefunds, idempotencyKey, refundId]) { result in
                     completion(result.map { _ in Refund(paymentId: paymentId, refundId: refundId) })
                 }
             case let .success(other): completion(.failure(RedisError(.server, "\(other)")))

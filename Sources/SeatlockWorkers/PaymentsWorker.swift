@@ -10,9 +10,9 @@
 import Foundation
 import Logging
 import SeatlockCore
-import SeatlockHTTP
+import SeatlockLoop
 import SeatlockRedis
-import SeatlockServer
+import SeatlockScripts
 import Synchronization
 
 public struct PaymentsOptions: Sendable {
@@ -30,7 +30,7 @@ public struct PaymentsOptions: Sendable {
     }
 }
 
-public final class PaymentsWorker {
+public final class PaymentsWorker: LoopWorker {
     private let scripts: BookingScripts
     private let options: PaymentsOptions
     private let loop: EventLoop
@@ -185,30 +185,12 @@ struct PaymentRequestEntry {
 }
 
 /// Runs a PaymentsWorker on its own thread (for `seatlock worker payments`,
-/// `seatlock up` and the tests).
-public final class PaymentsService: Sendable {
-    private let redis: RedisURL
-    private let scripts: BookingScripts
-    private let options: PaymentsOptions
-    private let thread = Mutex<LoopThread?>(nil)
-
+/// `seatlock up` and the tests). Its graceful stop lets the entries in hand
+/// finish first (at most 10 s).
+public final class PaymentsService: LoopService, @unchecked Sendable {
     public init(redis: RedisURL, scripts: BookingScripts, options: PaymentsOptions) {
-        self.redis = redis
-        self.scripts = scripts
-        self.options = options
-    }
-
-    public func start() throws {
-        let (redis, scripts, options) = (self.redis, self.scripts, self.options)
-        let thread = try LoopThread(name: "seatlock-payments") { loop in
-            let worker = PaymentsWorker(loop: loop, redis: redis, scripts: scripts, options: options)
-            loop.onShutdownRequest = { worker.stop { loop.handle.stop() } }
+        super.init(name: "seatlock-payments", stopTimeout: .seconds(10)) { loop in
+            PaymentsWorker(loop: loop, redis: redis, scripts: scripts, options: options)
         }
-        self.thread.withLock { $0 = thread }
-    }
-
-    /// Graceful: the entries in hand finish first (at most `timeout`).
-    public func stop(timeout: Duration = .seconds(10)) {
-        thread.withLock { $0 }?.stop(timeout: timeout)
     }
 }

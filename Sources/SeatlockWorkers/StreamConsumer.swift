@@ -8,7 +8,7 @@
 import Foundation
 import Logging
 import SeatlockCore
-import SeatlockHTTP
+import SeatlockLoop
 import SeatlockRedis
 
 public struct StreamEntry: Sendable, Equatable {
@@ -46,7 +46,6 @@ public struct ConsumerOptions: Sendable {
 }
 
 public enum DeadLetter {
-    public static func stream(group: String) -> String { "sl:dlq:" + group }
     /// The field scripts/ops/dlq-replay adds to a replayed entry: the group it is for.
     public static let replayField = "replayFor"
 }
@@ -204,7 +203,7 @@ public final class StreamConsumer {
     }
 
     private func deadLetter(_ entry: StreamEntry, reason: String) {
-        var command = ["XADD", DeadLetter.stream(group: options.group), "*", "stream", entry.stream, "entryId", entry.id,
+        var command = ["XADD", GlobalKeys.deadLetters(group: options.group), "*", "stream", entry.stream, "entryId", entry.id,
                        "reason", reason, "group", options.group]
         for (field, value) in entry.fields.sorted(by: { $0.key < $1.key }) { command += ["field." + field, value] }
         commands.send(command) { [self] result in

@@ -1,7 +1,7 @@
 // The `seatlock` command: one binary, one subcommand per component.
 import ArgumentParser
 import Foundation
-import SeatlockHTTP
+import SeatlockLoop
 
 @main
 struct Seatlock: ParsableCommand {

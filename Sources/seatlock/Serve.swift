@@ -2,8 +2,9 @@
 import ArgumentParser
 import Foundation
 import Logging
-import SeatlockHTTP
+import SeatlockLoop
 import SeatlockRedis
+import SeatlockScripts
 import SeatlockServer
 
 struct Serve: ParsableCommand {
@@ -38,24 +39,19 @@ enum Preflight {
 }
 
 enum ServerRunner {
-    /// Starts the server, waits for SIGINT or SIGTERM, stops it gracefully.
-    static func runUntilSignal(config: ServerConfig, library: ScriptLibrary, expiry: ExpiryOptions, banner: ((Int) -> Void)? = nil) throws {
+    /// Starts `workers`, the expiry service and the server, in that order,
+    /// waits for SIGINT or SIGTERM, and stops them gracefully in reverse.
+    static func runUntilSignal(config: ServerConfig, library: ScriptLibrary, expiry: ExpiryOptions,
+                               workers: [any Service] = [], banner: ((Int) -> Void)? = nil) throws {
         let logger = Logger(label: "seatlock")
         let server = try BookingServer(config: config, library: library)
         let expiryService = ExpiryService(redis: config.redis, scripts: try BookingScripts(library), options: expiry)
-        try expiryService.start()
-        let port = try server.start()
-        logger.info("listening", metadata: ["port": "\(port)", "threads": "\(config.threads)", "redis": "\(config.redis)"])
-        banner?(port)
-        let main = try EventLoop()
-        let signals = SignalWatcher(loop: main) { signal in
+        try ServiceRunner.runUntilSignal(workers + [expiryService, server], started: {
+            logger.info("listening", metadata: ["port": "\(server.port)", "threads": "\(config.threads)", "redis": "\(config.redis)"])
+            banner?(server.port)
+        }, onSignal: { signal in
             logger.info("stopping", metadata: ["signal": "\(signal)"])
-            main.handle.stop()
-        }
-        main.run()
-        signals.cancel()
-        server.stop()
-        expiryService.stop()
+        })
         let counts = expiryService.expired
         logger.info("stopped", metadata: ["expiredByListener": "\(counts.byListener)", "expiredBySweeper": "\(counts.bySweeper)"])
     }
@@ -75,14 +71,10 @@ struct Expiry: ParsableCommand {
         let options = try expiry.options()
         try Preflight.check(url, library: library, listen: options.listen)
         let service = ExpiryService(redis: url, scripts: try BookingScripts(library), options: options)
-        try service.start()
         let logger = Logger(label: "seatlock.expiry")
-        logger.info("expiry running", metadata: ["listener": "\(options.listen)", "redis": "\(url)"])
-        let main = try EventLoop()
-        let signals = SignalWatcher(loop: main) { _ in main.handle.stop() }
-        main.run()
-        signals.cancel()
-        service.stop()
+        try ServiceRunner.runUntilSignal([service], started: {
+            logger.info("expiry running", metadata: ["listener": "\(options.listen)", "redis": "\(url)"])
+        })
         let counts = service.expired
         logger.info("stopped", metadata: ["expiredByListener": "\(counts.byListener)", "expiredBySweeper": "\(counts.bySweeper)"])
     }

@@ -5,6 +5,7 @@ import ArgumentParser
 import Foundation
 import SeatlockCore
 import SeatlockRedis
+import SeatlockScripts
 import SeatlockServer
 import SeatlockWorkers
 
@@ -47,20 +48,15 @@ struct Up: ParsableCommand {
         try Preflight.check(adminURL, library: library, listen: expiry.listen)
         try createDemoEvent(url: adminURL, library: library)
         let payments = PaymentsService(redis: url, scripts: try BookingScripts(library), options: PaymentsOptions())
-        try payments.start()
-        defer { payments.stop() }
         let analytics = try AnalyticsService(redis: url, library: library)
-        try analytics.start()
-        defer { analytics.stop() }
         // Messages go to a file here; `seatlock worker notifications` has the SMTP and webhook channels.
         let outbox = dataURL.appendingPathComponent("outbox.jsonl").path
         var notificationOptions = NotificationsOptions()
         notificationOptions.outboxPath = outbox
         let notifications = NotificationsService(redis: url, options: notificationOptions)
-        try notifications.start()
-        defer { notifications.stop() }
 
-        try ServerRunner.runUntilSignal(config: config, library: library, expiry: expiry) { port in
+        try ServerRunner.runUntilSignal(config: config, library: library, expiry: expiry,
+                                        workers: [payments, analytics, notifications]) { port in
             let buyer = BuyerTokens(secret: config.tokenSecret).mint(userId: "demo-buyer", ttlSeconds: 86_400)
             say("""
 

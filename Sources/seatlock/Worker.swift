@@ -4,8 +4,9 @@ import Foundation
 import Logging
 import SeatlockCore
 import SeatlockHTTP
+import SeatlockLoop
 import SeatlockRedis
-import SeatlockServer
+import SeatlockScripts
 import SeatlockWorkers
 
 struct Worker: ParsableCommand {
@@ -29,13 +30,9 @@ struct Worker: ParsableCommand {
             let library = try ScriptLibrary.locate()
             try RedisClient(url: url).load(library)
             let service = PaymentsService(redis: url, scripts: try BookingScripts(library), options: try options())
-            try service.start()
-            Logger(label: "seatlock.payments").info("payments worker running", metadata: ["redis": "\(url)"])
-            let main = try EventLoop()
-            let signals = SignalWatcher(loop: main) { _ in main.handle.stop() }
-            main.run()
-            signals.cancel()
-            service.stop()
+            try ServiceRunner.runUntilSignal([service]) {
+                Logger(label: "seatlock.payments").info("payments worker running", metadata: ["redis": "\(url)"])
+            }
         }
 
         func options() throws -> PaymentsOptions {
@@ -72,13 +69,9 @@ struct Worker: ParsableCommand {
             }
             let service = try AnalyticsService(redis: url, library: library,
                                                options: consumer.map { AnalyticsOptions(consumer: $0) } ?? AnalyticsOptions())
-            try service.start()
-            Logger(label: "seatlock.analytics").info("analytics worker running", metadata: ["redis": "\(url)"])
-            let main = try EventLoop()
-            let signals = SignalWatcher(loop: main) { _ in main.handle.stop() }
-            main.run()
-            signals.cancel()
-            service.stop()
+            try ServiceRunner.runUntilSignal([service]) {
+                Logger(label: "seatlock.analytics").info("analytics worker running", metadata: ["redis": "\(url)"])
+            }
         }
     }
 
@@ -103,13 +96,9 @@ struct Worker: ParsableCommand {
             LoggingSystem.bootstrap(StreamLogHandler.standardError)
             let url = try redis.resolved()
             let service = NotificationsService(redis: url, options: try options())
-            try service.start()
-            Logger(label: "seatlock.notifications").info("notifications worker running", metadata: ["redis": "\(url)"])
-            let main = try EventLoop()
-            let signals = SignalWatcher(loop: main) { _ in main.handle.stop() }
-            main.run()
-            signals.cancel()
-            service.stop()
+            try ServiceRunner.runUntilSignal([service]) {
+                Logger(label: "seatlock.notifications").info("notifications worker running", metadata: ["redis": "\(url)"])
+            }
         }
 
         func options() throws -> NotificationsOptions {
@@ -123,6 +112,7 @@ struct Worker: ParsableCommand {
             options.smtpPort = smtpPort
             options.sender = sender
             options.webhookURL = webhookURL ?? env["SEATLOCK_WEBHOOK_URL"].nonEmpty
+            options.webhookPost = NotificationsOptions.evhttpPost
             options.outboxPath = outbox
             options.maxAttempts = maxAttempts
             options.currency = currency
@@ -130,5 +120,14 @@ struct Worker: ParsableCommand {
             options.timeout = .milliseconds(Int(timeout * 1000))
             return options
         }
+    }
+}
+
+extension NotificationsOptions {
+    /// The webhook channel's POSTs, through evhttp's client.
+    static let evhttpPost: WebhookPost = { loop, request, completion in
+        HTTPClientConnection.sendOnce(on: loop, host: request.endpoint.host, port: request.endpoint.port,
+                                      timeoutSeconds: request.timeoutSeconds, method: "POST", path: request.endpoint.target,
+                                      headers: request.headers, body: request.body) { completion($0.status) }
     }
 }

@@ -9,7 +9,6 @@
 //   SEATLOCK_FUZZ_ITERATIONS=1000000 SEATLOCK_FUZZ_SEED=7 swift test --filter FuzzTests
 import Foundation
 import SeatlockCore
-import SeatlockServer
 import Testing
 
 struct Mutator {

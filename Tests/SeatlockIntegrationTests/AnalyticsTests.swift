@@ -8,6 +8,7 @@ import Foundation
 import SeatlockCore
 import SeatlockHTTP
 import SeatlockRedis
+import SeatlockScripts
 import SeatlockServer
 import SeatlockTestSupport
 import SeatlockWorkers
@@ -328,45 +329,5 @@ private struct AnalyticsSnapshot: Equatable {
         let series = try client.call("HGETALL", keys.series).fields
         #expect(EventStats.seriesPoints(series) == [SeriesPoint(t: 1_800_000_000, holds: 1, releases: 1, seatsHeld: 2)])
         #expect(series.keys.sorted() == [String(1_800_000_000 % EventStats.seriesSeconds)])
-    }
-}
-
-@Suite struct EventStatsRenderTests {
-    @Test func renderIsTheDocumentedJSON() throws {
-        let json = EventStats.render(
-            eventId: "e1",
-            event: ["capacity": "100", "held": "7", "sold": "20", "revenueCents": "99"],
-            stats: ["bookingsInitiated": "12", "holds": "12", "seatsHeld": "30", "confirmations": "5", "seatsSold": "20", "revenueCents": "50000",
-                    "expiries": "2", "releases": "1", "cancellations": "1", "refunds": "0", "paymentsRequested": "7", "paymentsCompleted": "5",
-                    "paymentsFailed": "3", "held": "7", "sold": "20", "lastEntry": "1-0"],
-            activeBuyers: 9,
-            confirmMs: ["100": "1", "500": "2", "2500": "1", "+Inf": "1", "count": "5", "sum": "1237000", "max": "1234567"],
-            series: [
-                "10": #"{"t":7210,"holds":2,"confirmations":1,"expiries":0,"releases":0,"seatsHeld":4,"seatsSold":2}"#,
-                "11": #"{"t":7211,"holds":1,"confirmations":0,"expiries":1,"releases":1,"seatsHeld":1,"seatsSold":0}"#,
-                "9": #"{"t":3609,"holds":5,"confirmations":0,"expiries":0,"releases":0,"seatsHeld":5,"seatsSold":0}"#, // an hour ago
-            ])
-        #expect(json == #"{"eventId":"e1","capacity":100,"available":73,"held":7,"sold":20,"revenueCents":50000,"#
-            + #""totals":{"bookingsInitiated":12,"holds":12,"seatsHeld":30,"confirmations":5,"expiries":2,"releases":1,"cancellations":1,"#
-            + #""paymentsRequested":7,"paymentsCompleted":5,"paymentsFailed":3,"paymentsRefunded":0},"#
-            + #""conversion":0.4167,"activeBuyers":9,"holdToConfirmMs":{"count":5,"p50":500,"p90":1234567,"p99":1234567},"#
-            + #""series":[{"t":7210,"holds":2,"confirmations":1,"expiries":0,"releases":0,"seatsHeld":4,"seatsSold":2},"#
-            + #"{"t":7211,"holds":1,"confirmations":0,"expiries":1,"releases":1,"seatsHeld":1,"seatsSold":0}]}"#)
-        #expect(try JSONSerialization.jsonObject(with: Data(json.utf8)) is [String: Any])
-    }
-
-    @Test func aNewEventHasZeros() {
-        let json = EventStats.render(eventId: "e2", event: ["capacity": "10"], stats: [:], activeBuyers: 0, confirmMs: [:], series: [:])
-        #expect(json == #"{"eventId":"e2","capacity":10,"available":10,"held":0,"sold":0,"revenueCents":0,"totals":{"bookingsInitiated":0,"#
-            + #""holds":0,"seatsHeld":0,"confirmations":0,"expiries":0,"releases":0,"cancellations":0,"paymentsRequested":0,"#
-            + #""paymentsCompleted":0,"paymentsFailed":0,"paymentsRefunded":0},"conversion":0,"activeBuyers":0,"#
-            + #""holdToConfirmMs":{"count":0,"p50":0,"p90":0,"p99":0},"series":[]}"#)
-    }
-
-    @Test func percentilesAreBucketUpperBounds() {
-        let latency = EventStats.confirmLatency(["100": "90", "1000": "9", "5000": "1", "count": "100"])
-        #expect(latency == ConfirmLatency(count: 100, p50: 100, p90: 100, p99: 1000))
-        #expect(EventStats.counters(["held": "3", "lastEntry": "1-1"])["held"] == 3)
-        #expect(SeriesPoint(json: "not json") == nil)
     }
 }

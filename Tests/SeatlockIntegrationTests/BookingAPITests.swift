@@ -2,7 +2,6 @@
 // sockets. Every test uses its own event id.
 import Foundation
 import SeatlockCore
-import SeatlockHTTP
 import SeatlockRedis
 import SeatlockServer
 import SeatlockTestSupport

@@ -3,6 +3,7 @@
 import Foundation
 import SeatlockCore
 import SeatlockRedis
+import SeatlockScripts
 import SeatlockServer
 import SeatlockTestSupport
 import Testing

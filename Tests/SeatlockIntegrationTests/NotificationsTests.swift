@@ -5,6 +5,7 @@
 import Foundation
 import SeatlockCore
 import SeatlockHTTP
+import SeatlockLoop
 import SeatlockRedis
 import SeatlockServer
 import SeatlockTestSupport
@@ -44,6 +45,10 @@ private final class NotificationsHarness {
         options.smtpPort = smtp.port
         options.sender = "tickets@seatlock.test"
         options.webhookURL = webhook.url
+        options.webhookPost = { loop, post, done in // evhttp's client, as the binary injects it
+            HTTPClientConnection.sendOnce(on: loop, host: post.endpoint.host, port: post.endpoint.port, timeoutSeconds: post.timeoutSeconds,
+                                          method: "POST", path: post.endpoint.target, headers: post.headers, body: post.body) { done($0.status) }
+        }
         options.maxAttempts = maxAttempts
         options.firstBackoff = .milliseconds(20)
         options.maxBackoff = .milliseconds(100)
@@ -96,7 +101,7 @@ private final class NotificationsHarness {
 
     /// The booking's entries in sl:{E}:notifications, oldest first.
     func attempts(_ booking: String, event: String? = nil) throws -> [[String: String]] {
-        let stream = NotificationKeys.stream(event: event ?? self.event)
+        let stream = EventKeys(event ?? self.event).notifications
         return (try client.call("XRANGE", stream, "-", "+").array ?? [])
             .compactMap { $0.array?.last?.fields }
             .filter { $0["bookingId"] == booking }
@@ -109,7 +114,7 @@ private final class NotificationsHarness {
     }
 
     func deadLetters() throws -> [[String: String]] {
-        (try client.call("XRANGE", DeadLetter.stream(group: "notifications"), "-", "+").array ?? []).compactMap { $0.array?.last?.fields }
+        (try client.call("XRANGE", GlobalKeys.deadLetters(group: "notifications"), "-", "+").array ?? []).compactMap { $0.array?.last?.fields }
     }
 
     /// Entries of the log delivered to the notifications group and not acked.
@@ -124,7 +129,7 @@ private final class NotificationsHarness {
     }
 
     func mark(_ booking: String, _ field: String, event: String? = nil) throws -> String? {
-        try client.call("HGET", NotificationKeys.notified(event: event ?? self.event, booking: booking), field).string
+        try client.call("HGET", EventKeys(event ?? self.event).notified(booking), field).string
     }
 }
 

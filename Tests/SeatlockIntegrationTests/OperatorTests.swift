@@ -99,7 +99,7 @@ private func ops(_ name: String, _ arguments: [String], redis: TestRedis) throws
     @Test func aDeadLetterGoesBackToItsStream() throws {
         let h = try ScriptHarness()
         let group = "ops\(UInt32.random(in: 0...UInt32.max))"
-        let dlq = "sl:dlq:" + group
+        let dlq = GlobalKeys.deadLetters(group: group)
         let id = try h.client.call("XADD", dlq, "*", "stream", h.keys.log, "entryId", "1-1", "reason", "test", "group", group,
                                    "field.type", "payment.requested", "field.bookingId", "bfixed", "field.eventId", h.event).string ?? ""
         let before = try h.client.call("XLEN", h.keys.log).int ?? 0

@@ -3,6 +3,7 @@
 import Foundation
 import SeatlockCore
 import SeatlockRedis
+import SeatlockScripts
 import SeatlockServer
 import SeatlockTestSupport
 import SeatlockWorkers
@@ -71,7 +72,7 @@ private struct PaymentsHarness {
     }
 
     func charges(_ booking: String) throws -> String? {
-        try client.call("HGET", SimulatedPaymentProvider.chargesKey, booking).string
+        try client.call("HGET", GlobalKeys.providerCharges, booking).string
     }
 }
 
@@ -106,7 +107,7 @@ private struct PaymentsHarness {
         #expect(Date().timeIntervalSince(started) >= 1.9)
         #expect(try h.client.call("HGET", h.keys.event, "sold").int == 3)
         #expect(try h.client.call("HGET", h.keys.event, "revenueCents").int == 7500)
-        #expect(try h.client.call("HLEN", SimulatedPaymentProvider.chargesKey).int == 3)
+        #expect(try h.client.call("HLEN", GlobalKeys.providerCharges).int == 3)
     }
 
     @Test func aWorkerKilledAfterTheChargeIsReplacedAndTheBookingIsChargedAndConfirmedOnce() throws {
@@ -124,8 +125,8 @@ private struct PaymentsHarness {
         defer { second.stop() }
         #expect(try h.waitForStatus(booking, in: ["confirmed"]) == "confirmed")
         #expect(try h.history(booking).filter { $0 == "booking.confirmed" }.count == 1)
-        #expect(try h.client.call("HLEN", SimulatedPaymentProvider.chargesKey).int == 1)
-        #expect(try h.client.call("HGET", SimulatedPaymentProvider.attemptsKey, booking).int == 2) // asked twice, charged once
+        #expect(try h.client.call("HLEN", GlobalKeys.providerCharges).int == 1)
+        #expect(try h.client.call("HGET", GlobalKeys.providerAttempts, booking).int == 2) // asked twice, charged once
         let pending = try h.client.call("XPENDING", h.keys.log, "payments").array?.first?.int
         #expect(pending == 0)
     }
@@ -136,7 +137,7 @@ private struct PaymentsHarness {
         try h.client.call("XADD", h.keys.log, "*", "type", "payment.requested", "eventId", h.event, "bookingId", "{bad}", "amountCents", "lots")
         let service = try h.worker(h.options(claimIdle: .milliseconds(200)))
         defer { service.stop() }
-        let dlq = DeadLetter.stream(group: "payments")
+        let dlq = GlobalKeys.deadLetters(group: "payments")
         let deadline = Date().addingTimeInterval(10)
         while try h.client.call("XLEN", dlq).int == 0, Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
         let letters = try h.client.call("XRANGE", dlq, "-", "+").array ?? []
@@ -160,7 +161,7 @@ private struct PaymentsHarness {
         #expect(try h.client.call("ZSCORE", h.keys.free("A"), "A-4-1") != .null)
         let history = try h.history(booking)
         #expect(history.contains("booking.expired") && history.last == "payment.refunded" && !history.contains("booking.confirmed"))
-        #expect(try h.client.call("HGET", SimulatedPaymentProvider.refundsKey, booking).string != nil)
+        #expect(try h.client.call("HGET", GlobalKeys.providerRefunds, booking).string != nil)
         // The booking names the charge the provider refunded, as the provider named it.
         #expect(try h.client.call("HGET", h.keys.booking(booking), "paymentId").string == h.charges(booking))
     }

@@ -3,6 +3,7 @@
 import Foundation
 import SeatlockCore
 import SeatlockHTTP
+import SeatlockLoop
 import SeatlockRedis
 import SeatlockServer
 import SeatlockTestSupport
@@ -27,7 +28,8 @@ import Testing
         config.host = "127.0.0.1"
         config.port = 0
         let booking = try BookingServer(config: config, library: library)
-        let port = try booking.start()
+        try booking.start()
+        let port = booking.port
         defer { booking.stop() }
         let http = BlockingHTTPClient(port: port)
         #expect(try http.request("GET", "/readyz").status == 200)

@@ -15,8 +15,9 @@
 import Foundation
 import Logging
 import SeatlockCore
-import SeatlockHTTP
+import SeatlockLoop
 import SeatlockRedis
+import SeatlockScripts
 import Synchronization
 
 public struct ExpiryOptions: Sendable {
@@ -47,17 +48,17 @@ final class ExpiryCounter: Sendable {
     let value = Mutex(ExpiryCounts())
 }
 
-public final class ExpiryService: Sendable {
-    private let redis: RedisURL
-    private let scripts: BookingScripts
-    private let options: ExpiryOptions
-    private let thread = Mutex<LoopThread?>(nil)
-    private let counts = ExpiryCounter()
+/// The listener and the sweeper on a loop of their own (inside `serve`, or
+/// `seatlock expiry` alone).
+public final class ExpiryService: LoopService, @unchecked Sendable {
+    private let counts: ExpiryCounter
 
     public init(redis: RedisURL, scripts: BookingScripts, options: ExpiryOptions = ExpiryOptions()) {
-        self.redis = redis
-        self.scripts = scripts
-        self.options = options
+        let counts = ExpiryCounter()
+        self.counts = counts
+        super.init(name: "seatlock-expiry", stopTimeout: .seconds(5)) { loop in
+            ExpiryWorker(loop: loop, redis: redis, scripts: scripts, options: options, counts: counts)
+        }
     }
 
     public var expired: ExpiryCounts { counts.value.withLock { $0 } }
@@ -79,22 +80,6 @@ public final class ExpiryService: Sendable {
             throw ExpiryError.notifications("Redis does not publish expired-key events and refused CONFIG SET notify-keyspace-events \(wanted) (\(message)); set notify-keyspace-events to include 'Ex', or run with --no-expiry")
         }
     }
-
-    public func start() throws {
-        let (redis, scripts, options, counts) = (self.redis, self.scripts, self.options, self.counts)
-        let thread = try LoopThread(name: "seatlock-expiry") { loop in
-            let worker = ExpiryWorker(loop: loop, redis: redis, scripts: scripts, options: options, counts: counts)
-            loop.onShutdownRequest = {
-                worker.stop()
-                loop.handle.stop()
-            }
-        }
-        self.thread.withLock { $0 = thread }
-    }
-
-    public func stop() {
-        thread.withLock { $0 }?.stop(timeout: .seconds(5))
-    }
 }
 
 public enum ExpiryError: Error, CustomStringConvertible {
@@ -108,7 +93,7 @@ public enum ExpiryError: Error, CustomStringConvertible {
 
 /// The listener and the sweeper on one loop: a pub/sub connection and a
 /// command connection (a subscribed connection cannot run scripts).
-private final class ExpiryWorker {
+private final class ExpiryWorker: LoopWorker {
     private let scripts: BookingScripts
     private let options: ExpiryOptions
     private let counts: ExpiryCounter
@@ -145,24 +130,17 @@ private final class ExpiryWorker {
         sweepTimer = loop.schedule(after: delay) { [weak self] in self?.sweep() }
     }
 
-    func stop() {
+    func stop(done: @escaping () -> Void) {
         sweepTimer?.cancel()
         subscriber?.close()
         commands.close()
+        done()
     }
 
     /// `sl:{E}:expiry:B` → expire booking B of event E.
     private func keyExpired(_ key: String) {
-        guard let (eventId, bookingId) = Self.parseExpiryKey(key) else { return }
+        guard let (eventId, bookingId) = EventKeys.booking(ofExpiry: key) else { return }
         expire(eventId: eventId, bookingId: bookingId, actor: "listener")
-    }
-
-    static func parseExpiryKey(_ key: String) -> (String, String)? {
-        guard key.hasPrefix("sl:{"), let close = key.range(of: "}:expiry:") else { return nil }
-        let eventId = String(key[key.index(key.startIndex, offsetBy: 4)..<close.lowerBound])
-        let bookingId = String(key[close.upperBound...])
-        guard Identifier.isValid(eventId), Identifier.isValid(bookingId) else { return nil }
-        return (eventId, bookingId)
     }
 
     /// `done(true)` when the booking no longer waits (expired now, or it had ended).

@@ -104,7 +104,7 @@ public final class ServerMetrics: Sendable {
             }
             let events = Array((members.array?.compactMap(\.string) ?? []).filter { Identifier.isValid($0) }.sorted().prefix(Self.maxEvents))
             let groupReads = events.map { ["XINFO", "GROUPS", EventKeys($0).log] }
-            let dlqReads = Self.groups.map { ["XLEN", "sl:dlq:" + $0] }
+            let dlqReads = Self.groups.map { ["XLEN", GlobalKeys.deadLetters(group: $0)] }
             redis.pipeline(groupReads + dlqReads) { [self] results in
                 for (index, event) in events.enumerated() {
                     guard case let .success(groups) = results[index] else { continue } // an event without a log yet

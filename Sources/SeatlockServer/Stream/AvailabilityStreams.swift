@@ -13,30 +13,8 @@
 import Foundation
 import SeatlockCore
 import SeatlockHTTP
+import SeatlockLoop
 import SeatlockRedis
-
-/// A log entry id, ordered as Redis orders them.
-public struct StreamID: Comparable, Sendable {
-    let milliseconds: UInt64
-    let sequence: UInt64
-
-    init(milliseconds: UInt64, sequence: UInt64) {
-        self.milliseconds = milliseconds
-        self.sequence = sequence
-    }
-
-    static let zero = StreamID(milliseconds: 0, sequence: 0)
-
-    public init?(_ text: String) {
-        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
-        guard parts.count == 2, let ms = UInt64(parts[0]), let seq = UInt64(parts[1]) else { return nil }
-        milliseconds = ms
-        sequence = seq
-    }
-
-    public static func < (a: StreamID, b: StreamID) -> Bool { (a.milliseconds, a.sequence) < (b.milliseconds, b.sequence) }
-    public var text: String { "\(milliseconds)-\(sequence)" }
-}
 
 final class AvailabilityStreams {
     private final class Subscriber {
@@ -147,7 +125,7 @@ final class AvailabilityStreams {
 
     private func catchUp(_ subscriber: Subscriber, after start: StreamID, read: Int) {
         if subscriber.held == nil { subscriber.held = [] }
-        redis.send(["XRANGE", EventKeys(subscriber.eventId).log, "(" + start.text, "+", "COUNT", String(Self.page)]) { [self] result in
+        redis.send(["XRANGE", EventKeys(subscriber.eventId).log, "(" + start.description, "+", "COUNT", String(Self.page)]) { [self] result in
             guard subscribers[subscriber.eventId]?[ObjectIdentifier(subscriber.responder)] != nil else { return }
             let entries = Self.entries(result)
             deliver(entries, to: subscriber)
@@ -188,7 +166,7 @@ final class AvailabilityStreams {
         let events = subscribers.filter { !$0.value.isEmpty }.keys.sorted()
         for event in cursors.keys where !events.contains(event) { cursors[event] = nil }
         guard !events.isEmpty else { reading = false; return }
-        let reads = events.map { ["XREAD", "COUNT", "500", "STREAMS", EventKeys($0).log, cursors[$0]?.text ?? "$"] }
+        let reads = events.map { ["XREAD", "COUNT", "500", "STREAMS", EventKeys($0).log, cursors[$0]?.description ?? "$"] }
         reader.pipeline(reads) { [self] results in
             var changed: [String] = []
             var more = false
@@ -273,7 +251,7 @@ final class AvailabilityStreams {
         let seats = (fields["seats"] ?? "").split(separator: ",").map { JSONText.quote(String($0)) }
         guard !seats.isEmpty else { return nil }
         let at = Int(fields["at"] ?? "") ?? 0
-        return "id: \(id.text)\nevent: availability\ndata: {\"type\":\(JSONText.quote(fields["type"] ?? "")),\"status\":\"\(status)\","
+        return "id: \(id.description)\nevent: availability\ndata: {\"type\":\(JSONText.quote(fields["type"] ?? "")),\"status\":\"\(status)\","
             + "\"seats\":[\(seats.joined(separator: ","))],\"at\":\(at)}\n\n"
     }
 
@@ -289,10 +267,5 @@ final class AvailabilityStreams {
             guard let parts = entry.array, parts.count == 2, let id = parts[0].string.flatMap(StreamID.init) else { return nil }
             return (id, parts[1].fields)
         }
-    }
-
-    static func eventId(ofLog key: String) -> String? {
-        guard key.hasPrefix("sl:{"), key.hasSuffix("}:log") else { return nil }
-        return String(key.dropFirst(4).dropLast(5))
     }
 }

@@ -11,6 +11,7 @@
 // `NotificationContext`.
 import Foundation
 import Mustache
+import SeatlockLoop
 
 public struct RenderedNotification: Sendable, Equatable {
     public var subject: String?
@@ -112,28 +113,15 @@ public struct NotificationTemplates: Sendable {
     /// this source file.
     public static func locate(environment: [String: String] = ProcessInfo.processInfo.environment,
                               sourceFile: String = #filePath) throws -> NotificationTemplates {
-        if let dir = environment["SEATLOCK_TEMPLATES"], !dir.isEmpty {
-            return try NotificationTemplates(directory: URL(fileURLWithPath: dir))
+        let directory: URL
+        do {
+            directory = try ResourceDirectory.locate(["Sources/SeatlockWorkers/Notifications/templates", "templates"], marker: markerFile,
+                                                     override: environment["SEATLOCK_TEMPLATES"], sourceFile: sourceFile)
+        } catch let notFound as ResourceNotFound {
+            throw NotificationsError("cannot find the notification templates (\(markerFile)); looked in: "
+                + notFound.tried.joined(separator: ", ") + ", …. Set SEATLOCK_TEMPLATES or --templates.")
         }
-        var candidates: [URL] = []
-        let starts = [
-            URL(fileURLWithPath: FileManager.default.currentDirectoryPath),
-            URL(fileURLWithPath: CommandLine.arguments.first ?? ".").resolvingSymlinksInPath().deletingLastPathComponent(),
-        ]
-        for start in starts {
-            var dir = start.standardizedFileURL
-            for _ in 0..<8 {
-                candidates.append(dir.appendingPathComponent("Sources/SeatlockWorkers/Notifications/templates"))
-                candidates.append(dir.appendingPathComponent("templates"))
-                dir = dir.deletingLastPathComponent()
-            }
-        }
-        candidates.append(URL(fileURLWithPath: sourceFile).deletingLastPathComponent().appendingPathComponent("templates"))
-        for candidate in candidates where FileManager.default.fileExists(atPath: candidate.appendingPathComponent(markerFile).path) {
-            return try NotificationTemplates(directory: candidate)
-        }
-        throw NotificationsError("cannot find the notification templates (\(markerFile)); looked in: "
-            + candidates.prefix(3).map(\.path).joined(separator: ", ") + ", …. Set SEATLOCK_TEMPLATES or --templates.")
+        return try NotificationTemplates(directory: directory)
     }
 }
 

@@ -113,22 +113,6 @@ struct NotificationPayload: Encodable {
     }
 }
 
-/// The worker's Redis keys (they belong in `EventKeys`; kept here until they
-/// move). Both carry the event's hash tag `{E}`, like every key in
-/// `EventKeys`, so a delivery mark and its stream entry are written in one
-/// MULTI on one cluster slot.
-public enum NotificationKeys {
-    /// Hash: delivery marks of one booking (see `DeliveryMarks`).
-    public static func notified(event eventId: String, booking bookingId: String) -> String {
-        "sl:{\(eventId)}:notified:" + bookingId
-    }
-
-    /// Stream: one entry per delivery attempt (`notification.delivered` / `notification.failed`).
-    public static func stream(event eventId: String) -> String {
-        "sl:{\(eventId)}:notifications"
-    }
-}
-
 public struct NotificationsError: Error, Sendable, CustomStringConvertible {
     public let description: String
     public init(_ description: String) { self.description = description }

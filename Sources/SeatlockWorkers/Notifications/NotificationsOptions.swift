@@ -7,7 +7,7 @@
 //   any kind   `customChannels` replaces the above for the kinds it returns
 // A kind with no channel is not sent. At least one kind needs a channel.
 import Foundation
-import SeatlockHTTP
+import SeatlockLoop
 
 public struct NotificationsOptions: Sendable {
     public var consumer: ConsumerOptions
@@ -23,8 +23,11 @@ public struct NotificationsOptions: Sendable {
     /// SMTP sessions at once (each is a blocking session on a Dispatch thread).
     public var smtpSessions = 4
 
-    /// SMS and push: POSTed as JSON to this http:// URL.
+    /// SMS and push: POSTed as JSON to this http:// URL, through `webhookPost`.
     public var webhookURL: String?
+    /// How the webhook channel sends a POST. The workers speak no HTTP of
+    /// their own: the binary hands them evhttp's client (SeatlockHTTP).
+    public var webhookPost: WebhookPost?
     /// Development: kinds without another channel are appended here as JSON lines.
     public var outboxPath: String?
     /// Channels of your own, built on the worker's loop; they replace the
@@ -81,6 +84,7 @@ public struct NotificationsOptions: Sendable {
         }
         if let url = webhookURL, !url.isEmpty {
             let endpoint = try WebhookEndpoint(url)
+            guard webhookPost != nil else { throw NotificationsError("a webhook URL needs an HTTP client (webhookPost)") }
             plan[.sms] = .webhook(endpoint)
             plan[.push] = .webhook(endpoint)
         }
@@ -100,10 +104,12 @@ enum ChannelSetting: Sendable {
     case webhook(WebhookEndpoint)
     case outbox(String)
 
-    func makeChannel(kind: NotificationKind, loop: EventLoop, timeout: Duration) -> any NotificationChannel {
+    func makeChannel(kind: NotificationKind, loop: EventLoop, timeout: Duration, webhookPost: WebhookPost?) -> any NotificationChannel {
         switch self {
         case let .smtp(settings, sessions): SMTPChannel(loop: loop, settings: settings, maxSessions: sessions)
-        case let .webhook(endpoint): WebhookChannel(kind: kind, loop: loop, endpoint: endpoint, timeout: timeout)
+        case let .webhook(endpoint):
+            // channelPlan() refuses a webhook URL without a client.
+            WebhookChannel(kind: kind, loop: loop, endpoint: endpoint, timeout: timeout, post: webhookPost ?? { _, _, done in done(0) })
         case let .outbox(path): OutboxChannel(kind: kind, path: path)
         }
     }

@@ -16,11 +16,11 @@
 import Foundation
 import Logging
 import SeatlockCore
-import SeatlockHTTP
+import SeatlockLoop
 import SeatlockRedis
 import Synchronization
 
-final class NotificationsWorker {
+final class NotificationsWorker: LoopWorker {
     private let loop: EventLoop
     private let redisURL: RedisURL
     private let options: NotificationsOptions
@@ -95,7 +95,7 @@ final class NotificationsWorker {
         let keys = EventKeys(eventId)
         let entryUser = entry.fields["userId"].flatMap { Identifier.isValid($0) ? $0 : nil }
         var reads = [["HGETALL", keys.booking(bookingId)], ["HGETALL", keys.event],
-                     ["HGETALL", NotificationKeys.notified(event: eventId, booking: bookingId)]]
+                     ["HGETALL", EventKeys(eventId).notified(bookingId)]]
         if let entryUser { reads.append(["HGETALL", UserKeys.user(entryUser)]) }
         redis.pipeline(reads) { [self] results in
             var replies: [RedisValue] = []
@@ -263,7 +263,7 @@ final class NotificationsWorker {
     /// Dead-letters the kind, then sets its outcome. In that order: a crash
     /// between the two leaves a second dead letter, never none.
     private func giveUp(_ job: DeliveryJob, attempt number: Int, outcome: String, logEntry: Bool) {
-        var command = ["XADD", DeadLetter.stream(group: consumerOptions.group), "*", "stream", job.entry.stream, "entryId", job.entry.id,
+        var command = ["XADD", GlobalKeys.deadLetters(group: consumerOptions.group), "*", "stream", job.entry.stream, "entryId", job.entry.id,
                        "reason", "\(job.message.kind.rawValue) not delivered after \(number) attempt(s): \(job.lastError)",
                        "group", consumerOptions.group, "kind", job.message.kind.rawValue, "topic", job.message.topic,
                        "attempts", String(number), "lastError", job.lastError]
@@ -293,7 +293,7 @@ final class NotificationsWorker {
         if hset.count > 2 { commands.append(hset) }
         if let type {
             let message = job.message
-            commands.append(["XADD", NotificationKeys.stream(event: message.eventId), "MAXLEN", "~", String(options.streamMaxLength), "*",
+            commands.append(["XADD", EventKeys(message.eventId).notifications, "MAXLEN", "~", String(options.streamMaxLength), "*",
                              "type", type, "eventId", message.eventId, "bookingId", message.bookingId, "userId", message.userId,
                              "topic", message.topic, "kind", message.kind.rawValue, "to", message.to,
                              "attempt", String(number ?? job.lastAttemptTried), "reason", detail, "channel", job.channel.name, "at", String(now)])
@@ -356,7 +356,7 @@ final class DeliveryJob {
         self.channel = channel
         self.entry = entry
         self.plan = plan
-        self.marksKey = NotificationKeys.notified(event: message.eventId, booking: message.bookingId)
+        self.marksKey = EventKeys(message.eventId).notified(message.bookingId)
     }
 
     var outcomeField: String { DeliveryMarks.outcomeField(topic: message.topic, kind: message.kind) }
@@ -389,38 +389,21 @@ final class DeliveryJob {
 }
 
 /// Runs a NotificationsWorker on its own thread (for `seatlock worker
-/// notifications`, `seatlock up` and the tests).
-public final class NotificationsService: Sendable {
-    private let redis: RedisURL
-    private let options: NotificationsOptions
-    private let thread = Mutex<LoopThread?>(nil)
-
+/// notifications`, `seatlock up` and the tests). `start()` loads the
+/// templates and checks the channels, throwing on a mistake. Its graceful
+/// stop lets deliveries in flight finish (a delivery takes at most
+/// `options.timeout`).
+public final class NotificationsService: LoopService, @unchecked Sendable {
     public init(redis: RedisURL, options: NotificationsOptions) {
-        self.redis = redis
-        self.options = options
-    }
-
-    /// Loads the templates and checks the channels (throwing on a mistake),
-    /// then starts the worker's loop.
-    public func start() throws {
-        let templates = try options.templatesDirectory.map { try NotificationTemplates(directory: URL(fileURLWithPath: $0)) }
-            ?? NotificationTemplates.locate()
-        let plan = try options.channelPlan()
-        let (redis, options) = (self.redis, self.options)
-        let thread = try LoopThread(name: "seatlock-notifications") { loop in
+        super.init(name: "seatlock-notifications", stopTimeout: options.timeout + .seconds(5)) { loop in
+            let templates = try options.templatesDirectory.map { try NotificationTemplates(directory: URL(fileURLWithPath: $0)) }
+                ?? NotificationTemplates.locate()
             var channels: [NotificationKind: any NotificationChannel] = [:]
-            for (kind, setting) in plan { channels[kind] = setting.makeChannel(kind: kind, loop: loop, timeout: options.timeout) }
+            for (kind, setting) in try options.channelPlan() {
+                channels[kind] = setting.makeChannel(kind: kind, loop: loop, timeout: options.timeout, webhookPost: options.webhookPost)
+            }
             for channel in options.customChannels?(loop) ?? [] { channels[channel.kind] = channel }
-            let worker = NotificationsWorker(loop: loop, redis: redis, options: options, templates: templates, channels: channels)
-            loop.onShutdownRequest = { worker.stop { loop.handle.stop() } }
+            return NotificationsWorker(loop: loop, redis: redis, options: options, templates: templates, channels: channels)
         }
-        self.thread.withLock { $0 = thread }
-    }
-
-    /// Graceful: deliveries in flight finish first (at most `timeout`; a
-    /// delivery takes at most `options.timeout`).
-    public func stop(timeout: Duration? = nil) {
-        let limit = timeout ?? options.timeout + .seconds(5)
-        thread.withLock { $0 }?.stop(timeout: limit)
     }
 }

@@ -9,7 +9,7 @@
 // once (the rest wait in a queue on the loop), and come back to the worker's
 // loop with `loop.handle.execute`.
 import Foundation
-import SeatlockHTTP
+import SeatlockLoop
 
 public struct SMTPSettings: Sendable {
     public var host: String

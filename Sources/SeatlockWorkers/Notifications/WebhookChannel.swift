@@ -1,13 +1,27 @@
 // SMS and push through an HTTP webhook: each message is one POST of a JSON
 // object (NotificationPayload: id, kind, to, subject?, title?, body,
 // bookingId, eventId, userId, topic, attempt) to a configured http:// URL,
-// on the worker's own event loop (evhttp, no thread). 2xx is delivered; a
+// on the worker's own event loop (the injected `WebhookPost`: evhttp's
+// client in the binary, no thread). 2xx is delivered; a
 // 4xx other than 408/429 is a permanent failure; anything else, and no
 // answer within the timeout, is a failure that is retried. The message id
 // goes along as `Idempotency-Key`, the same on every attempt, so a receiver
 // can drop a repeat after a timeout that hid a success.
 import Foundation
-import SeatlockHTTP
+import SeatlockLoop
+
+/// One POST of a webhook message.
+public struct WebhookRequest: Sendable {
+    public let endpoint: WebhookEndpoint
+    public let headers: [(String, String)]
+    public let body: [UInt8]
+    /// Whole seconds for the client's own timeout (the channel keeps the exact one).
+    public let timeoutSeconds: Int
+}
+
+/// Sends `request` on `loop` and calls `completion` there with the HTTP
+/// status, 0 when there was no HTTP answer (refused, reset, timed out).
+public typealias WebhookPost = @Sendable (_ loop: EventLoop, _ request: WebhookRequest, _ completion: @escaping (Int) -> Void) -> Void
 
 /// `http://host[:port]/path[?query]`, checked once at start.
 public struct WebhookEndpoint: Sendable, Equatable, CustomStringConvertible {
@@ -42,16 +56,14 @@ public final class WebhookChannel: NotificationChannel {
     public let endpoint: WebhookEndpoint
     private let loop: EventLoop
     private let timeout: Duration
+    private let post: WebhookPost
 
-    public init(kind: NotificationKind, loop: EventLoop, endpoint: WebhookEndpoint, timeout: Duration) {
+    public init(kind: NotificationKind, loop: EventLoop, endpoint: WebhookEndpoint, timeout: Duration, post: @escaping WebhookPost) {
         self.kind = kind
         self.loop = loop
         self.endpoint = endpoint
         self.timeout = timeout
-    }
-
-    public convenience init(kind: NotificationKind, loop: EventLoop, url: String, timeout: Duration) throws {
-        self.init(kind: kind, loop: loop, endpoint: try WebhookEndpoint(url), timeout: timeout)
+        self.post = post
     }
 
     public func deliver(_ message: NotificationMessage, completion: @escaping (DeliveryOutcome) -> Void) {
@@ -59,11 +71,9 @@ public final class WebhookChannel: NotificationChannel {
         do { body = try NotificationPayload(message).json() } catch {
             return completion(.failed(reason: "cannot encode the message: \(error)", permanent: true))
         }
-        // One connection per message: a slow receiver holds up only its own
-        // message. evhttp's timeout is whole seconds; the timer below keeps
-        // ours exact, and the connection lives on until evhttp lets it go.
-        let connection = HTTPClientConnection(loop: loop, host: endpoint.host, port: endpoint.port,
-                                              timeoutSeconds: max(1, Int(timeout.secondsValue.rounded(.up))))
+        // One connection per message (the client's part): a slow receiver
+        // holds up only its own message. The client's timeout is whole
+        // seconds; the timer below keeps ours exact.
         var answered = false
         let limit = timeout
         let timer = loop.schedule(after: timeout) {
@@ -72,13 +82,13 @@ public final class WebhookChannel: NotificationChannel {
             completion(.failed(reason: "no answer within \(limit)", permanent: false))
         }
         let headers = [("Content-Type", "application/json"), ("Idempotency-Key", message.id), ("User-Agent", "seatlock-notifications")]
-        connection.send(method: "POST", path: endpoint.target, headers: headers, body: Array(body)) { [loop] response in
-            // Freed on the next loop turn: not from inside its own callback.
-            loop.schedule(after: .zero) { withExtendedLifetime(connection) {} }
+        let request = WebhookRequest(endpoint: endpoint, headers: headers, body: Array(body),
+                                     timeoutSeconds: max(1, Int(timeout.secondsValue.rounded(.up))))
+        post(loop, request) { status in
             guard !answered else { return }
             answered = true
             timer.cancel()
-            completion(Self.outcome(status: response.status))
+            completion(Self.outcome(status: status))
         }
     }
 

@@ -1,92 +1,8 @@
 // An event's analytics as the dashboard, `GET /v1/events/{e}/stats` and
 // `/metrics` show them: the live counters of the event hash joined to the
 // figures the analytics worker folds from the log (lua/analytics_apply.lua)
-// into `sl:{E}:stats*`. Everything is read in one pipeline; rendering is a
-// pure function, so it is unit-tested without Redis.
-import SeatlockCore
-import SeatlockRedis
-
-/// The analytics keys of one event (SPEC "Redis layout"; same `{E}` slot as
-/// the event's other keys, so analytics_apply.lua may touch them together).
-public struct AnalyticsKeys: Sendable, Equatable {
-    public let eventId: String
-    /// Hash: counters, live `held` / `sold`, `lastEntry` (last applied log id).
-    public let stats: String
-    /// HyperLogLog of the buyers who made a hold.
-    public let buyers: String
-    /// Hash: hold -> confirmation histogram, bucket upper bound (ms) -> count, `+Inf`, `count`, `sum`, `max`.
-    public let confirmMs: String
-    /// Hash: per-second ring buffer, `second % 3600` -> compact JSON.
-    public let series: String
-
-    /// `eventId` must already be a valid `Identifier`.
-    public init(_ eventId: String) {
-        self.init(eventId, base: "stats")
-    }
-
-    /// Where `AnalyticsService.rebuild` folds the log before swapping the result in.
-    public static func staging(_ eventId: String) -> AnalyticsKeys {
-        AnalyticsKeys(eventId, base: "stats-rebuild")
-    }
-
-    private init(_ eventId: String, base: String) {
-        self.eventId = eventId
-        let prefix = "sl:{\(eventId)}:" + base
-        stats = prefix
-        buyers = prefix + ":buyers"
-        confirmMs = prefix + ":confirm_ms"
-        series = prefix + ":series"
-    }
-
-    /// In the order analytics_apply.lua takes them (KEYS[1...4]).
-    public var all: [String] { [stats, buyers, confirmMs, series] }
-}
-
-/// How analytics_apply.lua is called, and what it answers.
-public enum AnalyticsScript {
-    public static let name = "analytics_apply"
-
-    /// One log entry: KEYS stats, buyers, confirm_ms, series, the booking (read
-    /// for booking.confirmed; a key no booking has otherwise), the log; ARGV the
-    /// entry id then its fields as name/value pairs.
-    public static func call(_ script: LuaScript, eventId: String, entryId: String, fields: [String: String],
-                            into keys: AnalyticsKeys? = nil) -> ScriptCall {
-        let event = EventKeys(eventId)
-        let target = keys ?? AnalyticsKeys(eventId)
-        var booking = event.booking("") // `sl:{E}:booking:`: never a booking (ids are not empty)
-        if fields["type"] == "booking.confirmed", let id = fields["bookingId"], Identifier.isValid(id) {
-            booking = event.booking(id)
-        }
-        var args = [entryId]
-        args.reserveCapacity(1 + fields.count * 2)
-        for (name, value) in fields.sorted(by: { $0.key < $1.key }) { args += [name, value] }
-        return ScriptCall(script: script, keys: target.all + [booking, event.log], args: args)
-    }
-
-    public enum Outcome: Equatable, Sendable {
-        case applied
-        /// Applied before (a redelivery); nothing changed.
-        case duplicate(lastEntry: String)
-        /// An earlier log entry is not applied yet; nothing changed. Apply the
-        /// log after `lastEntry` ('' = from the start) first.
-        case gap(lastEntry: String)
-        /// The id is not a stream id.
-        case invalid
-    }
-
-    /// nil for a reply the script never gives (an error reply, a lost script).
-    public static func outcome(_ reply: RedisValue) -> Outcome? {
-        guard let parts = reply.array, parts.count == 3, let status = parts[1].string else { return nil }
-        let last = parts[2].string ?? ""
-        switch (parts[0].int, status) {
-        case (1, "applied"): return .applied
-        case (0, "duplicate"): return .duplicate(lastEntry: last)
-        case (0, "gap"): return .gap(lastEntry: last)
-        case (0, "invalid"): return .invalid
-        default: return nil
-        }
-    }
-}
+// into `sl:{E}:stats*`. Rendering is a pure function of the hashes, so it is
+// unit-tested without Redis; SeatlockServer reads them (one pipeline).
 
 /// One second of the series.
 public struct SeriesPoint: Sendable, Equatable {
@@ -125,7 +41,7 @@ public struct SeriesPoint: Sendable, Equatable {
                   releases: values["releases"] ?? 0, seatsHeld: values["seatsHeld"] ?? 0, seatsSold: values["seatsSold"] ?? 0)
     }
 
-    var json: String {
+    public var json: String {
         "{\"t\":\(t),\"holds\":\(holds),\"confirmations\":\(confirmations),\"expiries\":\(expiries),\"releases\":\(releases)"
             + ",\"seatsHeld\":\(seatsHeld),\"seatsSold\":\(seatsSold)}"
     }
@@ -156,7 +72,7 @@ public enum EventStats {
                                       "expiries", "releases", "cancellations", "refunds", "paymentsRequested", "paymentsCompleted",
                                       "paymentsFailed", "paymentsRefunded", "held", "sold"]
     /// What `render` lists under "totals", in order.
-    static let totalNames = ["bookingsInitiated", "holds", "seatsHeld", "confirmations", "expiries", "releases", "cancellations",
+    public static let totalNames = ["bookingsInitiated", "holds", "seatsHeld", "confirmations", "expiries", "releases", "cancellations",
                              "paymentsRequested", "paymentsCompleted", "paymentsFailed", "paymentsRefunded"]
 
     // MARK: reading
@@ -166,65 +82,6 @@ public enum EventStats {
         let keys = AnalyticsKeys(eventId)
         return [["HGETALL", EventKeys(eventId).event], ["HGETALL", keys.stats], ["PFCOUNT", keys.buyers],
                 ["HGETALL", keys.confirmMs], ["HGETALL", keys.series]]
-    }
-
-    /// The stats JSON, in one pipeline on the loop's connection; `.success(nil)`
-    /// when there is no such event (404).
-    public static func read(eventId: String, on redis: RedisConnection, completion: @escaping (Result<String?, RedisError>) -> Void) {
-        redis.pipeline(commands(eventId: eventId)) { results in
-            var replies: [RedisValue] = []
-            for result in results {
-                switch result {
-                case let .success(reply):
-                    if let message = reply.errorMessage { return completion(.failure(RedisError(.server, message))) }
-                    replies.append(reply)
-                case let .failure(error):
-                    return completion(.failure(error))
-                }
-            }
-            completion(.success(Self.render(eventId: eventId, replies: replies)))
-        }
-    }
-
-    /// The same, blocking (command line, tests).
-    public static func read(eventId: String, client: RedisClient) throws -> String? {
-        let replies = try client.pipeline(commands(eventId: eventId))
-        if let message = replies.compactMap(\.errorMessage).first { throw RedisError(.server, message) }
-        return render(eventId: eventId, replies: replies)
-    }
-
-    static func render(eventId: String, replies: [RedisValue]) -> String? {
-        guard replies.count == 5 else { return nil }
-        let event = replies[0].fields
-        guard !event.isEmpty else { return nil }
-        return render(eventId: eventId, event: event, stats: replies[1].fields, activeBuyers: replies[2].int ?? 0,
-                      confirmMs: replies[3].fields, series: replies[4].fields)
-    }
-
-    /// The analytics counters of each event (plus `activeBuyers`), for
-    /// /metrics: one pipeline of HGETALL + PFCOUNT per event. An event
-    /// without figures yet has every counter at 0.
-    public static func readCounters(eventIds: [String], on redis: RedisConnection,
-                                    completion: @escaping (Result<[String: [String: Int]], RedisError>) -> Void) {
-        let ids = eventIds.filter { Identifier.isValid($0) }
-        let reads = ids.flatMap { id -> [[String]] in
-            let keys = AnalyticsKeys(id)
-            return [["HGETALL", keys.stats], ["PFCOUNT", keys.buyers]]
-        }
-        redis.pipeline(reads) { results in
-            var out: [String: [String: Int]] = [:]
-            for (index, id) in ids.enumerated() {
-                switch (results[2 * index], results[2 * index + 1]) {
-                case let (.success(stats), .success(buyers)):
-                    var figures = Self.counters(stats.fields)
-                    figures["activeBuyers"] = buyers.int ?? 0
-                    out[id] = figures
-                case let (.failure(error), _), let (_, .failure(error)):
-                    return completion(.failure(error))
-                }
-            }
-            completion(.success(out))
-        }
     }
 
     /// Every counter of `counterNames`, 0 when absent.
@@ -254,7 +111,7 @@ public enum EventStats {
     }
 
     /// confirmations / bookingsInitiated, 4 decimals; 0 when nothing was initiated.
-    static func conversionText(confirmations: Int, initiated: Int) -> String {
+    public static func conversionText(confirmations: Int, initiated: Int) -> String {
         guard initiated > 0 else { return "0" }
         let value = (Double(confirmations) / Double(initiated) * 10_000).rounded() / 10_000
         return "\(value)"

@@ -1,6 +1,5 @@
 // Maps a method and a raw path to a route. Every id in the path is checked
 // against the strict identifier pattern here, before anything else runs.
-import SeatlockCore
 
 public enum Route: Equatable, Sendable {
     case health
@@ -17,6 +16,7 @@ public enum Route: Equatable, Sendable {
     case eventStream(String)
     case metrics
     case dashboard
+    case dashboardScript
 
     /// The `route` label of the HTTP metrics: bounded, no ids.
     public var metricName: String {
@@ -34,7 +34,7 @@ public enum Route: Equatable, Sendable {
         case .eventStats: "event_stats"
         case .eventStream: "event_stream"
         case .metrics: "metrics"
-        case .dashboard: "dashboard"
+        case .dashboard, .dashboardScript: "dashboard"
         }
     }
 }
@@ -61,6 +61,7 @@ public enum Router {
         case 1 where parts[0] == "readyz": return try allow(["GET"], .ready)
         case 1 where parts[0] == "metrics": return try allow(["GET"], .metrics)
         case 1 where parts[0] == "dashboard": return try allow(["GET"], .dashboard)
+        case 1 where parts[0] == "dashboard.js": return try allow(["GET"], .dashboardScript)
         case 2 where parts == ["v1", "events"]: return try allow(["POST"], .createEvent)
         case 2 where parts == ["v1", "users"]: return try allow(["POST"], .createUser)
         case 3 where parts[0] == "v1" && parts[1] == "events":

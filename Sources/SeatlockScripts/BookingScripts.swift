@@ -1,0 +1,25 @@
+// The Lua scripts of lua/ that the server, the workers and the CLI run,
+// looked up once at start (each carries its SHA1 for EVALSHA).
+import SeatlockRedis
+
+public struct BookingScripts: Sendable {
+    public let createEvent, getEvent, getBooking, hold, holdBest, pay, confirm, release, expire: LuaScript
+    public let paymentFailed, cancel, refund, setSales, createUser: LuaScript
+
+    public init(_ library: ScriptLibrary) throws {
+        createEvent = try library.script("create_event")
+        getEvent = try library.script("get_event")
+        getBooking = try library.script("get_booking")
+        hold = try library.script("hold")
+        holdBest = try library.script("hold_best")
+        pay = try library.script("pay")
+        confirm = try library.script("confirm")
+        release = try library.script("release")
+        expire = try library.script("expire")
+        paymentFailed = try library.script("payment_failed")
+        cancel = try library.script("cancel")
+        refund = try library.script("refund")
+        setSales = try library.script("set_sales")
+        createUser = try library.script("create_user")
+    }
+}

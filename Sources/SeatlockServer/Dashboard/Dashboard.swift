@@ -1,0 +1,33 @@
+// The live dashboard's page and script (Dashboard/files/), read once at
+// start like the notification templates and lua/, and answered from memory.
+import Foundation
+import SeatlockHTTP
+import SeatlockLoop
+
+public struct Dashboard: Sendable {
+    /// `GET /dashboard`.
+    public let page: HTTPResponse
+    /// `GET /dashboard.js`.
+    public let script: HTTPResponse
+
+    public init(directory: URL) throws {
+        func read(_ name: String) throws -> [UInt8] {
+            do { return Array(try Data(contentsOf: directory.appendingPathComponent(name))) } catch {
+                throw ResourceNotFound(marker: name, tried: [directory.path])
+            }
+        }
+        let noCache = [("Cache-Control", "no-cache")]
+        page = HTTPResponse(status: 200, contentType: "text/html; charset=utf-8", headers: noCache, body: try read("dashboard.html"))
+        script = HTTPResponse(status: 200, contentType: "text/javascript; charset=utf-8", headers: noCache, body: try read("dashboard.js"))
+    }
+
+    /// $SEATLOCK_DASHBOARD_DIR, else `Sources/SeatlockServer/Dashboard/files`
+    /// (or `dashboard/`) next to the working directory or the executable,
+    /// walking up, else next to this source file.
+    public static func locate(environment: [String: String] = ProcessInfo.processInfo.environment,
+                              sourceFile: String = #filePath) throws -> Dashboard {
+        try Dashboard(directory: ResourceDirectory.locate(["Sources/SeatlockServer/Dashboard/files", "dashboard", "files"],
+                                                          marker: "dashboard.html", override: environment["SEATLOCK_DASHBOARD_DIR"],
+                                                          sourceFile: sourceFile))
+    }
+}
