@@ -8,10 +8,21 @@ public struct EventKeys: Sendable {
     public let eventId: String
     private let prefix: String
 
-    /// `eventId` must already be a valid `Identifier`.
+    /// `eventId` must already be a valid `Identifier`, and not a reserved tag.
     public init(_ eventId: String) {
         self.eventId = eventId
         self.prefix = "sl:{\(eventId)}:"
+    }
+
+    /// Hash tags of global keys. An event with one of these ids would share
+    /// its keys with them (`sl:{users}:user:U` is both a registered buyer and
+    /// event `users`' count for that buyer), so no event may have one: with
+    /// that, every key names exactly one thing (the schema is injective).
+    public static let reservedTags: Set<String> = [UserKeys.tag]
+
+    /// A valid identifier that is not a reserved tag.
+    public static func isValidEventId(_ text: String) -> Bool {
+        Identifier.isValid(text) && !reservedTags.contains(text)
     }
 
     /// `sl:{E}:NAME`, for the key types of this file.
@@ -55,7 +66,7 @@ public struct EventKeys: Sendable {
     public static func parse(_ key: String) -> (eventId: String, name: Substring)? {
         guard key.hasPrefix("sl:{"), let close = key.range(of: "}:") else { return nil }
         let eventId = String(key[key.index(key.startIndex, offsetBy: 4)..<close.lowerBound])
-        guard Identifier.isValid(eventId) else { return nil }
+        guard isValidEventId(eventId) else { return nil }
         return (eventId, key[close.upperBound...])
     }
 
@@ -93,12 +104,15 @@ public enum GlobalKeys {
 /// e-mail address sit in one Redis Cluster slot and registration stays one
 /// atomic script (e-mail uniqueness).
 public enum UserKeys {
+    /// The hash tag of every user key (an event may not take it as its id).
+    public static let tag = "users"
+    private static let prefix = "sl:{\(tag)}:"
     /// Hash: `email`, `name`, `phone` (may be absent), `createdAt` (ms since epoch).
-    public static func user(_ userId: String) -> String { "sl:{users}:user:" + userId }
+    public static func user(_ userId: String) -> String { prefix + "user:" + userId }
     /// String: the user id that registered this (lowercased) e-mail address.
-    public static func email(_ email: String) -> String { "sl:{users}:email:" + email }
+    public static func email(_ email: String) -> String { prefix + "email:" + email }
     /// GCRA state of registrations from one client address.
-    public static func registrationLimit(address: String) -> String { "sl:{users}:rl:ip:" + address }
+    public static func registrationLimit(address: String) -> String { prefix + "rl:ip:" + address }
 }
 
 /// The analytics keys of one event (same `{E}` slot as

@@ -31,6 +31,7 @@ public struct EventSpec: Decodable, Sendable, Equatable {
 
     public func validate() throws(APIError) {
         guard Identifier.isValid(id) else { throw .invalid("event id must be 1-64 letters, digits, '-' or '_'") }
+        guard EventKeys.isValidEventId(id) else { throw .invalid("event id '\(id)' is reserved (the hash tag of global keys)") }
         try Self.checkText(name, field: "name")
         try Self.checkText(venue, field: "venue")
         guard Self.isISO8601(startsAt) else { throw .invalid("startsAt must be an ISO 8601 UTC time, e.g. 2026-12-31T20:00:00Z") }

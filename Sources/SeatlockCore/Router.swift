@@ -54,6 +54,8 @@ public enum Router {
             guard Identifier.isValid(text) else {
                 throw APIError(status: 400, code: "invalid_id", message: "\(what) id must be 1-64 letters, digits, '-' or '_'")
             }
+            // No event has a reserved id (EventKeys.reservedTags): its keys are another namespace's.
+            if what == "event", !EventKeys.isValidEventId(text) { throw APIError(status: 404, code: "event_not_found", message: "no such event") }
             return text
         }
         switch parts.count {

@@ -30,6 +30,30 @@ import Testing
             #expect(key.hasPrefix("sl:{E1}:"))
         }
     }
+
+    /// No event id can spell another namespace's key: the only other hash
+    /// tag is reserved, and keys outside a tag have no braces.
+    @Test func noEventKeyIsAnotherNamespacesKey() throws {
+        #expect(!EventKeys.isValidEventId("users") && EventKeys.isValidEventId("Users") && EventKeys.isValidEventId("users2"))
+        #expect(EventKeys.reservedTags.allSatisfy { UserKeys.user("u1").hasPrefix("sl:{\($0)}:") })
+        for global in [GlobalKeys.events, GlobalKeys.deadLetters(group: "payments"), GlobalKeys.providerCharges] {
+            #expect(!global.contains("{"))
+        }
+        #expect(EventKeys.parse(UserKeys.user("u1")) == nil)
+        #expect(EventKeys.eventId(ofLog: "sl:{e1}:log") == "e1")
+        #expect(EventKeys.eventId(ofLog: "sl:{users}:log") == nil)
+        #expect(EventKeys.booking(ofExpiry: "sl:{e1}:expiry:b1")! == ("e1", "b1"))
+        #expect(EventKeys.booking(ofExpiry: "sl:{e1}:expiries") == nil)
+        #expect(EventKeys.booking(ofExpiry: "sl:{e:1}:expiry:b1") == nil)
+        #expect(throws: APIError.self) { try Router.route(method: "POST", path: "/v1/events/users/bookings") }
+    }
+
+    @Test func streamIDsParseStrictlyAndOrderAsRedisDoes() {
+        #expect(StreamID("1-2")! < StreamID("1-10")!)
+        #expect(StreamID("2-0")! > StreamID("1-99")!)
+        #expect(StreamID("1-2")?.description == "1-2")
+        for bad in ["", "1", "1-", "-1", "1--2", "1-2-3", "a-1", "1-x"] { #expect(StreamID(bad) == nil, "\(bad)") }
+    }
 }
 
 @Suite struct TokenTests {
@@ -146,6 +170,7 @@ enum HMACForTests {
         #expect(spec.capacity == 6 && spec.holdSecondsOrDefault == 900 && spec.maxSeatsOrDefault == 4)
         let bad = [
             good.replacingOccurrences(of: "\"e1\"", with: "\"e:1\""),
+            good.replacingOccurrences(of: "\"e1\"", with: "\"users\""), // the users' hash tag
             good.replacingOccurrences(of: "2027-01-01T20:00:00Z", with: "tomorrow"),
             good.replacingOccurrences(of: "\"rows\":2", with: "\"rows\":0"),
             good.replacingOccurrences(of: "\"rows\":2", with: "\"rows\":100000"),

@@ -108,6 +108,23 @@ import Testing
         #expect(summary.json?["held"] as? Int == 0, "\(token.name): something was held: \(preview(summary))")
     }
 
+    /// Event `users` would share its keys with the registered buyers
+    /// (`sl:{users}:…`): refused at creation, and unreachable through the API.
+    @Test func anEventNamedLikeTheUsersHashTagIsRefusedAndNothingIsWritten() throws {
+        let server = try TestServer.shared()
+        let created = try server.createEvent("users")
+        #expect(created.status == 400 && created.string("error") == "invalid_request", "\(preview(created))")
+        let user = "reg-\(UUID().uuidString.prefix(8))"
+        for (method, path, body) in [("GET", "/v1/events/users", nil), ("GET", "/v1/events/users/seats", nil),
+                                     ("POST", "/v1/events/users/bookings", #"{"seats":["A-1-1"]}"#)] {
+            let reply = try server.http.request(method, path, headers: server.buyerHeaders(user), body: body.map { Array($0.utf8) })
+            #expect(reply.status == 404 && reply.string("error") == "event_not_found", "\(method) \(path): \(preview(reply))")
+        }
+        let client = try TestRedis.shared().client()
+        #expect(try client.scanKeys("sl:{users}:*\(user)*").isEmpty)
+        for name in ["event", "seats", "log", "sold"] { #expect(try client.call("EXISTS", "sl:{users}:" + name).int == 0, "\(name)") }
+    }
+
     @Test func theAdminTokenIsNotABuyerAndABuyerTokenIsNotTheAdmin() throws {
         let server = try TestServer.shared()
         let event = TestServer.uniqueEventId("adm")
