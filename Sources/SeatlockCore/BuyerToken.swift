@@ -6,12 +6,13 @@ import Crypto
 import Foundation
 
 public enum TokenError: Error, Equatable, Sendable {
-    case malformed, unsupportedAlgorithm, badSignature, expired, notYetValid, badSubject
+    case malformed, unsupportedAlgorithm, unsupportedExtension, badSignature, expired, notYetValid, badSubject
 
     public var message: String {
         switch self {
         case .malformed: "the token is not a well-formed JWT"
         case .unsupportedAlgorithm: "only HS256 tokens are accepted"
+        case .unsupportedExtension: "the token names a critical extension (crit) this server does not understand"
         case .badSignature: "the token signature does not verify"
         case .expired: "the token has expired"
         case .notYetValid: "the token is not valid yet"
@@ -49,6 +50,9 @@ public struct BuyerTokens: Sendable {
               let signature = Base64URL.decode(parts[2]) else { throw .malformed }
         guard let header = FlatJSON.parseObject(headerBytes), case let .string(alg)? = header["alg"] else { throw .malformed }
         guard alg == "HS256" else { throw .unsupportedAlgorithm }
+        // RFC 7515 §4.1.11: every extension `crit` names must be understood;
+        // this server understands none (an empty list is invalid too).
+        guard header["crit"] == nil else { throw .unsupportedExtension }
         let signingInput = Data(token.utf8.prefix(parts[0].utf8.count + 1 + parts[1].utf8.count))
         guard HMAC<SHA256>.isValidAuthenticationCode(signature, authenticating: signingInput, using: key.key) else { throw .badSignature }
         guard let claims = FlatJSON.parseObject(payloadBytes),
@@ -109,7 +113,10 @@ enum Base64URL {
         return String(decoding: out, as: UTF8.self)
     }
 
-    /// Unpadded base64url; nil for any other character or an impossible length.
+    /// Unpadded base64url in its one canonical spelling (RFC 4648 §3.5,
+    /// RFC 7515 §2): nil for any other character, an impossible length, or
+    /// unused low bits of the last symbol that are not zero (otherwise four
+    /// spellings of one signature would verify).
     static func decode(_ text: Substring) -> [UInt8]? {
         let symbols = Array(text.utf8)
         guard symbols.count % 4 != 1 else { return nil }
@@ -127,6 +134,7 @@ enum Base64URL {
                 out.append(UInt8((buffer >> UInt32(bits)) & 0xFF))
             }
         }
+        guard buffer & ((1 << UInt32(bits)) - 1) == 0 else { return nil }
         return out
     }
 }

@@ -121,6 +121,7 @@ public final class HTTPResponder {
         detachCloseCallback()
         let headers = evhttp_request_get_output_headers(request)
         evhttp_add_header(headers, "Content-Type", response.contentType)
+        evhttp_add_header(headers, "X-Content-Type-Options", "nosniff")
         for (name, value) in response.headers where Self.isSafeHeader(name, value) {
             evhttp_add_header(headers, name, value)
         }
@@ -160,6 +161,7 @@ public final class HTTPResponder {
         onAnswer = nil
         let output = evhttp_request_get_output_headers(request)
         evhttp_add_header(output, "Content-Type", contentType)
+        evhttp_add_header(output, "X-Content-Type-Options", "nosniff")
         for (name, value) in headers where Self.isSafeHeader(name, value) { evhttp_add_header(output, name, value) }
         evhttp_send_reply_start(request, Int32(status), Self.reason(status))
         server?.streamStarted(self)
@@ -325,6 +327,12 @@ public final class HTTPServer {
         let request = Self.copyRequest(raw)
         let responder = HTTPResponder(request: raw, server: self)
         connections.requestStarted(evhttp_request_get_connection(raw).flatMap { evhttp_connection_get_bufferevent($0) })
+        if let problem = RequestFraming.problem(request.headers) {
+            // Closed after the answer: what follows on the connection may be a hidden request.
+            HTTPServerCounters.refusedByParser.add(1, ordering: .relaxed)
+            let body = "{\"error\":\"ambiguous_framing\",\"message\":\"the request's length is ambiguous: \(problem)\"}"
+            return responder.send(HTTPResponse(status: 400, json: body, headers: [("Connection", "close")]))
+        }
         handler(request, responder)
     }
 
@@ -629,7 +637,7 @@ private let jsonErrorPages: evbuffer_cb_func = { buffer, info, _ in
     default: ("malformed_request", "the request could not be read")
     }
     let body = "{\"error\":\"\(code)\",\"message\":\"\(message)\"}"
-    let response = "HTTP/1.1 \(status) \(HTTPResponder.reason(status))\r\nContent-Type: application/json\r\n"
+    let response = "HTTP/1.1 \(status) \(HTTPResponder.reason(status))\r\nContent-Type: application/json\r\nX-Content-Type-Options: nosniff\r\n"
         + "Content-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n" + body
     let replacement = Array(bytes[..<start]) + Array(response.utf8)
     guard evbuffer_drain(buffer, length) == 0 else { return }

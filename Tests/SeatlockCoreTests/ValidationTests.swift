@@ -86,6 +86,19 @@ import Testing
         #expect(throws: TokenError.unsupportedAlgorithm) { try tokens.verify(rs) }
     }
 
+    @Test func onlyTheCanonicalSpellingAndNoCriticalExtensions() throws {
+        let token = tokens.mint(userId: "alice")
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+        let last = alphabet.firstIndex(of: token.last!)!
+        #expect(last & 3 == 0) // a 32-byte MAC leaves the last symbol's two low bits unused
+        for flip in 1...3 {
+            #expect(throws: TokenError.malformed) { try tokens.verify(String(token.dropLast()) + String(alphabet[last ^ flip])) }
+        }
+        #expect(try tokens.verify(token) == "alice")
+        let crit = hs256(#"{"alg":"HS256","crit":["exp"]}"#, #"{"sub":"alice","exp":9999999999}"#)
+        #expect(throws: TokenError.unsupportedExtension) { try tokens.verify(crit) }
+    }
+
     @Test func malformed() {
         for bad in ["", "abc", "a.b", "a.b.c.d", "!!.??.**", String(repeating: "a", count: 5000)] {
             #expect(throws: TokenError.self) { try tokens.verify(bad) }

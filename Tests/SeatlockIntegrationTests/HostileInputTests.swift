@@ -108,6 +108,41 @@ import Testing
         #expect(summary.json?["held"] as? Int == 0, "\(token.name): something was held: \(preview(summary))")
     }
 
+    /// A body that hides a second request (request smuggling): every
+    /// ambiguous framing is a 400 and the connection closes, so the hidden
+    /// DELETE never runs and the booking stays held.
+    @Test(arguments: [
+        "Transfer-Encoding : chunked\r\nContent-Length: LEN",   // whitespace before the colon (RFC 9112 5.1)
+        "Transfer-Encoding: chunked\r\nContent-Length: LEN",    // both framings
+        "Content-Length: LEN\r\nContent-Length: 7",             // two lengths that disagree
+        "Transfer-Encoding: gzip, chunked\r\nContent-Length: LEN", // a coding evhttp does not decode
+        "Content-Length : LEN",                                 // whitespace before the colon again
+    ])
+    func aSmuggledRequestNeverRuns(_ framing: String) throws {
+        let server = try TestServer.shared()
+        let event = TestServer.uniqueEventId()
+        try #require(try server.createEvent(event).status == 201)
+        let user = "smuggle-\(UUID().uuidString.prefix(8))"
+        let held = try server.hold(event, user: user, seats: ["A-1-1"])
+        let booking = try #require(held.string("id"))
+        let auth = "Authorization: Bearer \(server.token(user))\r\n"
+        let hidden = "DELETE /v1/events/\(event)/bookings/\(booking) HTTP/1.1\r\nHost: x\r\n\(auth)\r\n"
+        let body = #"{"seats":["A-2-1"]}"#
+        let head = "POST /v1/events/\(event)/bookings HTTP/1.1\r\nHost: x\r\n\(auth)Content-Type: application/json\r\n"
+            + framing.replacingOccurrences(of: "LEN", with: String(body.utf8.count)) + "\r\n\r\n"
+        let connection = try OpenConnection(port: server.port)
+        defer { connection.close() }
+        #expect(connection.send(Array((head + body + hidden).utf8)))
+        let answer = String(decoding: try connection.readUntilClosed(), as: UTF8.self)
+        #expect(answer.hasPrefix("HTTP/1.1 400 "), "\(framing): \(answer.prefix(200))")
+        #expect(answer.contains("ambiguous_framing") || answer.contains("malformed_request"), "\(framing): \(answer.prefix(300))")
+        #expect(answer.components(separatedBy: "HTTP/1.1 ").count == 2, "\(framing): more than one answer: \(answer.prefix(400))")
+        let after = try server.http.request("GET", "/v1/events/\(event)/bookings/\(booking)", headers: server.buyerHeaders(user))
+        #expect(after.string("status") == "held", "\(framing): \(preview(after))")
+        let summary = try server.http.request("GET", "/v1/events/\(event)")
+        #expect(summary.json?["held"] as? Int == 1, "\(framing): the smuggling request itself held seats: \(preview(summary))")
+    }
+
     /// Event `users` would share its keys with the registered buyers
     /// (`sl:{users}:…`): refused at creation, and unreachable through the API.
     @Test func anEventNamedLikeTheUsersHashTagIsRefusedAndNothingIsWritten() throws {
@@ -698,6 +733,13 @@ struct HostileTokenCase: Sendable, CustomTestStringConvertible {
         HostileTokenCase("alg named twice: none, then HS256") {
             bearer(ForgedToken.make(header: #"{"alg":"none","alg":"HS256"}"#, claims: ForgedToken.claims(), signature: .hs256))
         },
+        HostileTokenCase("crit naming an extension the server does not understand (RFC 7515 4.1.11)") {
+            bearer(ForgedToken.make(header: #"{"alg":"HS256","typ":"JWT","crit":["x-bank"],"x-bank":1}"#, claims: ForgedToken.claims(),
+                                    signature: .hs256))
+        },
+        HostileTokenCase("a valid token whose signature is respelled in its last symbol's unused bits") {
+            bearer(respelled(TestSecrets.tokens.mint(userId: "mallory")))
+        },
         HostileTokenCase("expired an hour ago") {
             bearer(TestSecrets.tokens.mint(userId: "mallory", ttlSeconds: 60, now: Date(timeIntervalSinceNow: -3600)))
         },
@@ -956,4 +998,14 @@ private final class ReplyLog: @unchecked Sendable {
     func fail(_ error: String) { lock.withLock { errors.append(error) } }
     var replies: [HTTPReply] { lock.withLock { gathered } }
     var failures: [String] { lock.withLock { errors } }
+}
+
+/// The same signature bytes spelled differently: the last of the 43 base64url
+/// symbols of a 32-byte HMAC carries 4 bits and 2 unused ones; flip one of those.
+func respelled(_ token: String) -> String {
+    let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+    var symbols = Array(token)
+    let value = alphabet.firstIndex(of: symbols[symbols.count - 1])!
+    symbols[symbols.count - 1] = alphabet[value ^ 1]
+    return String(symbols)
 }

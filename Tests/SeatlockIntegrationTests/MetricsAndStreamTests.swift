@@ -170,6 +170,13 @@ final class SSEClient {
         let page = try server.http.request("GET", "/dashboard?event=\(event)")
         #expect(page.status == 200 && (page.headers["content-type"] ?? "").hasPrefix("text/html"))
         #expect(page.text.contains("<canvas") && !page.text.contains("http://") && !page.text.contains("https://"))
+        #expect(page.headers["x-content-type-options"] == "nosniff")
+        let policy = page.headers["content-security-policy"] ?? ""
+        #expect(policy.contains("script-src 'self'") && policy.contains("default-src 'none'") && policy.contains("frame-ancestors 'none'"))
+        #expect(page.text.contains(#"<script src="dashboard.js"></script>"#) && !page.text.contains("<script>"))
+        let script = try server.http.request("GET", "/dashboard.js")
+        #expect(script.status == 200 && (script.headers["content-type"] ?? "").hasPrefix("text/javascript"))
+        #expect(script.text.contains("startPolling") && !script.text.contains("http://") && !script.text.contains("https://"))
         let stats = try server.http.request("GET", "/v1/events/\(event)/stats")
         #expect(stats.status == 200 && stats.json?["capacity"] as? Int == 50)
         #expect(try server.http.request("GET", "/v1/events/nope-stats/stats").status == 404)
