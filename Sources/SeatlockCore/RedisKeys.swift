@@ -88,6 +88,11 @@ public enum GlobalKeys {
     /// Set of event ids, for workers and the sweeper to discover logs.
     public static let events = "sl:events"
 
+    /// String, 24 h: the fingerprint of the admin request that first used
+    /// Idempotency-Key K to create an event (the event's own record is under
+    /// its id, which another body changes).
+    public static func adminIdempotency(_ key: String) -> String { "sl:idem:admin:" + key }
+
     /// Stream: entries a consumer group gave up on (`sl:dlq:payments`, …).
     public static func deadLetters(group: String) -> String { "sl:dlq:" + group }
 

@@ -116,6 +116,28 @@ final class BookingHandlers {
         guard try authenticate(request) == .admin else { throw .forbidden }
         let spec = try EventSpec.decode(request.body)
         let idem = try idempotencyKey(request, keys: EventKeys(spec.id), caller: .admin)
+        guard let key = request.header("idempotency-key") else { return createEvent(spec, idem, request, responder) }
+        // The script's record lives under the new event, so a key reused with
+        // another body (another event id) would find nothing there. The key
+        // is first claimed for this request's fingerprint in the admin's own
+        // namespace (another slot: a step of its own, which only ever refuses).
+        let claim = ["SET", GlobalKeys.adminIdempotency(key), idem.fingerprint, "NX", "GET", "EX", "86400"]
+        redis.send(claim) { [self] result in
+            switch result {
+            case .success(.null):
+                createEvent(spec, idem, request, responder)
+            case let .success(.bulk(first)) where first == idem.fingerprint:
+                createEvent(spec, idem, request, responder)
+            case .success(.bulk):
+                responder.send(Self.response(APIError(status: 422, code: "idempotency_mismatch",
+                                                      message: "this Idempotency-Key was used with another request")))
+            default:
+                respond(responder, result, request: request) // Redis away or refusing: 503 / 500, logged
+            }
+        }
+    }
+
+    private func createEvent(_ spec: EventSpec, _ idem: (key: String, fingerprint: String), _ request: HTTPRequest, _ responder: HTTPResponder) {
         // sl:events lives in another hash slot, so the script cannot write it.
         // It goes first, on the same connection (so in order): an id there
         // without an event is harmless to the sweeper and workers, while an

@@ -2,6 +2,7 @@
 // sockets. Every test uses its own event id.
 import Foundation
 import SeatlockCore
+import SeatlockHTTP
 import SeatlockRedis
 import SeatlockServer
 import SeatlockTestSupport
@@ -105,6 +106,27 @@ import Testing
         #expect(more.status == 422 && more.string("error") == "limit_exceeded")
         let tooMany = try server.hold(event, user: "other", seats: ["A-3-1", "A-3-2", "A-3-3"])
         #expect(tooMany.status == 422)
+    }
+
+    /// The admin's key is scoped to the admin, not to the event it created:
+    /// reused with another body (another event) it is 422, and nothing is created.
+    @Test func anEventCreationKeyReusedWithAnotherBodyIsAMismatch() throws {
+        let server = try TestServer.shared()
+        let first = TestServer.uniqueEventId(), second = TestServer.uniqueEventId()
+        let key = "create-\(UUID().uuidString.prefix(8))"
+        func create(_ id: String, seatsPerRow: Int = 10) throws -> HTTPReply {
+            let body = #"{"id":"\#(id)","name":"N","venue":"V","startsAt":"2027-01-01T20:00:00Z","sections":[{"id":"A","rows":1,"seatsPerRow":\#(seatsPerRow),"priceCents":1}]}"#
+            return try server.http.request("POST", "/v1/events", headers: server.adminHeaders.merging(["Idempotency-Key": key]) { $1 }, json: body)
+        }
+        let created = try create(first)
+        let replay = try create(first)
+        #expect(created.status == 201 && replay.status == 201 && created.body == replay.body)
+        let otherEvent = try create(second)
+        #expect(otherEvent.status == 422 && otherEvent.string("error") == "idempotency_mismatch", "\(otherEvent.text)")
+        let otherShape = try create(first, seatsPerRow: 11)
+        #expect(otherShape.status == 422 && otherShape.string("error") == "idempotency_mismatch", "\(otherShape.text)")
+        #expect(try server.http.request("GET", "/v1/events/\(second)").status == 404)
+        #expect(try server.http.request("GET", "/v1/events/\(first)").json?["capacity"] as? Int == 10)
     }
 
     @Test func idempotentReplayReturnsTheFirstAnswerByteForByte() throws {
