@@ -15,8 +15,7 @@ KEYS[1] sl:{E}:stats              hash: counters, live held/sold, lastEntry
 KEYS[2] sl:{E}:stats:buyers       HyperLogLog of buyer ids
 KEYS[3] sl:{E}:stats:confirm_ms   hash: hold -> confirmation histogram (ms)
 KEYS[4] sl:{E}:stats:series       hash: per-second ring buffer, field = second % 3600
-KEYS[5] sl:{E}:booking:B          the entry's booking, read for booking.confirmed
-                                  (`sl:{E}:booking:` when the entry has none)
+KEYS[5] sl:{E}:booking:B          the entry's booking, read for booking.confirmed (`sl:{E}:booking:` when the entry has none)
 KEYS[6] sl:{E}:log                the event's log (read only: is this the next entry?)
 (A rebuild passes staging keys as KEYS[1..4] and swaps them in at the end.)
 ARGV[1] entry id (ms-seq)

@@ -1,10 +1,17 @@
 --[[ cancel.lua — the payment failed for good: payment_pending -> cancelled.
 Compensation: the seats go back on sale and the buyer's count is given back.
 
-KEYS[1] sl:{E}:booking:B   KEYS[2] sl:{E}:sold       KEYS[3] sl:{E}:expiry:B
-KEYS[4] sl:{E}:expiries    KEYS[5] sl:{E}:event      KEYS[6] sl:{E}:log
-KEYS[7] sl:{E}:user: (prefix)   KEYS[8] sl:{E}:hold: (prefix)   KEYS[9] sl:{E}:free: (prefix)
-ARGV[1] attempt number   ARGV[2] reason
+KEYS[1] sl:{E}:booking:B   the booking
+KEYS[2] sl:{E}:sold        seat id -> booking id
+KEYS[3] sl:{E}:expiry:B    the booking's hold timer
+KEYS[4] sl:{E}:expiries    booking id by deadline, for the sweeper
+KEYS[5] sl:{E}:event       event hash (live counters)
+KEYS[6] sl:{E}:log         the event's log stream
+KEYS[7] sl:{E}:user:       prefix of the buyer's seat count (user:U) and live holds (user:U:live)
+KEYS[8] sl:{E}:hold:       prefix of the seat hold keys (hold:SEAT)
+KEYS[9] sl:{E}:free:       prefix of the free-seat sets (free:SECTION)
+ARGV[1] attempt number
+ARGV[2] reason
 
 Returns {1, 'cancelled'}; {0, status} when the booking is not payment_pending
 (already ended: nothing to compensate, nothing written).
@@ -13,15 +20,19 @@ Returns {1, 'cancelled'}; {0, status} when the booking is not payment_pending
 --@include seats
 --@include ending
 
-local b = read_hash(KEYS[1])
+-- The call's keys by name, for includes/ending.lua.
+local k = {booking = KEYS[1], sold = KEYS[2], expiry = KEYS[3], expiries = KEYS[4], event = KEYS[5], log = KEYS[6],
+           user_prefix = KEYS[7], hold_prefix = KEYS[8], free_prefix = KEYS[9]}
+
+local b = read_hash(k.booking)
 if not b then return {0, 'missing'} end
 if b.status ~= 'payment_pending' then return {0, b.status} end
 local now = now_ms()
-local event_id = event_id_of(KEYS[1])
+local event_id = event_id_of(k.booking)
 -- Log order: the failed charge, the cancellation, then the seats coming back.
-log_event(KEYS[6], 'payment.failed', event_id, now, {'bookingId', b.id, 'userId', b.userId, 'amountCents', b.totalCents,
+log_event(k.log, 'payment.failed', event_id, now, {'bookingId', b.id, 'userId', b.userId, 'amountCents', b.totalCents,
   'attempt', ARGV[1], 'reason', ARGV[2], 'retryable', 0})
-log_event(KEYS[6], 'booking.cancelled', event_id, now, {'bookingId', b.id, 'userId', b.userId, 'seats', b.seats,
+log_event(k.log, 'booking.cancelled', event_id, now, {'bookingId', b.id, 'userId', b.userId, 'seats', b.seats,
   'reason', 'payment_failed', 'actor', 'payments'})
-end_hold(b, now, 'cancelled', {'cancelledAt', now, 'paymentAttempts', ARGV[1], 'lastPaymentError', ARGV[2]}, 'payment_failed', 'payments')
+end_hold(k, b, now, 'cancelled', {'cancelledAt', now, 'paymentAttempts', ARGV[1], 'lastPaymentError', ARGV[2]}, 'payment_failed', 'payments')
 return {1, 'cancelled'}

@@ -4,10 +4,16 @@ Only while the deadline has not passed and every seat's hold still names
 this booking: a late payment is refused here, so the caller refunds it and
 never sells a seat someone else holds now (invariant 5).
 
-KEYS[1] sl:{E}:booking:B   KEYS[2] sl:{E}:sold      KEYS[3] sl:{E}:expiry:B
-KEYS[4] sl:{E}:expiries    KEYS[5] sl:{E}:event     KEYS[6] sl:{E}:log
-KEYS[7] sl:{E}:hold: (prefix)      KEYS[8] sl:{E}:user: (prefix; the owner's live holds are user:U:live)
-ARGV[1] payment id (provider's reference)   ARGV[2] confirmation code
+KEYS[1] sl:{E}:booking:B   the booking
+KEYS[2] sl:{E}:sold        seat id -> booking id
+KEYS[3] sl:{E}:expiry:B    the booking's hold timer
+KEYS[4] sl:{E}:expiries    booking id by deadline, for the sweeper
+KEYS[5] sl:{E}:event       event hash (live counters)
+KEYS[6] sl:{E}:log         the event's log stream
+KEYS[7] sl:{E}:hold:       prefix of the seat hold keys (hold:SEAT)
+KEYS[8] sl:{E}:user:       prefix of the owner's live holds (user:U:live)
+ARGV[1] payment id (provider's reference)
+ARGV[2] confirmation code
 
 Returns {status, body}: 200 booking JSON (confirmed; also when it already was,
 with nothing changed); 404 booking_not_found; 409 hold_expired (deadline

@@ -1,14 +1,17 @@
 --[[ create_event.lua — create an event and its seat map in one call.
 
-KEYS[1] sl:{E}:event        event hash
-KEYS[2] sl:{E}:seats        seat id -> price in cents
-KEYS[3] sl:{E}:log          the event's log stream
-KEYS[4] sl:{E}:idem:C:K     idempotency record (unused when ARGV[1] is '')
-KEYS[5] sl:{E}:free:        prefix of the per-section free-seat sorted sets
-                            (free:SECTION; same {E} hash slot)
+KEYS[1] sl:{E}:event             event hash
+KEYS[2] sl:{E}:seats             seat id -> price in cents
+KEYS[3] sl:{E}:log               the event's log stream
+KEYS[4] sl:{E}:idem:CALLER:K     idempotency record (sl:{E}:idem:-, unused, when ARGV[1] is '')
+KEYS[5] sl:{E}:free:             prefix of the per-section free-seat sorted sets (free:SECTION; same {E} hash slot)
 ARGV[1] request fingerprint, '' without Idempotency-Key
-ARGV[2] event id   ARGV[3] name   ARGV[4] venue   ARGV[5] startsAt (ISO 8601)
-ARGV[6] holdSeconds   ARGV[7] maxSeatsPerUser
+ARGV[2] event id
+ARGV[3] name
+ARGV[4] venue
+ARGV[5] startsAt (ISO 8601)
+ARGV[6] holdSeconds
+ARGV[7] maxSeatsPerUser
 ARGV[8..] per section, four values: id, rows, seatsPerRow, priceCents
 
 Returns {status, body}: 201 event JSON; 409 event_exists; 422 idempotency_mismatch.

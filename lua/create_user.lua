@@ -5,9 +5,11 @@ address cannot both win.
 KEYS[1] sl:{users}:user:U        the new user (hash)
 KEYS[2] sl:{users}:email:EMAIL   the claim on the (lowercased) address -> user id
 KEYS[3] sl:{users}:rl:ip:ADDR    registrations from this client address (GCRA)
-ARGV[1] user id (new)   ARGV[2] e-mail (lowercased)   ARGV[3] name
-ARGV[4] phone or ''     ARGV[5] admission policy: only its first two numbers
-                        are read, the registration rate and burst per address
+ARGV[1] user id (new)
+ARGV[2] e-mail (lowercased)
+ARGV[3] name
+ARGV[4] phone or ''
+ARGV[5] admission policy: only its first two numbers are read, the registration rate and burst per address
 
 Returns {status, body}: 201 {"id","email","name","phone"?,"createdAt"};
 409 email_taken; {429, body, retry-after seconds} rate_limited.

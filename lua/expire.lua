@@ -5,10 +5,17 @@ it only acts on a held / payment_pending booking past its deadline, and only
 frees seat holds that still name this booking (a seat whose hold key lapsed
 and was taken by another buyer stays theirs).
 
-KEYS[1] sl:{E}:booking:B   KEYS[2] sl:{E}:sold       KEYS[3] sl:{E}:expiry:B
-KEYS[4] sl:{E}:expiries    KEYS[5] sl:{E}:event      KEYS[6] sl:{E}:log
-KEYS[7] sl:{E}:user: (prefix)   KEYS[8] sl:{E}:hold: (prefix)   KEYS[9] sl:{E}:free: (prefix)
-ARGV[1] booking id   ARGV[2] actor: listener | sweeper | operator
+KEYS[1] sl:{E}:booking:B   the booking
+KEYS[2] sl:{E}:sold        seat id -> booking id
+KEYS[3] sl:{E}:expiry:B    the booking's hold timer
+KEYS[4] sl:{E}:expiries    booking id by deadline, for the sweeper
+KEYS[5] sl:{E}:event       event hash (live counters)
+KEYS[6] sl:{E}:log         the event's log stream
+KEYS[7] sl:{E}:user:       prefix of the buyer's seat count (user:U) and live holds (user:U:live)
+KEYS[8] sl:{E}:hold:       prefix of the seat hold keys (hold:SEAT)
+KEYS[9] sl:{E}:free:       prefix of the free-seat sets (free:SECTION)
+ARGV[1] booking id
+ARGV[2] actor: listener | sweeper | operator
 
 Returns {1, 'expired'} when it expired the booking; {0, reason} otherwise:
 'missing' (no such booking; its stale expiries entry is removed), 'not_due'
@@ -18,19 +25,23 @@ Returns {1, 'expired'} when it expired the booking; {0, reason} otherwise:
 --@include seats
 --@include ending
 
-local b = read_hash(KEYS[1])
+-- The call's keys by name, for includes/ending.lua.
+local k = {booking = KEYS[1], sold = KEYS[2], expiry = KEYS[3], expiries = KEYS[4], event = KEYS[5], log = KEYS[6],
+           user_prefix = KEYS[7], hold_prefix = KEYS[8], free_prefix = KEYS[9]}
+
+local b = read_hash(k.booking)
 if not b then
-  redis.call('ZREM', KEYS[4], ARGV[1])
+  redis.call('ZREM', k.expiries, ARGV[1])
   return {0, 'missing'}
 end
 if b.status ~= 'held' and b.status ~= 'payment_pending' then
-  redis.call('ZREM', KEYS[4], b.id)
+  redis.call('ZREM', k.expiries, b.id)
   return {0, b.status}
 end
 local now = now_ms()
 if now < tonumber(b.expiresAt) then return {0, 'not_due'} end
 
-log_event(KEYS[6], 'booking.expired', event_id_of(KEYS[1]), now, {'bookingId', b.id, 'userId', b.userId, 'seats', b.seats,
+log_event(k.log, 'booking.expired', event_id_of(k.booking), now, {'bookingId', b.id, 'userId', b.userId, 'seats', b.seats,
   'deadline', b.expiresAt, 'actor', ARGV[2]})
-end_hold(b, now, 'expired', {'expiredAt', now, 'expiredBy', ARGV[2]}, 'expired', ARGV[2])
+end_hold(k, b, now, 'expired', {'expiredAt', now, 'expiredBy', ARGV[2]}, 'expired', ARGV[2])
 return {1, 'expired'}

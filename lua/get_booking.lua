@@ -1,6 +1,6 @@
 --[[ get_booking.lua — one booking as its owner sees it (read only).
 
-KEYS[1] sl:{E}:booking:B
+KEYS[1] sl:{E}:booking:B   the booking
 ARGV[1] caller's user id; '' means any owner (admin)
 Returns {status, body}: 200 booking JSON; 404 booking_not_found (also for
 another buyer's booking: its existence is not revealed).

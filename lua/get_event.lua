@@ -1,6 +1,6 @@
 --[[ get_event.lua — an event with its live counts (read only).
 
-KEYS[1] sl:{E}:event
+KEYS[1] sl:{E}:event   event hash
 Returns {status, body}: 200 event JSON; 404 event_not_found.
 ]]
 --@include common

@@ -1,23 +1,25 @@
 --[[ hold.lua — hold explicit seats for one buyer: all or nothing.
 
-KEYS[1]  sl:{E}:event          event hash (status, holdSeconds, maxSeatsPerUser, held)
-KEYS[2]  sl:{E}:seats          seat id -> price
-KEYS[3]  sl:{E}:sold           seat id -> booking id
-KEYS[4]  sl:{E}:booking:B      the new booking
-KEYS[5]  sl:{E}:expiry:B       the booking's hold timer (PX TTL)
-KEYS[6]  sl:{E}:expiries       booking id by deadline, for the sweeper
-KEYS[7]  sl:{E}:user:U         seats held + bought by the buyer
-KEYS[8]  sl:{E}:log            the event's log stream
-KEYS[9]  sl:{E}:idem:U:K       idempotency record (unused when ARGV[3] is '')
-KEYS[10] sl:{E}:hold:          prefix of the seat hold keys (hold:SEAT; same {E} slot)
-KEYS[11] sl:{E}:free:          prefix of the free-seat sets (free:SECTION; same {E} slot)
-KEYS[12] sl:{E}:rl:user:U      the buyer's rate limit (GCRA)
-KEYS[13] sl:{E}:rl:ip:ADDR     the client address's rate limit
-KEYS[14] sl:{E}:rl:event       the event's admission rate
-KEYS[15] sl:{E}:idemkeys:u_U   Idempotency-Keys the buyer used in 24 h
-KEYS[16] sl:{E}:user:U:live    the buyer's live holds (booking id -> deadline)
-ARGV[1] booking id (new)   ARGV[2] user id   ARGV[3] request fingerprint or ''
-ARGV[4] admission policy (see includes/admission.lua)
+KEYS[1]  sl:{E}:event             event hash (status, holdSeconds, maxSeatsPerUser, held)
+KEYS[2]  sl:{E}:seats             seat id -> price
+KEYS[3]  sl:{E}:sold              seat id -> booking id
+KEYS[4]  sl:{E}:booking:B         the new booking
+KEYS[5]  sl:{E}:expiry:B          the booking's hold timer (PX TTL)
+KEYS[6]  sl:{E}:expiries          booking id by deadline, for the sweeper
+KEYS[7]  sl:{E}:user:U            seats held + bought by the buyer
+KEYS[8]  sl:{E}:log               the event's log stream
+KEYS[9]  sl:{E}:idem:CALLER:K     idempotency record, CALLER u_U or admin (sl:{E}:idem:-, unused, when ARGV[3] is '')
+KEYS[10] sl:{E}:hold:             prefix of the seat hold keys (hold:SEAT; same {E} slot)
+KEYS[11] sl:{E}:free:             prefix of the free-seat sets (free:SECTION; same {E} slot)
+KEYS[12] sl:{E}:rl:user:U         the buyer's rate limit (GCRA)
+KEYS[13] sl:{E}:rl:ip:ADDR        the client address's rate limit
+KEYS[14] sl:{E}:rl:event          the event's admission rate
+KEYS[15] sl:{E}:idemkeys:u_U      Idempotency-Keys the buyer used in 24 h
+KEYS[16] sl:{E}:user:U:live       the buyer's live holds (booking id -> deadline)
+ARGV[1]   booking id (new)
+ARGV[2]   user id
+ARGV[3]   request fingerprint or ''
+ARGV[4]   admission policy (see includes/admission.lua)
 ARGV[5..] seat ids (validated and distinct)
 
 Returns {status, body}:
@@ -35,26 +37,32 @@ Nothing but the rate-limit state is written unless every check passed.
 --@include admission
 --@include holding
 
-local event, refusal = begin_hold()
+-- The call's keys and arguments by name, for includes/holding.lua.
+local h = {event = KEYS[1], seats = KEYS[2], sold = KEYS[3], booking = KEYS[4], expiry = KEYS[5], expiries = KEYS[6],
+           user = KEYS[7], log = KEYS[8], idem = KEYS[9], hold_prefix = KEYS[10], free_prefix = KEYS[11],
+           user_limit = KEYS[12], address_limit = KEYS[13], event_limit = KEYS[14], idem_count = KEYS[15], live = KEYS[16],
+           booking_id = ARGV[1], user_id = ARGV[2], fingerprint = ARGV[3], policy = ARGV[4]}
+
+local event, refusal = begin_hold(h)
 if not event then return refusal end
 
 local seats = {}
 for i = 5, #ARGV do seats[#seats + 1] = ARGV[i] end
-local prices = redis.call('HMGET', KEYS[2], unpack(seats))
+local prices = redis.call('HMGET', h.seats, unpack(seats))
 local unknown, taken = {}, {}
 for i, seat in ipairs(seats) do
   if not prices[i] then
     unknown[#unknown + 1] = seat
-  elseif redis.call('EXISTS', KEYS[10] .. seat) == 1 or redis.call('HEXISTS', KEYS[3], seat) == 1 then
+  elseif redis.call('EXISTS', h.hold_prefix .. seat) == 1 or redis.call('HEXISTS', h.sold, seat) == 1 then
     taken[#taken + 1] = seat
   end
 end
 if #unknown > 0 then
-  return hold_fail(400, 'unknown_seats', 'these seats do not exist in this event', ',"seats":' .. json_list(unknown))
+  return hold_fail(h, 400, 'unknown_seats', 'these seats do not exist in this event', ',"seats":' .. json_list(unknown))
 end
 if #taken > 0 then
-  return hold_fail(409, 'seats_unavailable', 'some seats are already held or sold', ',"seats":' .. json_list(taken))
+  return hold_fail(h, 409, 'seats_unavailable', 'some seats are already held or sold', ',"seats":' .. json_list(taken))
 end
-local limit = over_limit(event, #seats)
+local limit = over_limit(h, event, #seats)
 if limit then return limit end
-return write_hold(event, seats, prices)
+return write_hold(h, event, seats, prices)

@@ -1,9 +1,28 @@
 --[[ hold_best.lua — hold the best `quantity` seats of a section: adjacent in
 one row when possible, front rows first.
 
-KEYS: exactly as hold.lua (KEYS[1] event ... KEYS[16] live holds).
-ARGV[1] booking id (new)   ARGV[2] user id   ARGV[3] request fingerprint or ''
-ARGV[4] admission policy   ARGV[5] section id   ARGV[6] quantity (>= 1)
+KEYS[1]  sl:{E}:event             event hash (status, holdSeconds, maxSeatsPerUser, held)
+KEYS[2]  sl:{E}:seats             seat id -> price
+KEYS[3]  sl:{E}:sold              seat id -> booking id
+KEYS[4]  sl:{E}:booking:B         the new booking
+KEYS[5]  sl:{E}:expiry:B          the booking's hold timer (PX TTL)
+KEYS[6]  sl:{E}:expiries          booking id by deadline, for the sweeper
+KEYS[7]  sl:{E}:user:U            seats held + bought by the buyer
+KEYS[8]  sl:{E}:log               the event's log stream
+KEYS[9]  sl:{E}:idem:CALLER:K     idempotency record, CALLER u_U or admin (sl:{E}:idem:-, unused, when ARGV[3] is '')
+KEYS[10] sl:{E}:hold:             prefix of the seat hold keys (hold:SEAT; same {E} slot)
+KEYS[11] sl:{E}:free:             prefix of the free-seat sets (free:SECTION; same {E} slot)
+KEYS[12] sl:{E}:rl:user:U         the buyer's rate limit (GCRA)
+KEYS[13] sl:{E}:rl:ip:ADDR        the client address's rate limit
+KEYS[14] sl:{E}:rl:event          the event's admission rate
+KEYS[15] sl:{E}:idemkeys:u_U      Idempotency-Keys the buyer used in 24 h
+KEYS[16] sl:{E}:user:U:live       the buyer's live holds (booking id -> deadline)
+ARGV[1] booking id (new)
+ARGV[2] user id
+ARGV[3] request fingerprint or ''
+ARGV[4] admission policy (see includes/admission.lua)
+ARGV[5] section id
+ARGV[6] quantity (>= 1)
 
 Returns {status, body}: 201 booking JSON; 404 event_not_found / section_not_found;
 409 sold_out (fewer free seats than asked); 409 sales_closed; 422 limit_exceeded;
@@ -24,19 +43,25 @@ not a scan of the seat map.
 
 local MAX_ROWS = 16
 
-local event, refusal = begin_hold()
+-- The call's keys and arguments by name, for includes/holding.lua.
+local h = {event = KEYS[1], seats = KEYS[2], sold = KEYS[3], booking = KEYS[4], expiry = KEYS[5], expiries = KEYS[6],
+           user = KEYS[7], log = KEYS[8], idem = KEYS[9], hold_prefix = KEYS[10], free_prefix = KEYS[11],
+           user_limit = KEYS[12], address_limit = KEYS[13], event_limit = KEYS[14], idem_count = KEYS[15], live = KEYS[16],
+           booking_id = ARGV[1], user_id = ARGV[2], fingerprint = ARGV[3], policy = ARGV[4]}
+
+local event, refusal = begin_hold(h)
 if not event then return refusal end
 
 local section, quantity = ARGV[5], tonumber(ARGV[6])
 if not string.find(',' .. event.sections, ',' .. section .. ':', 1, true) then
-  return hold_fail(404, 'section_not_found', 'no such section in this event')
+  return hold_fail(h, 404, 'section_not_found', 'no such section in this event')
 end
-local limit = over_limit(event, quantity)
+local limit = over_limit(h, event, quantity)
 if limit then return limit end
 
-local free_key = KEYS[11] .. section
+local free_key = h.free_prefix .. section
 if redis.call('ZCARD', free_key) < quantity then
-  return hold_fail(409, 'sold_out', 'not enough free seats in section ' .. section)
+  return hold_fail(h, 409, 'sold_out', 'not enough free seats in section ' .. section)
 end
 
 -- Front row first: find the next row that has a free seat, look for a run
@@ -70,4 +95,4 @@ for _ = 1, MAX_ROWS do
 end
 if not chosen then chosen = redis.call('ZRANGE', free_key, 0, quantity - 1) end
 
-return write_hold(event, chosen, redis.call('HMGET', KEYS[2], unpack(chosen)))
+return write_hold(h, event, chosen, redis.call('HMGET', h.seats, unpack(chosen)))

@@ -4,12 +4,20 @@ The hold is extended to now + grace (never shortened), so a buyer who pays
 in the last second is not cut off while the provider answers; the grace is
 granted once, since only a `held` booking may ask.
 
-KEYS[1] sl:{E}:booking:B   KEYS[2] sl:{E}:expiry:B   KEYS[3] sl:{E}:expiries
-KEYS[4] sl:{E}:log         KEYS[5] sl:{E}:idem:U:K   KEYS[6] sl:{E}:hold: (prefix)
-KEYS[7] sl:{E}:rl:user:U   KEYS[8] sl:{E}:rl:ip:ADDR KEYS[9] sl:{E}:idemkeys:u_U
-KEYS[10] sl:{E}:user:U:live (the caller's live holds)
-ARGV[1] caller's user id ('' = any owner)   ARGV[2] payment token
-ARGV[3] grace in ms                          ARGV[4] request fingerprint or ''
+KEYS[1]  sl:{E}:booking:B       the booking
+KEYS[2]  sl:{E}:expiry:B        the booking's hold timer
+KEYS[3]  sl:{E}:expiries        booking id by deadline, for the sweeper
+KEYS[4]  sl:{E}:log             the event's log stream
+KEYS[5]  sl:{E}:idem:CALLER:K   idempotency record, CALLER u_U or admin (sl:{E}:idem:-, unused, when ARGV[4] is '')
+KEYS[6]  sl:{E}:hold:           prefix of the seat hold keys (hold:SEAT)
+KEYS[7]  sl:{E}:rl:user:U       the caller's rate limit (GCRA)
+KEYS[8]  sl:{E}:rl:ip:ADDR      the client address's rate limit
+KEYS[9]  sl:{E}:idemkeys:u_U    Idempotency-Keys the caller used in 24 h
+KEYS[10] sl:{E}:user:U:live     the caller's live holds
+ARGV[1] caller's user id ('' = any owner)
+ARGV[2] payment token
+ARGV[3] grace in ms
+ARGV[4] request fingerprint or ''
 ARGV[5] admission policy (includes/admission.lua; the event admission rate is not used)
 
 Returns {status, body}: 202 booking JSON (payment_pending); 404 booking_not_found;

@@ -1,7 +1,10 @@
 --[[ payment_failed.lua — record a failed charge attempt that will be retried.
 
-KEYS[1] sl:{E}:booking:B   KEYS[2] sl:{E}:log
-ARGV[1] attempt number (1-based)   ARGV[2] reason   ARGV[3] next attempt (ms since epoch)
+KEYS[1] sl:{E}:booking:B   the booking
+KEYS[2] sl:{E}:log         the event's log stream
+ARGV[1] attempt number (1-based)
+ARGV[2] reason
+ARGV[3] next attempt (ms since epoch)
 
 Returns {1, 'recorded'}; {0, status} when the booking is no longer
 payment_pending (nothing written); {0, 'duplicate'} when this attempt was

@@ -6,8 +6,11 @@ after its hold had ended (expired / released): the money goes back, the
 seats were never sold (invariant 5). A payment_pending booking past its
 deadline is expired first (expire.lua gives its seats back), then refunded.
 
-KEYS[1] sl:{E}:booking:B   KEYS[2] sl:{E}:log
-ARGV[1] payment id   ARGV[2] refund id   ARGV[3] reason
+KEYS[1] sl:{E}:booking:B   the booking
+KEYS[2] sl:{E}:log         the event's log stream
+ARGV[1] payment id
+ARGV[2] refund id
+ARGV[3] reason
 
 Returns {1, 'refunded'}; {0, 'refunded'} when it already was (nothing
 written); {0, status} for a booking that may not be refunded (confirmed:

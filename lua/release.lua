@@ -4,11 +4,17 @@ held / payment_pending -> released: holds deleted, seats back on sale.
 confirmed -> refund_pending: seats back on sale now; the payments group
 refunds the charge and marks the booking refunded.
 
-KEYS[1] sl:{E}:booking:B   KEYS[2] sl:{E}:sold       KEYS[3] sl:{E}:expiry:B
-KEYS[4] sl:{E}:expiries    KEYS[5] sl:{E}:event      KEYS[6] sl:{E}:log
-KEYS[7] sl:{E}:user: (prefix of the buyer's seat count; the owner is read from the booking)
-KEYS[8] sl:{E}:hold: (prefix)                        KEYS[9] sl:{E}:free: (prefix)
-ARGV[1] caller's user id ('' = any owner)   ARGV[2] actor: buyer | admin | operator
+KEYS[1] sl:{E}:booking:B   the booking
+KEYS[2] sl:{E}:sold        seat id -> booking id
+KEYS[3] sl:{E}:expiry:B    the booking's hold timer
+KEYS[4] sl:{E}:expiries    booking id by deadline, for the sweeper
+KEYS[5] sl:{E}:event       event hash (live counters)
+KEYS[6] sl:{E}:log         the event's log stream
+KEYS[7] sl:{E}:user:       prefix of the buyer's seat count (user:U; the owner is read from the booking) and live holds (user:U:live)
+KEYS[8] sl:{E}:hold:       prefix of the seat hold keys (hold:SEAT)
+KEYS[9] sl:{E}:free:       prefix of the free-seat sets (free:SECTION)
+ARGV[1] caller's user id ('' = any owner)
+ARGV[2] actor: buyer | admin | operator
 
 Returns {status, body}: 200 booking JSON (released); 202 booking JSON
 (refund_pending); 404 booking_not_found; 409 invalid_state (released,
@@ -19,39 +25,43 @@ second call changes nothing.
 --@include seats
 --@include ending
 
-local b = read_hash(KEYS[1])
+-- The call's keys by name, for includes/ending.lua.
+local k = {booking = KEYS[1], sold = KEYS[2], expiry = KEYS[3], expiries = KEYS[4], event = KEYS[5], log = KEYS[6],
+           user_prefix = KEYS[7], hold_prefix = KEYS[8], free_prefix = KEYS[9]}
+
+local b = read_hash(k.booking)
 if not b or (ARGV[1] ~= '' and b.userId ~= ARGV[1]) then
   return {404, error_body('booking_not_found', 'no such booking')}
 end
-local event_id = event_id_of(KEYS[1])
+local event_id = event_id_of(k.booking)
 local now = now_ms()
 local seats = split_commas(b.seats)
 
 if b.status == 'held' or b.status == 'payment_pending' then
-  log_event(KEYS[6], 'booking.released', event_id, now, {'bookingId', b.id, 'userId', b.userId, 'seats', b.seats, 'actor', ARGV[2]})
-  end_hold(b, now, 'released', {'releasedAt', now, 'releasedBy', ARGV[2]}, 'released', ARGV[2])
+  log_event(k.log, 'booking.released', event_id, now, {'bookingId', b.id, 'userId', b.userId, 'seats', b.seats, 'actor', ARGV[2]})
+  end_hold(k, b, now, 'released', {'releasedAt', now, 'releasedBy', ARGV[2]}, 'released', ARGV[2])
   return {200, booking_json(event_id, b.id, b)}
 end
 
 if b.status == 'confirmed' then
   local released = {}
   for _, seat in ipairs(seats) do
-    if redis.call('HGET', KEYS[2], seat) == b.id then
-      redis.call('HDEL', KEYS[2], seat)
+    if redis.call('HGET', k.sold, seat) == b.id then
+      redis.call('HDEL', k.sold, seat)
       local section, row, number = seat_parts(seat)
-      redis.call('ZADD', KEYS[9] .. section, seat_score(row, number), seat)
+      redis.call('ZADD', k.free_prefix .. section, seat_score(row, number), seat)
       released[#released + 1] = seat
     end
   end
-  redis.call('DECRBY', KEYS[7] .. b.userId, #seats)
-  redis.call('HINCRBY', KEYS[5], 'sold', -#released)
-  redis.call('HINCRBY', KEYS[5], 'revenueCents', -tonumber(b.totalCents))
-  redis.call('HSET', KEYS[1], 'status', 'refund_pending', 'cancelledAt', now, 'releasedBy', ARGV[2])
+  redis.call('DECRBY', k.user_prefix .. b.userId, #seats)
+  redis.call('HINCRBY', k.event, 'sold', -#released)
+  redis.call('HINCRBY', k.event, 'revenueCents', -tonumber(b.totalCents))
+  redis.call('HSET', k.booking, 'status', 'refund_pending', 'cancelledAt', now, 'releasedBy', ARGV[2])
   b.status = 'refund_pending'
-  log_event(KEYS[6], 'booking.cancelled', event_id, now, {'bookingId', b.id, 'userId', b.userId, 'seats', b.seats,
+  log_event(k.log, 'booking.cancelled', event_id, now, {'bookingId', b.id, 'userId', b.userId, 'seats', b.seats,
     'reason', 'refund_requested', 'actor', ARGV[2]})
-  log_event(KEYS[6], 'seat.released', event_id, now, {'bookingId', b.id, 'seats', table.concat(released, ','), 'reason', 'refund', 'actor', ARGV[2]})
-  log_event(KEYS[6], 'payment.refund_requested', event_id, now, {'bookingId', b.id, 'userId', b.userId,
+  log_event(k.log, 'seat.released', event_id, now, {'bookingId', b.id, 'seats', table.concat(released, ','), 'reason', 'refund', 'actor', ARGV[2]})
+  log_event(k.log, 'payment.refund_requested', event_id, now, {'bookingId', b.id, 'userId', b.userId,
     'amountCents', b.totalCents, 'paymentId', b.paymentId or ''})
   return {202, booking_json(event_id, b.id, b)}
 end

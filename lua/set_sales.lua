@@ -1,7 +1,9 @@
 --[[ set_sales.lua — open or close sales for an event (operators).
 
-KEYS[1] sl:{E}:event   KEYS[2] sl:{E}:log
-ARGV[1] 'open' | 'closed'   ARGV[2] actor (e.g. operator)
+KEYS[1] sl:{E}:event   event hash
+KEYS[2] sl:{E}:log     the event's log stream
+ARGV[1] 'open' | 'closed'
+ARGV[2] actor (e.g. operator)
 
 Returns {1, status} when it changed, {0, status} when it already was;
 an error reply for an unknown event or status. While closed, holds get
