@@ -46,6 +46,9 @@ public struct AbusePolicy: Sendable, Equatable {
     public var eventAdmission = RateLimit.off
     /// Registrations (POST /v1/users) per client address.
     public var registrationsPerAddress = RateLimit(perSecond: 0.2, burst: 20)
+    /// Seat map reads (GET …/seats) per client address, counted in memory by
+    /// each server loop (no Redis write): a loop's share, not a global figure.
+    public var seatMapReadsPerAddress = RateLimit(perSecond: 10, burst: 50)
     /// Unpaid (held or payment_pending) bookings per buyer per event; 0 = no cap.
     public var maxLiveHolds = 2
     /// New Idempotency-Keys per buyer per event in 24 h; 0 = no cap.
@@ -60,6 +63,7 @@ public struct AbusePolicy: Sendable, Equatable {
         policy.perAddress = .off
         policy.eventAdmission = .off
         policy.registrationsPerAddress = .off
+        policy.seatMapReadsPerAddress = .off
         policy.maxLiveHolds = 0
         policy.maxIdempotencyKeys = 0
         return policy

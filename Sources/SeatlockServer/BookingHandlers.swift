@@ -14,13 +14,7 @@ final class BookingHandlers {
     private let redis: RedisConnection
     private let tokens: BuyerTokens
     private let logger: Logger
-    /// Seat maps never change after creation: cached per loop (seat id, price) in order.
-    private var seatMaps: [String: [String: [(seat: SeatID, price: String)]]] = [:]
-    /// Rendered seat listings, reused for `listingLifetime`: a 5,000-seat
-    /// section is ~300 KB of JSON, and rendering it for every look blocked the
-    /// loop long enough to show in the holds' p99 (measured with the stress tool).
-    private var listings: [String: (json: String, expires: ContinuousClock.Instant)] = [:]
-    private let listingLifetime: Duration = .milliseconds(100)
+    private let seatListings: SeatListings
     /// The admission policy as the scripts read it, rendered once.
     private let policy: String
     private let metrics: ServerMetrics
@@ -38,6 +32,7 @@ final class BookingHandlers {
         self.redis = redis
         self.streams = streams
         self.dashboard = dashboard
+        self.seatListings = SeatListings(redis: redis, readsPerAddress: config.abuse.seatMapReadsPerAddress)
         self.metrics = metrics
         self.recorder = ServerMetrics.Recorder(metrics)
         self.tokens = BuyerTokens(secret: config.tokenSecret)
@@ -165,7 +160,10 @@ final class BookingHandlers {
     private func seats(_ eventId: String, _ request: HTTPRequest, _ responder: HTTPResponder) throws(APIError) {
         let section = Self.queryValue(request.query, "section")
         if let section, !Identifier.isValidSection(section) { throw .invalid("section ids are 1-16 letters, digits or '_'") }
-        listSeats(eventId: eventId, section: section, responder: responder)
+        let formatName = Self.queryValue(request.query, "format") ?? "full"
+        guard let format = SeatMapFormat(rawValue: formatName) else { throw .invalid("format is full or compact") }
+        seatListings.list(eventId: eventId, section: section, format: format, ifNoneMatch: request.header("if-none-match"),
+                          client: clientAddressKey(request.remoteAddress), responder: responder)
     }
 
     private func eventStats(_ eventId: String, _ responder: HTTPResponder) {
@@ -275,71 +273,6 @@ final class BookingHandlers {
             throw APIError(status: 400, code: "invalid_idempotency_key", message: "Idempotency-Key must be 1-64 letters, digits, '-' or '_'")
         }
         return (keys.idempotency(caller: caller.scope, key: key), requestFingerprint(method: request.method, path: request.path, body: request.body))
-    }
-
-    // MARK: seat listing
-
-    /// Status per seat from reads bounded by the sections asked for: the
-    /// cached seat map, each section's free set, and HMGET on the sold hash
-    /// for the seats that are not free (a seat in neither is held). Reading the
-    /// whole sold hash instead made each look cost O(seats sold in the event).
-    private func listSeats(eventId: String, section: String?, responder: HTTPResponder) {
-        let cacheKey = eventId + "/" + (section ?? "")
-        let now = ContinuousClock.now
-        if let cached = listings[cacheKey], cached.expires > now {
-            return responder.send(HTTPResponse(status: 200, json: cached.json))
-        }
-        if listings.count > 1000 { listings = listings.filter { $0.value.expires > now } }
-        let keys = EventKeys(eventId)
-        let needMap = seatMaps[eventId] == nil
-        redis.pipeline([["HGET", keys.event, "sections"]] + (needMap ? [["HGETALL", keys.seats]] : [])) { [self] results in
-            guard case let .success(.bulk(sectionList)) = results[0] else {
-                return responder.send(Self.failure(results[0], notFound: APIError(status: 404, code: "event_not_found", message: "no such event")))
-            }
-            if needMap, case let .success(map) = results[1] { seatMaps[eventId] = Self.seatMap(map.fields) }
-            let sections = sectionList.split(separator: ",").compactMap { $0.split(separator: ":").first.map(String.init) }
-            let wanted = section.map { [$0] } ?? sections
-            guard wanted.allSatisfy(sections.contains) else {
-                return responder.send(Self.response(APIError(status: 404, code: "section_not_found", message: "no such section in this event")))
-            }
-            redis.pipeline(wanted.map { ["ZRANGE", keys.free($0), "0", "-1"] }) { [self] freeResults in
-                if let failed = freeResults.first(where: { if case .failure = $0 { true } else { false } }) {
-                    return responder.send(Self.failure(failed, notFound: .notFound))
-                }
-                let free = Set(freeResults.flatMap { (try? $0.get())?.array?.compactMap(\.string) ?? [] })
-                let seats = wanted.flatMap { seatMaps[eventId]?[$0] ?? [] }
-                let taken = seats.map(\.seat.description).filter { !free.contains($0) }
-                let render = { [self] (sold: Set<String>) in
-                    var json = "{\"seats\":["
-                    json.reserveCapacity(seats.count * 56)
-                    for (index, (seat, price)) in seats.enumerated() {
-                        let id = seat.description
-                        let status = free.contains(id) ? "available" : (sold.contains(id) ? "sold" : "held")
-                        json += (index == 0 ? "" : ",") + "{\"id\":\"\(id)\",\"status\":\"\(status)\",\"priceCents\":\(price)}"
-                    }
-                    json += "]}"
-                    listings[cacheKey] = (json, ContinuousClock.now + listingLifetime)
-                    responder.send(HTTPResponse(status: 200, json: json))
-                }
-                guard !taken.isEmpty else { return render([]) }
-                redis.send(["HMGET", keys.sold] + taken) { result in
-                    guard case let .success(.array(owners)) = result else { return responder.send(Self.failure(result, notFound: .notFound)) }
-                    render(Set(zip(taken, owners).compactMap { $0.1 == .null ? nil : $0.0 }))
-                }
-            }
-        }
-    }
-
-    private static func seatMap(_ fields: [String: String]) -> [String: [(seat: SeatID, price: String)]] {
-        var bySection: [String: [(seat: SeatID, price: String)]] = [:]
-        for (id, price) in fields {
-            guard let seat = SeatID(id) else { continue }
-            bySection[seat.section, default: []].append((seat, price))
-        }
-        for key in bySection.keys {
-            bySection[key]?.sort { ($0.seat.row, $0.seat.number) < ($1.seat.row, $1.seat.number) }
-        }
-        return bySection
     }
 
     static func queryValue(_ query: String, _ name: String) -> String? {

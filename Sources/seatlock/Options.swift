@@ -122,6 +122,8 @@ struct LimitOptions: ParsableArguments {
     var rateEvent: String?
     @Option(name: .customLong("rate-registrations"), help: "POST /v1/users per client address (env SEATLOCK_RATE_REGISTRATIONS, default 0.2/20)")
     var rateRegistrations: String?
+    @Option(name: .customLong("rate-seat-map"), help: "Seat map reads per client address, per server loop (env SEATLOCK_RATE_SEAT_MAP, default 10/50)")
+    var rateSeatMap: String?
     @Option(name: .customLong("max-live-holds"), help: "Unpaid holds per buyer per event, 0 = no cap (default 2)")
     var maxLiveHolds: Int?
     @Option(name: .customLong("max-idempotency-keys"), help: "New Idempotency-Keys per buyer per event per 24 h, 0 = no cap (default 1000)")
@@ -146,6 +148,7 @@ struct LimitOptions: ParsableArguments {
         try rate(rateAddress, "SEATLOCK_RATE_ADDRESS", "rate-address", into: &config.abuse.perAddress)
         try rate(rateEvent, "SEATLOCK_RATE_EVENT", "rate-event", into: &config.abuse.eventAdmission)
         try rate(rateRegistrations, "SEATLOCK_RATE_REGISTRATIONS", "rate-registrations", into: &config.abuse.registrationsPerAddress)
+        try rate(rateSeatMap, "SEATLOCK_RATE_SEAT_MAP", "rate-seat-map", into: &config.abuse.seatMapReadsPerAddress)
         func bounded(_ flag: Int?, _ range: ClosedRange<Int>, _ name: String, into value: inout Int) throws {
             guard let flag else { return }
             guard range.contains(flag) else { throw ValidationError("--\(name) must be \(range.lowerBound)-\(range.upperBound)") }

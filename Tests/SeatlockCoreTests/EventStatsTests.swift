@@ -42,3 +42,31 @@ import Testing
         #expect(SeriesPoint(json: "not json") == nil)
     }
 }
+
+@Suite struct SeatMapViewTests {
+    let section: SeatMapView.Section = ("A", [(SeatID("A-1-1")!, "100"), (SeatID("A-1-2")!, "100"), (SeatID("A-2-1")!, "100"), (SeatID("A-2-2")!, "100")])
+
+    @Test func bothEncodingsSayTheSame() throws {
+        let free: Set = ["A-1-1", "A-2-2"], sold: Set = ["A-2-1"]
+        let compact = SeatMapView.render([section], format: .compact, isFree: free.contains, isSold: sold.contains)
+        #expect(compact == #"{"format":"compact","sections":[{"id":"A","rows":2,"seatsPerRow":2,"priceCents":100,"status":"ahsa"}]}"#)
+        let full = SeatMapView.render([section], format: .full, isFree: free.contains, isSold: sold.contains)
+        let seats = try #require((try JSONSerialization.jsonObject(with: Data(full.utf8)) as? [String: Any])?["seats"] as? [[String: Any]])
+        #expect(seats.map { "\($0["id"]!):\($0["status"]!)" } == ["A-1-1:available", "A-1-2:held", "A-2-1:sold", "A-2-2:available"])
+    }
+
+    @Test func theMemoryLimiterGivesTheBurstThenTheRate() {
+        var limiter = MemoryRateLimiter(RateLimit(perSecond: 2, burst: 3))
+        #expect((0..<3).map { _ in limiter.check("a", now: 0) == nil } == [true, true, true])
+        #expect(limiter.check("a", now: 0) != nil)
+        #expect(limiter.check("b", now: 0) == nil)       // another address has its own budget
+        #expect(limiter.check("a", now: 0.5) == nil)     // one more after 1/rate
+        #expect(limiter.check("a", now: 0.5) != nil)
+        var off = MemoryRateLimiter(.off)
+        #expect((0..<100).allSatisfy { _ in off.check("a", now: 0) == nil })
+        var small = MemoryRateLimiter(RateLimit(perSecond: 1, burst: 1), maxKeys: 2)
+        #expect(small.check("a", now: 0) == nil && small.check("b", now: 0) == nil)
+        #expect(small.check("c", now: 0) != nil)          // full table: refused, not grown
+        #expect(small.check("c", now: 5) == nil)          // old entries pruned
+    }
+}

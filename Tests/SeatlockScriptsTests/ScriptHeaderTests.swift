@@ -40,8 +40,8 @@ struct ScriptHeader {
     }
 
     /// The header's pattern as a regex over a real key: `{E}` is the event
-    /// id given, every upper-case word (B, U, K, ADDR, SEAT, …) a non-empty
-    /// part without ':'.
+    /// id given, every upper-case word (B, U, K, CALLER, SEAT, …) a non-empty
+    /// part without ':', ADDR a client address (IPv6 has colons).
     static func matches(_ pattern: String, _ key: String, eventId: String) -> Bool {
         var regex = "^"
         var rest = Substring(pattern)
@@ -51,8 +51,9 @@ struct ScriptHeader {
                 regex += NSRegularExpression.escapedPattern(for: "{\(eventId)}")
                 rest = rest.dropFirst(3)
             } else if isPlaceholder(first) {
-                rest = rest.drop(while: isPlaceholder)
-                regex += "[^:]+"
+                let word = rest.prefix(while: isPlaceholder)
+                rest = rest.dropFirst(word.count)
+                regex += word == "ADDR" ? "[^{}]+" : "[^:]+" // an IPv6 address has colons
             } else {
                 regex += NSRegularExpression.escapedPattern(for: String(first))
                 rest = rest.dropFirst()
@@ -134,6 +135,7 @@ struct HeaderError: Error, CustomStringConvertible {
         #expect(!ScriptHeader.matches("sl:{E}:hold:", "sl:{ev1}:hold:A-1-1", eventId: "ev1"))
         #expect(!ScriptHeader.matches("sl:{E}:event", "sl:{ev2}:event", eventId: "ev1"))
         #expect(!ScriptHeader.matches("sl:{E}:user:U", "sl:{ev1}:user:", eventId: "ev1"))
+        #expect(ScriptHeader.matches("sl:{E}:rl:ip:ADDR", "sl:{ev1}:rl:ip:2001:db8::1", eventId: "ev1"))
     }
 
     @Test func aHeaderWithAKeyOutOfOrderIsRefused() {

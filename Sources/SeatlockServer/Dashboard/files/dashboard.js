@@ -2,7 +2,7 @@
 "use strict";
 
 // Poll periods: counts are cheap and drive the history chart, so every second; the seat
-// list (up to 50,000 seats, a few MB of JSON) and /metrics only every two seconds.
+// map (compact: a byte a seat) and /metrics only every two seconds.
 const EVENT_POLL_MS = 1000;
 const STATS_POLL_MS = 1000;
 const SEATS_POLL_MS = 2000;
@@ -623,10 +623,26 @@ const seatMap = {
 };
 
 async function pollSeats() {
-  const body = await fetchFrom(eventPath("/seats"));
-  applySeats(body && Array.isArray(body.seats) ? body.seats : []);
+  // The compact map (a byte a seat) works for any size; the full one stops at 20,000 seats.
+  const body = await fetchFrom(eventPath("/seats?format=compact"));
+  applySeats(body && Array.isArray(body.sections) ? expandCompact(body.sections) : []);
   drawSeatMap();
   markDrawn("seatmap");
+}
+
+// {"id","rows","seatsPerRow","priceCents","status":"aahs…"} per section, row by row:
+// back to one {id, status, priceCents} per seat, the shape the rest of the page reads.
+const COMPACT_STATUS = { a: "available", h: "held", s: "sold" };
+function expandCompact(sections) {
+  const seats = [];
+  for (const section of sections) {
+    const perRow = num(section.seatsPerRow), status = String(section.status || "");
+    for (let i = 0; i < status.length; i++) {
+      const row = Math.floor(i / perRow) + 1, number = (i % perRow) + 1;
+      seats.push({ id: `${section.id}-${row}-${number}`, status: COMPACT_STATUS[status[i]], priceCents: section.priceCents });
+    }
+  }
+  return seats;
 }
 
 function applySeats(seats) {
