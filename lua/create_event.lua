@@ -4,7 +4,7 @@ KEYS[1] sl:{E}:event             event hash
 KEYS[2] sl:{E}:seats             seat id -> price in cents
 KEYS[3] sl:{E}:log               the event's log stream
 KEYS[4] sl:{E}:idem:CALLER:K     idempotency record (sl:{E}:idem:-, unused, when ARGV[1] is '')
-KEYS[5] sl:{E}:free:             prefix of the per-section free-seat sorted sets (free:SECTION; same {E} hash slot)
+KEYS[5] sl:{E}:free:             prefix of the per-section free-seat sorted sets (free:SECTION) and row indexes (free:SECTION:runs)
 ARGV[1] request fingerprint, '' without Idempotency-Key
 ARGV[2] event id
 ARGV[3] name
@@ -52,6 +52,7 @@ for i = 8, #ARGV, 4 do
     redis.call('HSET', KEYS[2], unpack(prices))
     redis.call('ZADD', KEYS[5] .. id, unpack(free))
   end
+  build_runs(KEYS[5], id, rows)
   capacity = capacity + rows * per_row
 end
 

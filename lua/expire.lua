@@ -13,7 +13,7 @@ KEYS[5] sl:{E}:event       event hash (live counters)
 KEYS[6] sl:{E}:log         the event's log stream
 KEYS[7] sl:{E}:user:       prefix of the buyer's seat count (user:U) and live holds (user:U:live)
 KEYS[8] sl:{E}:hold:       prefix of the seat hold keys (hold:SEAT)
-KEYS[9] sl:{E}:free:       prefix of the free-seat sets (free:SECTION)
+KEYS[9] sl:{E}:free:       prefix of the free-seat sets (free:SECTION) and their row index (free:SECTION:runs)
 ARGV[1] booking id
 ARGV[2] actor: listener | sweeper | operator
 

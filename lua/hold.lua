@@ -10,7 +10,7 @@ KEYS[7]  sl:{E}:user:U            seats held + bought by the buyer
 KEYS[8]  sl:{E}:log               the event's log stream
 KEYS[9]  sl:{E}:idem:CALLER:K     idempotency record, CALLER u_U or admin (sl:{E}:idem:-, unused, when ARGV[3] is '')
 KEYS[10] sl:{E}:hold:             prefix of the seat hold keys (hold:SEAT; same {E} slot)
-KEYS[11] sl:{E}:free:             prefix of the free-seat sets (free:SECTION; same {E} slot)
+KEYS[11] sl:{E}:free:             prefix of the free-seat sets (free:SECTION) and their row index (free:SECTION:runs)
 KEYS[12] sl:{E}:rl:user:U         the buyer's rate limit (GCRA)
 KEYS[13] sl:{E}:rl:ip:ADDR        the client address's rate limit
 KEYS[14] sl:{E}:rl:event          the event's admission rate

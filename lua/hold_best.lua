@@ -1,5 +1,5 @@
 --[[ hold_best.lua — hold the best `quantity` seats of a section: adjacent in
-one row when possible, front rows first.
+one row when possible (the front-most row that has such a run, wherever it is), front rows first.
 
 KEYS[1]  sl:{E}:event             event hash (status, holdSeconds, maxSeatsPerUser, held)
 KEYS[2]  sl:{E}:seats             seat id -> price
@@ -11,7 +11,7 @@ KEYS[7]  sl:{E}:user:U            seats held + bought by the buyer
 KEYS[8]  sl:{E}:log               the event's log stream
 KEYS[9]  sl:{E}:idem:CALLER:K     idempotency record, CALLER u_U or admin (sl:{E}:idem:-, unused, when ARGV[3] is '')
 KEYS[10] sl:{E}:hold:             prefix of the seat hold keys (hold:SEAT; same {E} slot)
-KEYS[11] sl:{E}:free:             prefix of the free-seat sets (free:SECTION; same {E} slot)
+KEYS[11] sl:{E}:free:             prefix of the free-seat sets (free:SECTION) and their row index (free:SECTION:runs)
 KEYS[12] sl:{E}:rl:user:U         the buyer's rate limit (GCRA)
 KEYS[13] sl:{E}:rl:ip:ADDR        the client address's rate limit
 KEYS[14] sl:{E}:rl:event          the event's admission rate
@@ -41,8 +41,6 @@ not a scan of the seat map.
 --@include admission
 --@include holding
 
-local MAX_ROWS = 16
-
 -- The call's keys and arguments by name, for includes/holding.lua.
 local h = {event = KEYS[1], seats = KEYS[2], sold = KEYS[3], booking = KEYS[4], expiry = KEYS[5], expiries = KEYS[6],
            user = KEYS[7], log = KEYS[8], idem = KEYS[9], hold_prefix = KEYS[10], free_prefix = KEYS[11],
@@ -64,34 +62,23 @@ if redis.call('ZCARD', free_key) < quantity then
   return hold_fail(h, 409, 'sold_out', 'not enough free seats in section ' .. section)
 end
 
--- Front row first: find the next row that has a free seat, look for a run
--- of `quantity` consecutive numbers in it (read in chunks, so a long row is
--- not read whole when its first seats already do), else try the next row.
-local CHUNK = 64
+-- Front row first: the front-most row with a run of `quantity` consecutive
+-- free seats (includes/seats.lua keeps which rows have one), its first such
+-- run; when no row has one, the front-most free seats.
 local chosen
-local min_score = 0
-for _ = 1, MAX_ROWS do
-  local first = redis.call('ZRANGEBYSCORE', free_key, min_score, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
-  if #first == 0 then break end
-  if quantity == 1 then chosen = {first[1]} break end
-  local row_low = math.floor(tonumber(first[2]) / 10000) * 10000
-  local row_high = row_low + 9999
-  if redis.call('ZCOUNT', free_key, row_low, row_high) >= quantity then
-    local run, previous, offset = {}, -1, 0
-    repeat
-      local chunk = redis.call('ZRANGEBYSCORE', free_key, row_low, row_high, 'WITHSCORES', 'LIMIT', offset, CHUNK)
-      for i = 1, #chunk, 2 do
-        local number = tonumber(chunk[i + 1]) - row_low
-        if number ~= previous + 1 then run = {} end
-        run[#run + 1] = chunk[i]
-        previous = number
-        if #run == quantity then chosen = run break end
-      end
-      offset = offset + CHUNK
-    until chosen or #chunk < 2 * CHUNK
+local rows = tonumber(string.match(',' .. event.sections, ',' .. section .. ':(%d+):'))
+local row = quantity > 1 and front_row_with_run(h.free_prefix, section, rows, quantity)
+if row then
+  local low = seat_score(row, 0)
+  local scores = redis.call('ZRANGEBYSCORE', free_key, low, low + 9999, 'WITHSCORES')
+  local run, previous = {}, -1
+  for i = 1, #scores, 2 do
+    local number = tonumber(scores[i + 1]) - low
+    if number ~= previous + 1 then run = {} end
+    run[#run + 1] = scores[i]
+    previous = number
+    if #run == quantity then chosen = run break end
   end
-  if chosen then break end
-  min_score = row_high + 1
 end
 if not chosen then chosen = redis.call('ZRANGE', free_key, 0, quantity - 1) end
 

@@ -12,7 +12,7 @@ KEYS[5] sl:{E}:event       event hash (live counters)
 KEYS[6] sl:{E}:log         the event's log stream
 KEYS[7] sl:{E}:user:       prefix of the buyer's seat count (user:U; the owner is read from the booking) and live holds (user:U:live)
 KEYS[8] sl:{E}:hold:       prefix of the seat hold keys (hold:SEAT)
-KEYS[9] sl:{E}:free:       prefix of the free-seat sets (free:SECTION)
+KEYS[9] sl:{E}:free:       prefix of the free-seat sets (free:SECTION) and their row index (free:SECTION:runs)
 ARGV[1] caller's user id ('' = any owner)
 ARGV[2] actor: buyer | admin | operator
 
@@ -53,6 +53,7 @@ if b.status == 'confirmed' then
       released[#released + 1] = seat
     end
   end
+  update_runs(k.free_prefix, released)
   redis.call('DECRBY', k.user_prefix .. b.userId, #seats)
   redis.call('HINCRBY', k.event, 'sold', -#released)
   redis.call('HINCRBY', k.event, 'revenueCents', -tonumber(b.totalCents))

@@ -1,6 +1,7 @@
 // The HTTP API from outside: a real server on a real Redis, spoken to over
 // sockets. Every test uses its own event id.
 import Foundation
+import SeatlockAudit
 import SeatlockCore
 import SeatlockHTTP
 import SeatlockRedis
@@ -106,6 +107,45 @@ import Testing
         #expect(more.status == 422 && more.string("error") == "limit_exceeded")
         let tooMany = try server.hold(event, user: "other", seats: ["A-3-1", "A-3-2", "A-3-3"])
         #expect(tooMany.status == 422)
+    }
+
+    /// A few accounts holding alternate seats of the front rows leave no two
+    /// adjacent seats there: best available still finds adjacent seats in a
+    /// row further back, keeps track as holds end, and an event whose row
+    /// index is missing (made before it existed) gets it built on first use.
+    @Test func bestAvailableFindsAdjacentSeatsBehindAFragmentedFront() throws {
+        let server = try TestServer.shared()
+        let event = TestServer.uniqueEventId()
+        try #require(try server.createEvent(event, rows: 20, seatsPerRow: 10).status == 201)
+        var bookings: [String] = []
+        for row in 1...18 {
+            let seats = stride(from: 2, through: 10, by: 2).map { "A-\(row)-\($0)" } // free: 1 3 5 7 9
+            for (part, pair) in [Array(seats.prefix(3)), Array(seats.suffix(2))].enumerated() {
+                let reply = try server.hold(event, user: "frag-\(row)-\(part)", seats: pair)
+                try #require(reply.status == 201, "\(reply.text)")
+                bookings.append(reply.string("id")!)
+            }
+        }
+        let best = try server.holdBest(event, user: "pair-1", quantity: 2)
+        #expect(best.status == 201 && best.seats == ["A-19-1", "A-19-2"], "\(best.text)")
+        let three = try server.holdBest(event, user: "trio", quantity: 3)
+        #expect(three.seats == ["A-19-3", "A-19-4", "A-19-5"], "\(three.text)")
+        // Row 1's first hold ends: 1-2-3-4-5 are free again, the front-most run.
+        let released = try server.http.request("DELETE", "/v1/events/\(event)/bookings/\(bookings[0])", headers: server.buyerHeaders("frag-1-0"))
+        try #require(released.status == 200)
+        #expect(try server.holdBest(event, user: "pair-2", quantity: 2).seats == ["A-1-1", "A-1-2"])
+        // Without the index (an older event), the first best-available hold builds it from the free set.
+        try server.redis.client().call("DEL", EventKeys(event).free("A") + ":runs")
+        #expect(try server.holdBest(event, user: "pair-3", quantity: 2).seats == ["A-1-3", "A-1-4"])
+        #expect(try server.holdBest(event, user: "pair-4", quantity: 4).seats == ["A-19-6", "A-19-7", "A-19-8", "A-19-9"])
+        // No run of 4 anywhere else but row 20: then no run at all, and the front-most free seats.
+        #expect(try server.holdBest(event, user: "pair-5", quantity: 4).seats == ["A-20-1", "A-20-2", "A-20-3", "A-20-4"])
+        #expect(try server.holdBest(event, user: "pair-6", quantity: 4).seats == ["A-20-5", "A-20-6", "A-20-7", "A-20-8"])
+        #expect(try server.holdBest(event, user: "pair-7", quantity: 3).seats == ["A-1-5", "A-1-6", "A-1-7"])
+        let scattered = try server.holdBest(event, user: "pair-8", quantity: 3) // no run of 3 is left anywhere
+        #expect(scattered.status == 201 && scattered.seats == ["A-1-9", "A-2-1", "A-2-3"], "\(scattered.text)")
+        let audit = try EventAudit(eventId: event).run(server.redis.client())
+        #expect(audit.passed, "\(audit.text)")
     }
 
     /// The admin's key is scoped to the admin, not to the event it created:

@@ -66,6 +66,7 @@ local function write_hold(h, event, seats, prices)
     redis.call('ZREM', h.free_prefix .. section, seat)
     total = total + tonumber(prices[i])
   end
+  update_runs(h.free_prefix, seats)
   local list = table.concat(seats, ',')
   local b = {id = booking_id, userId = user_id, status = 'held', seats = list, totalCents = total,
              createdAt = now, expiresAt = deadline}
