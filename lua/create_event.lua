@@ -1,10 +1,12 @@
---[[ create_event.lua — create an event and its seat map in one call.
+--[[ create_event.lua — create an event and its seat map in one call, or,
+for a large map, the event over the seats add_seats.lua wrote in chunks.
 
 KEYS[1] sl:{E}:event             event hash
 KEYS[2] sl:{E}:seats             seat id -> price in cents
 KEYS[3] sl:{E}:log               the event's log stream
 KEYS[4] sl:{E}:idem:CALLER:K     idempotency record (sl:{E}:idem:-, unused, when ARGV[1] is '')
 KEYS[5] sl:{E}:free:             prefix of the per-section free-seat sorted sets (free:SECTION) and row indexes (free:SECTION:runs)
+KEYS[6] sl:{E}:creating          claim of a chunked creation (add_seats.lua); deleted here
 ARGV[1] request fingerprint, '' without Idempotency-Key
 ARGV[2] event id
 ARGV[3] name
@@ -12,9 +14,11 @@ ARGV[4] venue
 ARGV[5] startsAt (ISO 8601)
 ARGV[6] holdSeconds
 ARGV[7] maxSeatsPerUser
-ARGV[8..] per section, four values: id, rows, seatsPerRow, priceCents
+ARGV[8] the creation token add_seats.lua wrote the seats under, or '' to write them here
+ARGV[9..] per section, four values: id, rows, seatsPerRow, priceCents
 
-Returns {status, body}: 201 event JSON; 409 event_exists; 422 idempotency_mismatch.
+Returns {status, body}: 201 event JSON; 409 event_exists; 422 idempotency_mismatch;
+409 creation_interrupted (the chunks were written under another token: not recorded).
 The caller adds the id to `sl:events` (another hash slot) after a 201.
 Seats are written in batches: Lua's unpack() cannot take 50,000 arguments.
 ]]
@@ -27,14 +31,19 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
   return respond(KEYS[4], ARGV[1], 409, error_body('event_exists', 'an event with this id already exists'))
 end
 
+local chunked = ARGV[8] ~= ''
+if chunked and redis.call('GET', KEYS[6]) ~= ARGV[8] then
+  return {409, error_body('creation_interrupted', 'another creation of this event wrote its seats meanwhile: retry')}
+end
+
 local now = now_ms()
 local capacity, sections, section_ids = 0, {}, {}
-for i = 8, #ARGV, 4 do
+for i = 9, #ARGV, 4 do
   local id, rows, per_row, price = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]), ARGV[i + 3]
   sections[#sections + 1] = id .. ':' .. rows .. ':' .. per_row .. ':' .. price
   section_ids[#section_ids + 1] = id
   local prices, free = {}, {}
-  for row = 1, rows do
+  for row = 1, chunked and 0 or rows do
     for number = 1, per_row do
       local seat = id .. '-' .. row .. '-' .. number
       prices[#prices + 1] = seat
@@ -52,10 +61,11 @@ for i = 8, #ARGV, 4 do
     redis.call('HSET', KEYS[2], unpack(prices))
     redis.call('ZADD', KEYS[5] .. id, unpack(free))
   end
-  build_runs(KEYS[5], id, rows)
+  build_runs(KEYS[5], id, rows, tonumber(ARGV[7]), per_row)
   capacity = capacity + rows * per_row
 end
 
+redis.call('DEL', KEYS[6])
 redis.call('HSET', KEYS[1], 'id', ARGV[2], 'name', ARGV[3], 'venue', ARGV[4], 'startsAt', ARGV[5],
   'holdSeconds', ARGV[6], 'maxSeatsPerUser', ARGV[7], 'sections', table.concat(sections, ','),
   'capacity', capacity, 'status', 'open', 'held', 0, 'sold', 0, 'revenueCents', 0, 'createdAt', now)

@@ -67,7 +67,7 @@ end
 -- run; when no row has one, the front-most free seats.
 local chosen
 local rows = tonumber(string.match(',' .. event.sections, ',' .. section .. ':(%d+):'))
-local row = quantity > 1 and front_row_with_run(h.free_prefix, section, rows, quantity)
+local row = quantity > 1 and front_row_with_run(h.free_prefix, section, rows, event.max_seats, quantity)
 if row then
   local low = seat_score(row, 0)
   local scores = redis.call('ZRANGEBYSCORE', free_key, low, low + 9999, 'WITHSCORES')

@@ -49,11 +49,10 @@ if b.status == 'confirmed' then
     if redis.call('HGET', k.sold, seat) == b.id then
       redis.call('HDEL', k.sold, seat)
       local section, row, number = seat_parts(seat)
-      redis.call('ZADD', k.free_prefix .. section, seat_score(row, number), seat)
+      if redis.call('ZADD', k.free_prefix .. section, seat_score(row, number), seat) == 1 then seat_changed(k.free_prefix, seat, false) end
       released[#released + 1] = seat
     end
   end
-  update_runs(k.free_prefix, released)
   redis.call('DECRBY', k.user_prefix .. b.userId, #seats)
   redis.call('HINCRBY', k.event, 'sold', -#released)
   redis.call('HINCRBY', k.event, 'revenueCents', -tonumber(b.totalCents))

@@ -55,6 +55,8 @@ public struct EventKeys: Sendable {
     public func rateLimit(user userId: String) -> String { prefix + "rl:user:" + userId }
     public func rateLimit(address: String) -> String { prefix + "rl:ip:" + address }
     public var admissionLimit: String { prefix + "rl:event" }
+    /// String, 60 s: the token of the creation writing a large event's seats in chunks.
+    public var creating: String { prefix + "creating" }
 
     /// Hash: the notifications worker's delivery marks of one booking.
     public func notified(_ bookingId: String) -> String { prefix + "notified:" + bookingId }

@@ -19,6 +19,8 @@ public struct EventSpec: Decodable, Sendable, Equatable {
     public let sections: [SectionSpec]
 
     public static let maxCapacity = 250_000
+    /// A larger seat map is written in calls of at most this many seats (add_seats.lua).
+    public static let seatsPerCall = 10_000
     public var holdSecondsOrDefault: Int { holdSeconds ?? 900 }
     public var maxSeatsOrDefault: Int { maxSeatsPerUser ?? 4 }
     public var capacity: Int { sections.reduce(0) { $0 + $1.rows * $1.seatsPerRow } }

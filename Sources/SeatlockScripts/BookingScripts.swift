@@ -4,7 +4,7 @@ import SeatlockRedis
 
 public struct BookingScripts: Sendable {
     public let createEvent, getEvent, getBooking, hold, holdBest, pay, confirm, release, expire: LuaScript
-    public let paymentFailed, cancel, refund, setSales, createUser: LuaScript
+    public let paymentFailed, cancel, refund, setSales, createUser, addSeats: LuaScript
 
     public init(_ library: ScriptLibrary) throws {
         createEvent = try library.script("create_event")
@@ -21,5 +21,6 @@ public struct BookingScripts: Sendable {
         refund = try library.script("refund")
         setSales = try library.script("set_sales")
         createUser = try library.script("create_user")
+        addSeats = try library.script("add_seats")
     }
 }

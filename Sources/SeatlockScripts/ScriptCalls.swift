@@ -11,14 +11,34 @@ public struct ScriptCall: Sendable {
 }
 
 extension BookingScripts {
-    public func createEvent(_ spec: EventSpec, idempotencyKey: String? = nil, fingerprint: String = "") -> ScriptCall {
+    /// With `chunkedToken`, the seats were written by `addSeats` under that
+    /// token; without, the script writes them itself (one call).
+    public func createEvent(_ spec: EventSpec, idempotencyKey: String? = nil, fingerprint: String = "", chunkedToken: String = "") -> ScriptCall {
         let keys = EventKeys(spec.id)
         var args = [fingerprint, spec.id, spec.name, spec.venue, spec.startsAt,
-                    String(spec.holdSecondsOrDefault), String(spec.maxSeatsOrDefault)]
+                    String(spec.holdSecondsOrDefault), String(spec.maxSeatsOrDefault), chunkedToken]
         for section in spec.sections {
             args += [section.id, String(section.rows), String(section.seatsPerRow), String(section.priceCents)]
         }
-        return ScriptCall(script: createEvent, keys: [keys.event, keys.seats, keys.log, idempotencyKey ?? keys.noIdempotency, keys.freePrefix], args: args)
+        return ScriptCall(script: createEvent, keys: [keys.event, keys.seats, keys.log, idempotencyKey ?? keys.noIdempotency, keys.freePrefix,
+                                                      keys.creating], args: args)
+    }
+
+    /// The seat map in calls of at most `maxSeats` seats (whole rows), for
+    /// `createEvent(…, chunkedToken: token)` to finish: no call keeps Redis long.
+    public func addSeats(_ spec: EventSpec, token: String, maxSeats: Int = EventSpec.seatsPerCall) -> [ScriptCall] {
+        let keys = EventKeys(spec.id)
+        var calls: [ScriptCall] = []
+        for section in spec.sections {
+            let rowsPerCall = max(1, maxSeats / section.seatsPerRow)
+            for first in stride(from: 1, through: section.rows, by: rowsPerCall) {
+                var args = [token, calls.isEmpty ? "1" : "0", section.id, String(first), String(min(section.rows, first + rowsPerCall - 1)),
+                            String(section.seatsPerRow), String(section.priceCents)]
+                if calls.isEmpty { args += spec.sections.map(\.id) }
+                calls.append(ScriptCall(script: addSeats, keys: [keys.event, keys.seats, keys.freePrefix, keys.creating], args: args))
+            }
+        }
+        return calls
     }
 
     public func getEvent(_ eventId: String) -> ScriptCall {

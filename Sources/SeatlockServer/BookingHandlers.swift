@@ -138,7 +138,30 @@ final class BookingHandlers {
         // without an event is harmless to the sweeper and workers, while an
         // event missing from it would never be swept.
         redis.send(["SADD", GlobalKeys.events, spec.id]) { _ in }
-        runScript(scripts.createEvent(spec, idempotencyKey: idem.key, fingerprint: idem.fingerprint), request, responder)
+        guard spec.capacity > EventSpec.seatsPerCall else {
+            return runScript(scripts.createEvent(spec, idempotencyKey: idem.key, fingerprint: idem.fingerprint), request, responder)
+        }
+        // A large map: chunk after chunk (each waits for the last, so other
+        // clients are served between them), then the event over them.
+        let token = idem.fingerprint.isEmpty ? BookingID.random() : idem.fingerprint
+        var chunks = scripts.addSeats(spec, token: token)[...]
+        func next() {
+            guard let chunk = chunks.popFirst() else {
+                return runScript(scripts.createEvent(spec, idempotencyKey: idem.key, fingerprint: idem.fingerprint, chunkedToken: token),
+                                 request, responder)
+            }
+            run(chunk) { [self] result in
+                let reply = (try? result.get())?.array
+                switch (reply?.first?.int, reply?.last?.string) {
+                case (1?, _): next()
+                case (0?, "exists"?): chunks = []; next() // the script replays or says 409
+                case (0?, "busy"?):
+                    responder.send(Self.response(APIError(status: 409, code: "event_exists", message: "this event is being created by another request")))
+                default: respond(responder, result, request: request)
+                }
+            }
+        }
+        next()
     }
 
     private func createUser(_ request: HTTPRequest, _ responder: HTTPResponder) throws(APIError) {

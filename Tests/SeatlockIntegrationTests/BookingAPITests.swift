@@ -148,6 +148,53 @@ import Testing
         #expect(audit.passed, "\(audit.text)")
     }
 
+    /// After a random mix of holds, best-available holds and releases, the row
+    /// index (run counts and tree) says exactly what the free set says.
+    @Test func theRowIndexAlwaysMatchesTheFreeSet() throws {
+        let server = try TestServer.shared()
+        let event = TestServer.uniqueEventId()
+        let rows = 6, perRow = 12, cap = 4
+        try #require(try server.createEvent(event, rows: rows, seatsPerRow: perRow, maxSeatsPerUser: cap).status == 201)
+        var random = SeededRandom(seed: 7)
+        var live: [(booking: String, user: String)] = []
+        for step in 0..<150 {
+            let user = "idx-\(step)"
+            switch random.next() % 3 {
+            case 0:
+                let seats = Set((0..<(1 + Int(random.next() % 3))).map { _ in "A-\(1 + Int(random.next() % UInt64(rows)))-\(1 + Int(random.next() % UInt64(perRow)))" })
+                let reply = try server.hold(event, user: user, seats: Array(seats))
+                if reply.status == 201 { live.append((reply.string("id")!, user)) }
+            case 1:
+                let reply = try server.holdBest(event, user: user, quantity: 1 + Int(random.next() % UInt64(cap)))
+                if reply.status == 201 { live.append((reply.string("id")!, user)) }
+            default:
+                guard !live.isEmpty else { continue }
+                let (booking, owner) = live.remove(at: Int(random.next() % UInt64(live.count)))
+                try #require(try server.http.request("DELETE", "/v1/events/\(event)/bookings/\(booking)", headers: server.buyerHeaders(owner)).status == 200)
+            }
+        }
+        let client = try server.redis.client()
+        let free = (try client.call("ZRANGE", EventKeys(event).free("A"), "0", "-1").array ?? []).compactMap { $0.string.flatMap(SeatID.init) }
+        let index = try client.call("HGETALL", EventKeys(event).free("A") + ":runs").fields
+        let size = try #require(Int(index["size"] ?? ""))
+        var expected: [String: String] = ["size": String(size), "cap": String(cap)]
+        var tree = [Int](repeating: 0, count: 2 * size)
+        for row in 1...rows {
+            let numbers = Set(free.filter { $0.row == row }.map(\.number))
+            var counts: [Int: Int] = [:], run = 0
+            for number in 1...(perRow + 1) {
+                if numbers.contains(number) { run += 1; continue }
+                if run > 0 { counts[min(cap, run), default: 0] += 1 }
+                run = 0
+            }
+            for len in 1...cap { if let count = counts[len] { expected["r\(row):\(len)"] = String(count) } }
+            tree[size + row - 1] = counts.keys.max() ?? 0
+        }
+        for node in stride(from: size - 1, through: 1, by: -1) { tree[node] = max(tree[2 * node], tree[2 * node + 1]) }
+        for node in 1..<(2 * size) { expected[String(node)] = String(tree[node]) }
+        #expect(index.filter { $0.value != "0" } == expected.filter { $0.value != "0" })
+    }
+
     /// The admin's key is scoped to the admin, not to the event it created:
     /// reused with another body (another event) it is 422, and nothing is created.
     @Test func anEventCreationKeyReusedWithAnotherBodyIsAMismatch() throws {

@@ -81,6 +81,7 @@ struct HeaderError: Error, CustomStringConvertible {
         let idem = EventKeys(event).idempotency(caller: Caller.buyer(user).scope, key: "k1")
         return [
             scripts.createEvent(spec, idempotencyKey: EventKeys(event).idempotency(caller: Caller.admin.scope, key: "k1")),
+            scripts.addSeats(spec, token: "t1", maxSeats: 1)[0],
             scripts.getEvent(event),
             scripts.getBooking(event: event, booking: booking, owner: user),
             scripts.hold(.seats([SeatID("A-1-1")!]), event: event, booking: booking, user: user, client: "127.0.0.1", idempotencyKey: idem),

@@ -63,10 +63,9 @@ local function write_hold(h, event, seats, prices)
   for i, seat in ipairs(seats) do
     local section, row, number = seat_parts(seat)
     redis.call('SET', h.hold_prefix .. seat, booking_id, 'PX', event.hold_ms)
-    redis.call('ZREM', h.free_prefix .. section, seat)
+    if redis.call('ZREM', h.free_prefix .. section, seat) == 1 then seat_changed(h.free_prefix, seat, true) end
     total = total + tonumber(prices[i])
   end
-  update_runs(h.free_prefix, seats)
   local list = table.concat(seats, ',')
   local b = {id = booking_id, userId = user_id, status = 'held', seats = list, totalCents = total,
              createdAt = now, expiresAt = deadline}

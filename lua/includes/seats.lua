@@ -12,84 +12,136 @@ local function seat_score(row, number)
 end
 
 -- Which rows of a section still have a run of N free seats, so that best
--- available finds adjacent seats wherever they are, at a bounded cost: a
--- segment tree over the rows, in the hash `sl:{E}:free:SECTION:runs`
--- (derived from the free prefix; section ids have no ':'). Field `size` is
--- the tree's width (a power of two >= rows); field `size + row - 1` is that
--- row's longest run of consecutive free numbers, and each field below
--- `size` the largest value under it (field 1: the whole section). Finding
--- the front-most row with a run >= N reads O(log rows) fields; a changed
--- row costs one read of that row's free seats and O(log rows) writes. The
--- free set stays the truth: an event created before the tree existed gets
--- it built from the free set on its first best-available hold.
+-- available finds adjacent seats wherever they are, at a bounded cost. The
+-- hash `sl:{E}:free:SECTION:runs` (derived from the free prefix; section
+-- ids have no ':') keeps, with `cap` = the event's maxSeatsPerUser (no hold
+-- asks for more):
+--   r<ROW>:<LEN>  how many maximal runs of free seats that row has of
+--                 length LEN (LEN = cap: of cap or more);
+--   a segment tree over the rows: `size` (a power of two >= rows), field
+--   size + ROW - 1 that row's longest run (capped), each field below size
+--   the largest value under it (1: the whole section).
+-- A seat taken or freed costs one read of its neighbours (cap each way),
+-- a few field updates and O(log rows) tree writes; the front-most row with
+-- a run >= N is found in O(log rows) reads. The free set stays the truth:
+-- an event made before the index existed gets it built from the free set
+-- on its first best-available hold.
 
 local function runs_key(free_prefix, section) return free_prefix .. section .. ':runs' end
 
--- The longest run of consecutive free seat numbers in `row`: O(free seats of the row).
-local function longest_run(free_key, row)
-  local low = seat_score(row, 0)
-  local scores = redis.call('ZRANGEBYSCORE', free_key, low, low + 9999, 'WITHSCORES')
-  local best, run, previous = 0, 0, -1
-  for i = 2, #scores, 2 do
-    local number = tonumber(scores[i]) - low
-    if number == previous + 1 then run = run + 1 else run = 1 end
-    previous = number
-    if run > best then best = run end
+-- Carries a row's new longest run up the tree until an ancestor does not change.
+local function set_row_run(key, size, row, value)
+  local node = size + row - 1
+  redis.call('HSET', key, node, value)
+  while node > 1 do
+    local sibling = node % 2 == 0 and node + 1 or node - 1
+    local parent = math.floor(node / 2)
+    value = math.max(value, tonumber(redis.call('HGET', key, sibling)) or 0)
+    if tonumber(redis.call('HGET', key, parent)) == value then return end
+    redis.call('HSET', key, parent, value)
+    node = parent
   end
-  return best
 end
 
--- (Re)builds the tree of `section` from its free set; returns its size.
-local function build_runs(free_prefix, section, rows)
+-- Applies run-count changes ({len, delta}, len 0 ignored) to `row`, then
+-- sets its longest run from the counts.
+local function change_row_runs(key, size, cap, row, changes)
+  for _, change in ipairs(changes) do
+    if change[1] > 0 then redis.call('HINCRBY', key, 'r' .. row .. ':' .. change[1], change[2]) end
+  end
+  local fields = {}
+  for len = 1, cap do fields[len] = 'r' .. row .. ':' .. len end
+  local counts = redis.call('HMGET', key, unpack(fields))
+  local best = 0
+  for len = cap, 1, -1 do
+    if (tonumber(counts[len]) or 0) > 0 then best = len break end
+  end
+  set_row_run(key, size, row, best)
+end
+
+-- Free seats just left and just right of `number` (not counting it), at most `cap` each way.
+local function free_neighbours(free_key, row, number, cap)
+  local low = seat_score(row, 0)
+  local window = redis.call('ZRANGEBYSCORE', free_key, low + math.max(1, number - cap), low + number + cap, 'WITHSCORES')
+  local free = {}
+  for i = 2, #window, 2 do free[tonumber(window[i]) - low] = true end
+  local left, right = 0, 0
+  while left < cap and free[number - left - 1] do left = left + 1 end
+  while right < cap and free[number + right + 1] do right = right + 1 end
+  return left, right
+end
+
+-- After each seat of `seats` left (`taken`) or joined its free set: the
+-- run it was in splits, or its neighbours' runs merge. Sections without an
+-- index (built lazily) are skipped. Call it after the ZREM / ZADD of each
+-- seat, seat by seat, so each sees the seats before it.
+local function seat_changed(free_prefix, seat, taken)
+  local section, row, number = seat_parts(seat)
+  local key = runs_key(free_prefix, section)
+  local meta = redis.call('HMGET', key, 'size', 'cap')
+  local size, cap = tonumber(meta[1]), tonumber(meta[2])
+  if not size then return end
+  local left, right = free_neighbours(free_prefix .. section, row, number, cap)
+  local joined = math.min(cap, left + right + 1)
+  if taken then
+    change_row_runs(key, size, cap, row, {{joined, -1}, {left, 1}, {right, 1}})
+  else
+    change_row_runs(key, size, cap, row, {{left, -1}, {right, -1}, {joined, 1}})
+  end
+end
+
+-- (Re)builds the index of `section` (capped at `cap`). With `every_row_free`
+-- (a new section: each row is one run of `every_row_free` seats) nothing is
+-- read; else each row's runs come from the free set (O(section seats)).
+-- Returns the tree's size.
+local function build_runs(free_prefix, section, rows, cap, every_row_free)
   local key, free_key = runs_key(free_prefix, section), free_prefix .. section
   local size = 1
   while size < rows do size = size * 2 end
-  local values = {}
-  for node = 1, 2 * size - 1 do values[node] = 0 end
-  for row = 1, rows do values[size + row - 1] = longest_run(free_key, row) end
-  for node = size - 1, 1, -1 do values[node] = math.max(values[2 * node], values[2 * node + 1]) end
-  local fields = {'size', size}
+  local tree = {}
+  for node = 1, 2 * size - 1 do tree[node] = 0 end
+  local fields = {'size', size, 'cap', cap}
+  for row = 1, rows do
+    local counts = {}
+    if every_row_free then
+      counts[math.min(cap, every_row_free)] = 1
+    else
+      local low = seat_score(row, 0)
+      local scores = redis.call('ZRANGEBYSCORE', free_key, low + 1, low + 9999, 'WITHSCORES')
+      local run, previous = 0, -1
+      for i = 2, #scores + 2, 2 do
+        local number = scores[i] and tonumber(scores[i]) - low
+        if number and number == previous + 1 then
+          run = run + 1
+        else
+          if run > 0 then counts[math.min(cap, run)] = (counts[math.min(cap, run)] or 0) + 1 end
+          run = 1
+        end
+        previous = number or -1
+      end
+    end
+    for len, count in pairs(counts) do
+      fields[#fields + 1] = 'r' .. row .. ':' .. len
+      fields[#fields + 1] = count
+      tree[size + row - 1] = math.max(tree[size + row - 1], len)
+    end
+  end
+  for node = size - 1, 1, -1 do tree[node] = math.max(tree[2 * node], tree[2 * node + 1]) end
   for node = 1, 2 * size - 1 do
     fields[#fields + 1] = node
-    fields[#fields + 1] = values[node]
+    fields[#fields + 1] = tree[node]
   end
   redis.call('DEL', key)
-  redis.call('HSET', key, unpack(fields))
+  for i = 1, #fields, 2000 do -- unpack() takes a few thousand values at most
+    redis.call('HSET', key, unpack(fields, i, math.min(#fields, i + 1999)))
+  end
   return size
 end
 
--- After seats of these rows became free or taken: each row's new longest
--- run, carried up the tree until an ancestor does not change. Sections
--- without a tree (built lazily) are skipped.
-local function update_runs(free_prefix, seats)
-  local rows = {}
-  for _, seat in ipairs(seats) do
-    local section, row = seat_parts(seat)
-    rows[section .. '-' .. row] = {section, row}
-  end
-  for _, place in pairs(rows) do
-    local section, row = place[1], place[2]
-    local key = runs_key(free_prefix, section)
-    local size = tonumber(redis.call('HGET', key, 'size'))
-    if size then
-      local node, value = size + row - 1, longest_run(free_prefix .. section, row)
-      redis.call('HSET', key, node, value)
-      while node > 1 do
-        local sibling = node % 2 == 0 and node + 1 or node - 1
-        local parent = math.floor(node / 2)
-        value = math.max(value, tonumber(redis.call('HGET', key, sibling)) or 0)
-        if tonumber(redis.call('HGET', key, parent)) == value then break end
-        redis.call('HSET', key, parent, value)
-        node = parent
-      end
-    end
-  end
-end
-
 -- The front-most row of `section` with at least `n` consecutive free seats, or nil.
-local function front_row_with_run(free_prefix, section, rows, n)
+local function front_row_with_run(free_prefix, section, rows, cap, n)
   local key = runs_key(free_prefix, section)
-  local size = tonumber(redis.call('HGET', key, 'size')) or build_runs(free_prefix, section, rows)
+  local size = tonumber(redis.call('HGET', key, 'size')) or build_runs(free_prefix, section, rows, cap)
   if (tonumber(redis.call('HGET', key, 1)) or 0) < n then return nil end
   local node = 1
   while node < size do
@@ -110,11 +162,11 @@ local function release_seats(hold_prefix, free_prefix, sold_key, booking_id, sea
     if owner == booking_id then redis.call('DEL', hold_prefix .. seat) end
     if (owner == booking_id or not owner) and redis.call('HGET', sold_key, seat) == false then
       local section, row, number = seat_parts(seat)
-      redis.call('ZADD', free_prefix .. section, seat_score(row, number), seat)
+      -- (already free when a lapsed hold's seat was taken and given back by another booking)
+      if redis.call('ZADD', free_prefix .. section, seat_score(row, number), seat) == 1 then seat_changed(free_prefix, seat, false) end
       released[#released + 1] = seat
     end
   end
-  update_runs(free_prefix, released)
   return released
 end
 
