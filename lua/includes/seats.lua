@@ -21,9 +21,10 @@ end
 --   a segment tree over the rows: `size` (a power of two >= rows), field
 --   size + ROW - 1 that row's longest run (capped), each field below size
 --   the largest value under it (1: the whole section).
--- A seat taken or freed costs one read of its neighbours (cap each way),
--- a few field updates and O(log rows) tree writes; the front-most row with
--- a run >= N is found in O(log rows) reads. The free set stays the truth:
+-- A seat taken or freed costs a few ZCOUNTs (O(log cap) of them, nothing
+-- copied), three HINCRBYs and, when the row's longest run changes,
+-- O(log rows) tree writes; the front-most row with a run >= N is found in
+-- O(log rows) reads. The free set stays the truth:
 -- an event made before the index existed gets it built from the free set
 -- on its first best-available hold.
 
@@ -43,50 +44,60 @@ local function set_row_run(key, size, row, value)
   end
 end
 
--- Applies run-count changes ({len, delta}, len 0 ignored) to `row`, then
--- sets its longest run from the counts.
-local function change_row_runs(key, size, cap, row, changes)
-  for _, change in ipairs(changes) do
-    if change[1] > 0 then redis.call('HINCRBY', key, 'r' .. row .. ':' .. change[1], change[2]) end
+-- The length (at most `cap`) of the run of free seats that starts next to
+-- `number` in `row` and goes `step` (-1 left, +1 right): found with ZCOUNT
+-- (O(log seats), nothing copied), by halving when the run is neither empty
+-- nor full; a seat's score is unique (row * 10000 + number).
+local function run_beside(free_key, low, number, step, cap)
+  local function free_between(k) -- are the k seats beside `number` all free?
+    local near, far = number + step, number + step * k
+    if far < 1 then return false end
+    return redis.call('ZCOUNT', free_key, low + math.min(near, far), low + math.max(near, far)) == k
   end
-  local fields = {}
-  for len = 1, cap do fields[len] = 'r' .. row .. ':' .. len end
-  local counts = redis.call('HMGET', key, unpack(fields))
-  local best = 0
-  for len = cap, 1, -1 do
-    if (tonumber(counts[len]) or 0) > 0 then best = len break end
+  if not free_between(1) then return 0 end
+  if free_between(cap) then return cap end
+  local good, bad = 1, cap -- free_between(good) holds, free_between(bad) does not
+  while bad - good > 1 do
+    local middle = math.floor((good + bad) / 2)
+    if free_between(middle) then good = middle else bad = middle end
   end
-  set_row_run(key, size, row, best)
+  return good
 end
 
--- Free seats just left and just right of `number` (not counting it), at most `cap` each way.
-local function free_neighbours(free_key, row, number, cap)
-  local low = seat_score(row, 0)
-  local window = redis.call('ZRANGEBYSCORE', free_key, low + math.max(1, number - cap), low + number + cap, 'WITHSCORES')
-  local free = {}
-  for i = 2, #window, 2 do free[tonumber(window[i]) - low] = true end
-  local left, right = 0, 0
-  while left < cap and free[number - left - 1] do left = left + 1 end
-  while right < cap and free[number + right + 1] do right = right + 1 end
-  return left, right
-end
-
--- After each seat of `seats` left (`taken`) or joined its free set: the
--- run it was in splits, or its neighbours' runs merge. Sections without an
--- index (built lazily) are skipped. Call it after the ZREM / ZADD of each
--- seat, seat by seat, so each sees the seats before it.
+-- After a seat left (`taken`) or joined its section's free set: the run
+-- it was in splits in two, or the runs beside it merge. Counts change by
+-- HINCRBY; the row's longest run is read from the tree and changes only
+-- when it must (scanning the counts below it only when its last longest
+-- run was split). Sections without an index (built lazily) are skipped.
+-- Call it after the ZREM / ZADD of each seat, seat by seat.
 local function seat_changed(free_prefix, seat, taken)
   local section, row, number = seat_parts(seat)
   local key = runs_key(free_prefix, section)
   local meta = redis.call('HMGET', key, 'size', 'cap')
   local size, cap = tonumber(meta[1]), tonumber(meta[2])
   if not size then return end
-  local left, right = free_neighbours(free_prefix .. section, row, number, cap)
+  local low, free_key = seat_score(row, 0), free_prefix .. section
+  local left = run_beside(free_key, low, number, -1, cap)
+  local right = run_beside(free_key, low, number, 1, cap)
   local joined = math.min(cap, left + right + 1)
+  local prefix = 'r' .. row .. ':'
+  local best = tonumber(redis.call('HGET', key, size + row - 1)) or 0
   if taken then
-    change_row_runs(key, size, cap, row, {{joined, -1}, {left, 1}, {right, 1}})
+    local remaining = redis.call('HINCRBY', key, prefix .. joined, -1)
+    if left > 0 then redis.call('HINCRBY', key, prefix .. left, 1) end
+    if right > 0 then redis.call('HINCRBY', key, prefix .. right, 1) end
+    if joined == best and remaining == 0 then
+      local longest = math.max(left, right)
+      for len = best - 1, longest + 1, -1 do
+        if (tonumber(redis.call('HGET', key, prefix .. len)) or 0) > 0 then longest = len break end
+      end
+      set_row_run(key, size, row, longest)
+    end
   else
-    change_row_runs(key, size, cap, row, {{left, -1}, {right, -1}, {joined, 1}})
+    if left > 0 then redis.call('HINCRBY', key, prefix .. left, -1) end
+    if right > 0 then redis.call('HINCRBY', key, prefix .. right, -1) end
+    redis.call('HINCRBY', key, prefix .. joined, 1)
+    if joined > best then set_row_run(key, size, row, joined) end
   end
 end
 
