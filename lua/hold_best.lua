@@ -29,12 +29,12 @@ Returns {status, body}: 201 booking JSON; 404 event_not_found / section_not_foun
 422 idempotency_mismatch; 429 as hold.lua.
 
 Cost: free:SECTION is a sorted set scored row*10000+number, so the search
-never touches sold or held seats. A row is read in chunks of 64 free seats
-until a run is found, so a fresh row costs O(log N + quantity); a
-fragmented row costs at most O(log N + its free seats). At most MAX_ROWS
-rows are tried before falling back to the first free seats of the section
-(not adjacent). A 50,000-seat event costs a few set operations per hold,
-not a scan of the seat map.
+never touches sold or held seats. The row index (free:SECTION:runs, see
+includes/seats.lua) finds the front-most row that may have the run in
+O(log rows) reads; that row is read once (O(log N + its free seats)); a row
+read in vain (seats taken since it was last read) is corrected and the
+search goes on, so over many holds each taken seat costs at most one such
+extra read. A single seat is the front-most free seat (O(log N)).
 ]]
 --@include common
 --@include seats
@@ -62,24 +62,11 @@ if redis.call('ZCARD', free_key) < quantity then
   return hold_fail(h, 409, 'sold_out', 'not enough free seats in section ' .. section)
 end
 
--- Front row first: the front-most row with a run of `quantity` consecutive
--- free seats (includes/seats.lua keeps which rows have one), its first such
--- run; when no row has one, the front-most free seats.
-local chosen
+-- Front row first: the first run of `quantity` consecutive free seats in
+-- the front-most row that has one (includes/seats.lua knows which rows may);
+-- when no row has one, the front-most free seats.
 local rows = tonumber(string.match(',' .. event.sections, ',' .. section .. ':(%d+):'))
-local row = quantity > 1 and front_row_with_run(h.free_prefix, section, rows, event.max_seats, quantity)
-if row then
-  local low = seat_score(row, 0)
-  local scores = redis.call('ZRANGEBYSCORE', free_key, low, low + 9999, 'WITHSCORES')
-  local run, previous = {}, -1
-  for i = 1, #scores, 2 do
-    local number = tonumber(scores[i + 1]) - low
-    if number ~= previous + 1 then run = {} end
-    run[#run + 1] = scores[i]
-    previous = number
-    if #run == quantity then chosen = run break end
-  end
-end
+local chosen = quantity > 1 and front_run(h.free_prefix, section, rows, event.max_seats, quantity)
 if not chosen then chosen = redis.call('ZRANGE', free_key, 0, quantity - 1) end
 
 return write_hold(h, event, chosen, redis.call('HMGET', h.seats, unpack(chosen)))

@@ -49,7 +49,7 @@ if b.status == 'confirmed' then
     if redis.call('HGET', k.sold, seat) == b.id then
       redis.call('HDEL', k.sold, seat)
       local section, row, number = seat_parts(seat)
-      if redis.call('ZADD', k.free_prefix .. section, seat_score(row, number), seat) == 1 then seat_changed(k.free_prefix, seat, false) end
+      if redis.call('ZADD', k.free_prefix .. section, seat_score(row, number), seat) == 1 then seat_freed(k.free_prefix, seat) end
       released[#released + 1] = seat
     end
   end

@@ -61,9 +61,9 @@ local function write_hold(h, event, seats, prices)
   local deadline = now + event.hold_ms
   local total = 0
   for i, seat in ipairs(seats) do
-    local section, row, number = seat_parts(seat)
+    local section = seat_parts(seat)
     redis.call('SET', h.hold_prefix .. seat, booking_id, 'PX', event.hold_ms)
-    if redis.call('ZREM', h.free_prefix .. section, seat) == 1 then seat_changed(h.free_prefix, seat, true) end
+    redis.call('ZREM', h.free_prefix .. section, seat) -- the row index may now overstate the row: see seats.lua
     total = total + tonumber(prices[i])
   end
   local list = table.concat(seats, ',')

@@ -11,26 +11,30 @@ local function seat_score(row, number)
   return row * 10000 + number
 end
 
--- Which rows of a section still have a run of N free seats, so that best
--- available finds adjacent seats wherever they are, at a bounded cost. The
--- hash `sl:{E}:free:SECTION:runs` (derived from the free prefix; section
--- ids have no ':') keeps, with `cap` = the event's maxSeatsPerUser (no hold
--- asks for more):
---   r<ROW>:<LEN>  how many maximal runs of free seats that row has of
---                 length LEN (LEN = cap: of cap or more);
---   a segment tree over the rows: `size` (a power of two >= rows), field
---   size + ROW - 1 that row's longest run (capped), each field below size
---   the largest value under it (1: the whole section).
--- A seat taken or freed costs a few ZCOUNTs (O(log cap) of them, nothing
--- copied), three HINCRBYs and, when the row's longest run changes,
--- O(log rows) tree writes; the front-most row with a run >= N is found in
--- O(log rows) reads. The free set stays the truth:
--- an event made before the index existed gets it built from the free set
--- on its first best-available hold.
+-- Which rows of a section may still have a run of N free seats, so that
+-- best available finds adjacent seats wherever they are, at a bounded cost.
+-- The hash `sl:{E}:free:SECTION:runs` (derived from the free prefix;
+-- section ids have no ':') is a segment tree over the rows: `size` (a
+-- power of two >= rows), `cap` (the event's maxSeatsPerUser: no hold asks
+-- for more), field size + ROW - 1 a bound on that row's longest run of
+-- free seats (capped at cap), each field below size the largest value under
+-- it (1: the whole section).
+--
+-- A row's value is never less than its longest run, but may be more: taking
+-- seats (hold.lua, the hot path) leaves the tree alone; freeing a seat raises
+-- its row to the run the seat now joins (a few ZCOUNTs, O(log cap), and
+-- O(log rows) tree writes when the value grows); best available descends
+-- to the front-most row whose value is >= N, reads that row and, when the
+-- row has no such run after all, writes the row's true longest run and
+-- descends again. So no row with a run is ever skipped, and every row read
+-- in vain was made stale by a seat taken since it was last read: the cost
+-- is O(log rows + row) a hold plus, amortised, one row read per seat taken.
+-- The free set stays the truth: an event made before the index existed gets
+-- it built from the free set on its first best-available hold.
 
 local function runs_key(free_prefix, section) return free_prefix .. section .. ':runs' end
 
--- Carries a row's new longest run up the tree until an ancestor does not change.
+-- Writes a row's value and carries it up the tree until an ancestor does not change.
 local function set_row_run(key, size, row, value)
   local node = size + row - 1
   redis.call('HSET', key, node, value)
@@ -64,80 +68,65 @@ local function run_beside(free_key, low, number, step, cap)
   return good
 end
 
--- After a seat left (`taken`) or joined its section's free set: the run
--- it was in splits in two, or the runs beside it merge. Counts change by
--- HINCRBY; the row's longest run is read from the tree and changes only
--- when it must (scanning the counts below it only when its last longest
--- run was split). Sections without an index (built lazily) are skipped.
--- Call it after the ZREM / ZADD of each seat, seat by seat.
-local function seat_changed(free_prefix, seat, taken)
+-- After `seat` joined its section's free set (call it after the ZADD): its
+-- row's value rises to the run the seat is now part of, if that is more.
+-- Sections without an index (built lazily) are skipped.
+local function seat_freed(free_prefix, seat)
   local section, row, number = seat_parts(seat)
   local key = runs_key(free_prefix, section)
   local meta = redis.call('HMGET', key, 'size', 'cap')
   local size, cap = tonumber(meta[1]), tonumber(meta[2])
   if not size then return end
   local low, free_key = seat_score(row, 0), free_prefix .. section
-  local left = run_beside(free_key, low, number, -1, cap)
-  local right = run_beside(free_key, low, number, 1, cap)
-  local joined = math.min(cap, left + right + 1)
-  local prefix = 'r' .. row .. ':'
-  local best = tonumber(redis.call('HGET', key, size + row - 1)) or 0
-  if taken then
-    local remaining = redis.call('HINCRBY', key, prefix .. joined, -1)
-    if left > 0 then redis.call('HINCRBY', key, prefix .. left, 1) end
-    if right > 0 then redis.call('HINCRBY', key, prefix .. right, 1) end
-    if joined == best and remaining == 0 then
-      local longest = math.max(left, right)
-      for len = best - 1, longest + 1, -1 do
-        if (tonumber(redis.call('HGET', key, prefix .. len)) or 0) > 0 then longest = len break end
-      end
-      set_row_run(key, size, row, longest)
+  local joined = math.min(cap, run_beside(free_key, low, number, -1, cap) + run_beside(free_key, low, number, 1, cap) + 1)
+  if joined > (tonumber(redis.call('HGET', key, size + row - 1)) or 0) then set_row_run(key, size, row, joined) end
+end
+
+-- The free seats of `row` as {seat, number} pairs, by number.
+local function row_free_seats(free_key, row)
+  local low = seat_score(row, 0)
+  local scores = redis.call('ZRANGEBYSCORE', free_key, low + 1, low + 9999, 'WITHSCORES')
+  local seats = {}
+  for i = 1, #scores, 2 do seats[#seats + 1] = {scores[i], tonumber(scores[i + 1]) - low} end
+  return seats
+end
+
+-- Runs of consecutive free seats in `seats` (from row_free_seats), as
+-- lists of seat ids, skipping the seats in `taken` (a set, may be empty).
+local function free_runs(seats, taken)
+  local runs, run, previous = {}, nil, -1
+  for _, pair in ipairs(seats) do
+    if not taken[pair[1]] then
+      if pair[2] ~= previous + 1 or not run then run = {}; runs[#runs + 1] = run end
+      run[#run + 1] = pair[1]
+      previous = pair[2]
     end
-  else
-    if left > 0 then redis.call('HINCRBY', key, prefix .. left, -1) end
-    if right > 0 then redis.call('HINCRBY', key, prefix .. right, -1) end
-    redis.call('HINCRBY', key, prefix .. joined, 1)
-    if joined > best then set_row_run(key, size, row, joined) end
   end
+  return runs
+end
+
+local function longest_run(runs, cap)
+  local longest = 0
+  for _, run in ipairs(runs) do longest = math.max(longest, #run) end
+  return math.min(cap, longest)
 end
 
 -- (Re)builds the index of `section` (capped at `cap`). With `every_row_free`
 -- (a new section: each row is one run of `every_row_free` seats) nothing is
--- read; else each row's runs come from the free set (O(section seats)).
--- Returns the tree's size.
+-- read; else each row's longest run comes from the free set (O(section
+-- seats)). Returns the tree's size.
 local function build_runs(free_prefix, section, rows, cap, every_row_free)
   local key, free_key = runs_key(free_prefix, section), free_prefix .. section
   local size = 1
   while size < rows do size = size * 2 end
   local tree = {}
   for node = 1, 2 * size - 1 do tree[node] = 0 end
-  local fields = {'size', size, 'cap', cap}
   for row = 1, rows do
-    local counts = {}
-    if every_row_free then
-      counts[math.min(cap, every_row_free)] = 1
-    else
-      local low = seat_score(row, 0)
-      local scores = redis.call('ZRANGEBYSCORE', free_key, low + 1, low + 9999, 'WITHSCORES')
-      local run, previous = 0, -1
-      for i = 2, #scores + 2, 2 do
-        local number = scores[i] and tonumber(scores[i]) - low
-        if number and number == previous + 1 then
-          run = run + 1
-        else
-          if run > 0 then counts[math.min(cap, run)] = (counts[math.min(cap, run)] or 0) + 1 end
-          run = 1
-        end
-        previous = number or -1
-      end
-    end
-    for len, count in pairs(counts) do
-      fields[#fields + 1] = 'r' .. row .. ':' .. len
-      fields[#fields + 1] = count
-      tree[size + row - 1] = math.max(tree[size + row - 1], len)
-    end
+    tree[size + row - 1] = every_row_free and math.min(cap, every_row_free)
+      or longest_run(free_runs(row_free_seats(free_key, row), {}), cap)
   end
   for node = size - 1, 1, -1 do tree[node] = math.max(tree[2 * node], tree[2 * node + 1]) end
+  local fields = {'size', size, 'cap', cap}
   for node = 1, 2 * size - 1 do
     fields[#fields + 1] = node
     fields[#fields + 1] = tree[node]
@@ -149,17 +138,33 @@ local function build_runs(free_prefix, section, rows, cap, every_row_free)
   return size
 end
 
--- The front-most row of `section` with at least `n` consecutive free seats, or nil.
-local function front_row_with_run(free_prefix, section, rows, cap, n)
-  local key = runs_key(free_prefix, section)
-  local size = tonumber(redis.call('HGET', key, 'size')) or build_runs(free_prefix, section, rows, cap)
-  if (tonumber(redis.call('HGET', key, 1)) or 0) < n then return nil end
-  local node = 1
-  while node < size do
-    node = 2 * node
-    if (tonumber(redis.call('HGET', key, node)) or 0) < n then node = node + 1 end
+-- The first run of `n` consecutive free seats in the front-most row of
+-- `section` that has one (a list of seat ids), or nil when no row has one.
+-- The row it came from gets its true longest run without those seats.
+local function front_run(free_prefix, section, rows, cap, n)
+  local key, free_key = runs_key(free_prefix, section), free_prefix .. section
+  local meta = redis.call('HMGET', key, 'size', 'cap')
+  local size = tonumber(meta[1])
+  -- (built with a smaller cap, e.g. before maxSeatsPerUser was raised, it cannot tell a run of n)
+  if not size or tonumber(meta[2]) < n then size = build_runs(free_prefix, section, rows, math.max(cap, n)) end
+  while (tonumber(redis.call('HGET', key, 1)) or 0) >= n do
+    local node = 1
+    while node < size do
+      node = 2 * node
+      if (tonumber(redis.call('HGET', key, node)) or 0) < n then node = node + 1 end
+    end
+    local row = node - size + 1
+    local seats = row_free_seats(free_key, row)
+    local chosen
+    for _, run in ipairs(free_runs(seats, {})) do
+      if #run >= n then chosen = {unpack(run, 1, n)} break end
+    end
+    local taken = {}
+    for _, seat in ipairs(chosen or {}) do taken[seat] = true end
+    set_row_run(key, size, row, longest_run(free_runs(seats, taken), cap))
+    if chosen then return chosen end
   end
-  return node - size + 1
+  return nil
 end
 
 -- Gives back the seats of `booking_id`: deletes the holds it still owns and
@@ -174,7 +179,7 @@ local function release_seats(hold_prefix, free_prefix, sold_key, booking_id, sea
     if (owner == booking_id or not owner) and redis.call('HGET', sold_key, seat) == false then
       local section, row, number = seat_parts(seat)
       -- (already free when a lapsed hold's seat was taken and given back by another booking)
-      if redis.call('ZADD', free_prefix .. section, seat_score(row, number), seat) == 1 then seat_changed(free_prefix, seat, false) end
+      if redis.call('ZADD', free_prefix .. section, seat_score(row, number), seat) == 1 then seat_freed(free_prefix, seat) end
       released[#released + 1] = seat
     end
   end
