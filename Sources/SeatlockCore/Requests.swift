@@ -27,8 +27,26 @@ public struct EventSpec: Decodable, Sendable, Equatable {
 
     public static func decode(_ body: [UInt8]) throws(APIError) -> EventSpec {
         let spec: EventSpec = try decodeJSON(body)
+        try refuseUnknownFields(body)
         try spec.validate()
         return spec
+    }
+
+    static let fields: Set<String> = ["id", "name", "venue", "startsAt", "holdSeconds", "maxSeatsPerUser", "sections"]
+    static let sectionFields: Set<String> = ["id", "rows", "seatsPerRow", "priceCents"]
+
+    /// A typo (`holdSecond`) or a field this version does not know must be a
+    /// 400, not an event made with a default in its place.
+    static func refuseUnknownFields(_ body: [UInt8]) throws(APIError) {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] else { return }
+        if let unknown = object.keys.sorted().first(where: { !fields.contains($0) }) {
+            throw .invalid("unknown field \(unknown); expected \(fields.sorted().joined(separator: ", "))")
+        }
+        for case let section as [String: Any] in object["sections"] as? [Any] ?? [] {
+            if let unknown = section.keys.sorted().first(where: { !sectionFields.contains($0) }) {
+                throw .invalid("unknown field sections.\(unknown); expected \(sectionFields.sorted().joined(separator: ", "))")
+            }
+        }
     }
 
     public func validate() throws(APIError) {
@@ -36,7 +54,7 @@ public struct EventSpec: Decodable, Sendable, Equatable {
         guard EventKeys.isValidEventId(id) else { throw .invalid("event id '\(id)' is reserved (the hash tag of global keys)") }
         try Self.checkText(name, field: "name")
         try Self.checkText(venue, field: "venue")
-        guard Self.isISO8601(startsAt) else { throw .invalid("startsAt must be an ISO 8601 UTC time, e.g. 2026-12-31T20:00:00Z") }
+        guard Self.isISO8601(startsAt) else { throw .invalid("startsAt must be an ISO 8601 time with its zone, e.g. 2026-12-31T20:00:00Z") }
         guard (1...86_400).contains(holdSecondsOrDefault) else { throw .invalid("holdSeconds must be 1-86400") }
         guard (1...50).contains(maxSeatsOrDefault) else { throw .invalid("maxSeatsPerUser must be 1-50") }
         guard (1...100).contains(sections.count) else { throw .invalid("an event has 1-100 sections") }

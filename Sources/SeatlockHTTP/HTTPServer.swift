@@ -226,6 +226,7 @@ public final class HTTPResponder {
         case 415: "Unsupported Media Type"
         case 422: "Unprocessable Entity"
         case 429: "Too Many Requests"
+        case 431: "Request Header Fields Too Large"
         case 500: "Internal Server Error"
         case 503: "Service Unavailable"
         default: "Status"

@@ -192,6 +192,8 @@ enum HMACForTests {
             good.replacingOccurrences(of: "\"name\":\"N\"", with: "\"name\":\"\""),
             good.replacingOccurrences(of: "\"name\":\"N\"", with: "\"name\":\"a\\u0000b\""),
             good.replacingOccurrences(of: "[{\"id\"", with: "[{\"id\":\"A\",\"rows\":1,\"seatsPerRow\":1,\"priceCents\":1},{\"id\""),
+            good.replacingOccurrences(of: "\"name\"", with: "\"holdSecond\":60,\"name\""), // a typo is not a default
+            good.replacingOccurrences(of: "\"priceCents\":100", with: "\"priceCents\":100,\"currency\":\"EUR\""),
         ]
         for body in bad {
             #expect(throws: APIError.self, "\(body)") { try EventSpec.decode(Array(body.utf8)) }
