@@ -19,14 +19,7 @@ public enum SeatMapView {
     /// One section's seats, sorted by row then number.
     public typealias Section = (id: String, seats: [(seat: SeatID, price: String)])
 
-    public static func render(_ sections: [Section], format: SeatMapFormat, isFree: (String) -> Bool, isSold: (String) -> Bool) -> String {
-        switch format {
-        case .full: full(sections, isFree: isFree, isSold: isSold)
-        case .compact: compact(sections, isFree: isFree, isSold: isSold)
-        }
-    }
-
-    static func full(_ sections: [Section], isFree: (String) -> Bool, isSold: (String) -> Bool) -> String {
+    public static func render(_ sections: [Section], isFree: (String) -> Bool, isSold: (String) -> Bool) -> String {
         var json = "{\"seats\":["
         json.reserveCapacity(sections.reduce(0) { $0 + $1.seats.count } * 56 + 16)
         var first = true
@@ -41,20 +34,77 @@ public enum SeatMapView {
         return json + "]}"
     }
 
-    static func compact(_ sections: [Section], isFree: (String) -> Bool, isSold: (String) -> Bool) -> String {
-        var json = "{\"format\":\"compact\",\"sections\":["
-        for (index, section) in sections.enumerated() {
-            let rows = section.seats.last?.seat.row ?? 0
-            let perRow = section.seats.reduce(0) { max($0, $1.seat.number) }
-            var status = [UInt8](repeating: UInt8(ascii: "a"), count: rows * perRow)
-            for (seat, _) in section.seats {
-                let id = seat.description
-                if !isFree(id) { status[(seat.row - 1) * perRow + seat.number - 1] = isSold(id) ? UInt8(ascii: "s") : UInt8(ascii: "h") }
+    /// A section of the compact map: its shape (from the event's `sections`
+    /// field, so the seat map itself is not read) and a byte a seat.
+    public struct CompactSection: Sendable, Equatable {
+        public let id: String
+        public let rows: Int
+        public let seatsPerRow: Int
+        public let priceCents: Int
+        /// Row by row, number by number: a available, h held, s sold.
+        public var status: [UInt8]
+
+        public init(id: String, rows: Int, seatsPerRow: Int, priceCents: Int) {
+            self.id = id
+            self.rows = rows
+            self.seatsPerRow = seatsPerRow
+            self.priceCents = priceCents
+            self.status = [UInt8](repeating: UInt8(ascii: "h"), count: rows * seatsPerRow)
+        }
+
+        /// Every seat starts held (neither free nor sold); these mark the others.
+        public mutating func mark(free seats: some Sequence<String>) { mark(seats, as: UInt8(ascii: "a")) }
+        public mutating func mark(sold seats: some Sequence<String>) { mark(seats, as: UInt8(ascii: "s")) }
+
+        /// Seats of other sections (the sold hash is the whole event's) and ids out of the shape are skipped.
+        private mutating func mark(_ seats: some Sequence<String>, as byte: UInt8) {
+            let section = Array(id.utf8)
+            for seat in seats {
+                guard let (length, row, number) = SeatMapView.position(seat), length == section.count, seat.utf8.starts(with: section),
+                      (1...rows).contains(row), (1...seatsPerRow).contains(number) else { continue }
+                status[(row - 1) * seatsPerRow + number - 1] = byte
             }
-            json += (index == 0 ? "" : ",") + "{\"id\":\"\(section.id)\",\"rows\":\(rows),\"seatsPerRow\":\(perRow),"
-                + "\"priceCents\":\(section.seats.first?.price ?? "0"),\"status\":\"" + String(decoding: status, as: UTF8.self) + "\"}"
+        }
+    }
+
+    /// The compact encoding of `sections`.
+    public static func compact(_ sections: [CompactSection]) -> String {
+        var json = "{\"format\":\"compact\",\"sections\":["
+        json.reserveCapacity(sections.reduce(0) { $0 + $1.status.count + 96 } + 40)
+        for (index, section) in sections.enumerated() {
+            json += (index == 0 ? "" : ",") + "{\"id\":\"\(section.id)\",\"rows\":\(section.rows),\"seatsPerRow\":\(section.seatsPerRow),"
+                + "\"priceCents\":\(section.priceCents),\"status\":\"" + String(decoding: section.status, as: UTF8.self) + "\"}"
         }
         return json + "]}"
+    }
+
+    /// The sections of an event's `sections` field (`ID:ROWS:PER_ROW:PRICE,...`).
+    public static func shapes(_ field: String) -> [CompactSection] {
+        field.split(separator: ",").compactMap { part in
+            let fields = part.split(separator: ":")
+            guard fields.count == 4, let rows = Int(fields[1]), let perRow = Int(fields[2]), let price = Int(fields[3]) else { return nil }
+            return CompactSection(id: String(fields[0]), rows: rows, seatsPerRow: perRow, priceCents: price)
+        }
+    }
+
+    /// Section length (in bytes), row and number of a seat id
+    /// (SECTION-ROW-NUMBER), read from the end without building substrings:
+    /// the compact map reads one per seat.
+    public static func position(_ seat: String) -> (sectionBytes: Int, row: Int, number: Int)? {
+        var number = 0, row = 0, scale = 1, part = 0, consumed = 0
+        for byte in seat.utf8.reversed() {
+            consumed += 1
+            if byte == UInt8(ascii: "-") {
+                part += 1
+                scale = 1
+                if part == 2 { return row > 0 && number > 0 && consumed < seat.utf8.count ? (seat.utf8.count - consumed, row, number) : nil }
+                continue
+            }
+            guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte), scale <= 1_000_000 else { return nil }
+            if part == 0 { number += Int(byte - UInt8(ascii: "0")) * scale } else { row += Int(byte - UInt8(ascii: "0")) * scale }
+            scale *= 10
+        }
+        return nil
     }
 }
 

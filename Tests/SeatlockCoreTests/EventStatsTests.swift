@@ -48,11 +48,20 @@ import Testing
 
     @Test func bothEncodingsSayTheSame() throws {
         let free: Set = ["A-1-1", "A-2-2"], sold: Set = ["A-2-1"]
-        let compact = SeatMapView.render([section], format: .compact, isFree: free.contains, isSold: sold.contains)
-        #expect(compact == #"{"format":"compact","sections":[{"id":"A","rows":2,"seatsPerRow":2,"priceCents":100,"status":"ahsa"}]}"#)
-        let full = SeatMapView.render([section], format: .full, isFree: free.contains, isSold: sold.contains)
+        var shape = try #require(SeatMapView.shapes("A:2:2:100").first)
+        shape.mark(free: free)
+        shape.mark(sold: sold.union(["B-1-1", "AB-1-1", "X-A-1-1", "A-9-9", "A-1-x", "junk"])) // other sections and junk leave it alone
+        #expect(SeatMapView.compact([shape]) == #"{"format":"compact","sections":[{"id":"A","rows":2,"seatsPerRow":2,"priceCents":100,"status":"ahsa"}]}"#)
+        let full = SeatMapView.render([section], isFree: free.contains, isSold: sold.contains)
         let seats = try #require((try JSONSerialization.jsonObject(with: Data(full.utf8)) as? [String: Any])?["seats"] as? [[String: Any]])
         #expect(seats.map { "\($0["id"]!):\($0["status"]!)" } == ["A-1-1:available", "A-1-2:held", "A-2-1:sold", "A-2-2:available"])
+    }
+
+    @Test func seatPositionsAreReadFromTheEnd() {
+        #expect(SeatMapView.position("VIP-12-345")! == (3, 12, 345))
+        #expect(SeatMapView.position("A-B-1-2")! == (3, 1, 2))
+        for bad in ["A-1", "A--2", "A-1-", "12", "-1-2", "A-1-99999999999"] { #expect(SeatMapView.position(bad) == nil, "\(bad)") }
+        #expect(SeatMapView.shapes("A:2:3:100,B:1:1:0").map(\.status.count) == [6, 1])
     }
 
     @Test func theMemoryLimiterGivesTheBurstThenTheRate() {

@@ -4,13 +4,16 @@
 //   - each answer carries an ETag, the id of the event log's newest entry
 //     (every state change appends one), read first, in the same pipeline:
 //     `If-None-Match` with it is a 304 that reads nothing else;
-//   - a rendering is reused while that version holds (and for 100 ms at
-//     most without asking Redis, as before);
+//   - a rendering is reused while that version holds, and without asking
+//     Redis for 100 ms or ten times what it took to render, whichever is
+//     longer; readers who come while a map is being read wait for that read;
 //   - the full encoding stops at SeatMapView.maxFullSeats per answer
 //     (`?section=` or `format=compact` beyond), the compact one is a byte a seat;
 //   - reads are rate limited per client address in memory (no Redis write).
-// Reads are bounded by the sections asked for: the cached seat map, each
-// section's free set, and HMGET on the sold hash for the seats not free.
+// Reads are bounded by the sections asked for: compact reads each section's
+// free set and the sold hash's ids (its shape is in the event hash); full
+// reads the seat map once per loop, the free sets, and HMGET on the sold
+// hash for the seats not free.
 import Foundation
 import SeatlockCore
 import SeatlockHTTP
@@ -19,7 +22,7 @@ import SeatlockRedis
 
 final class SeatListings {
     private let redis: RedisConnection
-    /// Seat maps never change after creation: cached per loop, per section, in order.
+    /// Seat maps never change after creation: cached per loop, per section, in order (the full encoding's prices).
     private var seatMaps: [String: [String: [(seat: SeatID, price: String)]]] = [:]
     private struct Rendered {
         let version: String
@@ -27,7 +30,13 @@ final class SeatListings {
         var expires: ContinuousClock.Instant
     }
     private var rendered: [String: Rendered] = [:]
-    private let lifetime: Duration = .milliseconds(100)
+    /// Requests waiting for a rendering that is being read: one read per map at a time.
+    private var waiting: [String: [(ifNoneMatch: String?, responder: HTTPResponder)]] = [:]
+    private let shortestLifetime: Duration = .milliseconds(100)
+    /// A rendering that took T is reused for this many T at least, so however
+    /// many readers come and however fast the map changes, rendering one map
+    /// takes at most about 1/(1 + this) of a loop.
+    private let lifetimePerRenderTime = 10
     private var limiter: MemoryRateLimiter
     private let started = ContinuousClock.now
 
@@ -48,54 +57,87 @@ final class SeatListings {
         if let cached = rendered[cacheKey], cached.expires > now {
             return responder.send(answer(cached.json, version: cached.version, ifNoneMatch: ifNoneMatch))
         }
+        guard waiting[cacheKey] == nil else { return waiting[cacheKey]!.append((ifNoneMatch, responder)) }
+        waiting[cacheKey] = [(ifNoneMatch, responder)]
         if rendered.count > 1000 { rendered = rendered.filter { $0.value.expires > now } }
         let keys = EventKeys(eventId)
-        let needMap = seatMaps[eventId] == nil
+        let needMap = format == .full && seatMaps[eventId] == nil
         let reads = [["XREVRANGE", keys.log, "+", "-", "COUNT", "1"], ["HGET", keys.event, "sections"]] + (needMap ? [["HGETALL", keys.seats]] : [])
         redis.pipeline(reads) { [self] results in
             guard case let .success(.bulk(sectionList)) = results[1] else {
-                return responder.send(BookingHandlers.failure(results[1], notFound: APIError(status: 404, code: "event_not_found", message: "no such event")))
+                return finish(cacheKey, BookingHandlers.failure(results[1], notFound: APIError(status: 404, code: "event_not_found", message: "no such event")))
             }
             // Read before the seats: a change after it makes the seats newer than the tag, never older.
             let version = (try? results[0].get())?.array?.first?.array?.first?.string ?? "0-0"
-            if Self.matches(ifNoneMatch, version) { return responder.send(notModified(version)) }
+            if waiting[cacheKey]!.allSatisfy({ Self.matches($0.ifNoneMatch, version) }) { return finish(cacheKey, notModified(version)) }
             if var cached = rendered[cacheKey], cached.version == version {
-                cached.expires = ContinuousClock.now + lifetime
+                cached.expires = ContinuousClock.now + shortestLifetime
                 rendered[cacheKey] = cached
-                return responder.send(answer(cached.json, version: version, ifNoneMatch: nil))
+                return finish(cacheKey, json: cached.json, version: version)
             }
             if needMap, case let .success(map) = results[2] { seatMaps[eventId] = Self.seatMap(map.fields) }
-            let sections = sectionList.split(separator: ",").compactMap { $0.split(separator: ":").first.map(String.init) }
-            let wanted = section.map { [$0] } ?? sections
-            guard wanted.allSatisfy(sections.contains) else {
-                return responder.send(BookingHandlers.response(APIError(status: 404, code: "section_not_found", message: "no such section in this event")))
+            let shapes = SeatMapView.shapes(sectionList)
+            let wanted = section.map { id in shapes.filter { $0.id == id } } ?? shapes
+            guard !wanted.isEmpty else {
+                return finish(cacheKey, BookingHandlers.response(APIError(status: 404, code: "section_not_found", message: "no such section in this event")))
             }
-            let parts: [SeatMapView.Section] = wanted.map { ($0, seatMaps[eventId]?[$0] ?? []) }
-            let count = parts.reduce(0) { $0 + $1.seats.count }
+            let count = wanted.reduce(0) { $0 + $1.rows * $1.seatsPerRow }
             if format == .full, count > SeatMapView.maxFullSeats {
-                return responder.send(BookingHandlers.response(APIError(status: 400, code: "section_required",
-                    message: "this map has \(count) seats: ask for one section (?section=, one of \(sections.joined(separator: ", "))) or ?format=compact")))
+                return finish(cacheKey, BookingHandlers.response(APIError(status: 400, code: "section_required",
+                    message: "this map has \(count) seats: ask for one section (?section=, one of \(shapes.map(\.id).joined(separator: ", "))) or ?format=compact")))
             }
-            readStatuses(keys, parts) { [self] statuses in
-                guard let (free, sold) = statuses else { return responder.send(BookingHandlers.response(APIError.unavailable)) }
-                let json = SeatMapView.render(parts, format: format, isFree: free.contains, isSold: sold.contains)
+            let render = format == .compact ? compact(keys, wanted) : full(keys, wanted.map { ($0.id, seatMaps[eventId]?[$0.id] ?? []) })
+            render { [self] json in
+                guard let json else { return finish(cacheKey, BookingHandlers.response(APIError.unavailable)) }
+                let lifetime = max(shortestLifetime, (ContinuousClock.now - now) * lifetimePerRenderTime)
                 rendered[cacheKey] = Rendered(version: version, json: json, expires: ContinuousClock.now + lifetime)
-                responder.send(answer(json, version: version, ifNoneMatch: nil))
+                finish(cacheKey, json: json, version: version)
             }
         }
     }
 
-    /// The free seats (ZRANGE of each section's free set), then which of the
-    /// others are sold (HMGET on the sold hash); nil when Redis failed.
-    private func readStatuses(_ keys: EventKeys, _ parts: [SeatMapView.Section], done: @escaping ((Set<String>, Set<String>)?) -> Void) {
-        redis.pipeline(parts.map { ["ZRANGE", keys.free($0.id), "0", "-1"] }) { [redis] freeResults in
-            guard freeResults.allSatisfy({ if case .success(.array) = $0 { true } else { false } }) else { return done(nil) }
-            let free = Set(freeResults.flatMap { (try? $0.get())?.array?.compactMap(\.string) ?? [] })
-            let taken = parts.flatMap { $0.seats.map(\.seat.description) }.filter { !free.contains($0) }
-            guard !taken.isEmpty else { return done((free, [])) }
-            redis.send(["HMGET", keys.sold] + taken) { result in
-                guard case let .success(.array(owners)) = result else { return done(nil) }
-                done((free, Set(zip(taken, owners).compactMap { $0.1 == .null ? nil : $0.0 })))
+    private func finish(_ cacheKey: String, _ response: HTTPResponse) {
+        for waiter in waiting.removeValue(forKey: cacheKey) ?? [] { waiter.responder.send(response) }
+    }
+
+    private func finish(_ cacheKey: String, json: String, version: String) {
+        for waiter in waiting.removeValue(forKey: cacheKey) ?? [] {
+            waiter.responder.send(answer(json, version: version, ifNoneMatch: waiter.ifNoneMatch))
+        }
+    }
+
+    /// The compact map: each section's free set and the sold hash's seat
+    /// ids, in one pipeline; every other seat is held. Nil when Redis failed.
+    private func compact(_ keys: EventKeys, _ sections: [SeatMapView.CompactSection]) -> (@escaping (String?) -> Void) -> Void {
+        { [redis] done in
+            redis.pipeline(sections.map { ["ZRANGE", keys.free($0.id), "0", "-1"] } + [["HKEYS", keys.sold]]) { results in
+                let lists = results.map { (try? $0.get())?.array?.compactMap(\.string) }
+                guard lists.allSatisfy({ $0 != nil }) else { return done(nil) }
+                var marked = sections
+                for index in marked.indices {
+                    marked[index].mark(free: lists[index]!)
+                    marked[index].mark(sold: lists.last!!)
+                }
+                done(SeatMapView.compact(marked))
+            }
+        }
+    }
+
+    /// The full map (at most SeatMapView.maxFullSeats seats): the free seats
+    /// (ZRANGE of each section's free set), then which of the others are
+    /// sold (HMGET on the sold hash). Nil when Redis failed.
+    private func full(_ keys: EventKeys, _ parts: [SeatMapView.Section]) -> (@escaping (String?) -> Void) -> Void {
+        { [redis] done in
+            redis.pipeline(parts.map { ["ZRANGE", keys.free($0.id), "0", "-1"] }) { freeResults in
+                guard freeResults.allSatisfy({ if case .success(.array) = $0 { true } else { false } }) else { return done(nil) }
+                let free = Set(freeResults.flatMap { (try? $0.get())?.array?.compactMap(\.string) ?? [] })
+                let taken = parts.flatMap { $0.seats.map(\.seat.description) }.filter { !free.contains($0) }
+                guard !taken.isEmpty else { return done(SeatMapView.render(parts, isFree: free.contains, isSold: { _ in false })) }
+                redis.send(["HMGET", keys.sold] + taken) { result in
+                    guard case let .success(.array(owners)) = result else { return done(nil) }
+                    let sold = Set(zip(taken, owners).compactMap { $0.1 == .null ? nil : $0.0 })
+                    done(SeatMapView.render(parts, isFree: free.contains, isSold: sold.contains))
+                }
             }
         }
     }
