@@ -55,7 +55,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Mustache", package: "swift-mustache"),
         ], exclude: ["Notifications/templates"]),
-        // Checks SPEC's invariants on a live or finished event, from Redis alone.
+        // Checks the booking invariants on a live or finished event, from Redis alone.
         .target(name: "SeatlockAudit", dependencies: ["SeatlockCore", "SeatlockRedis"]),
         // Simulated buyers over real HTTP, with latency histograms.
         .target(name: "SeatlockStress", dependencies: [
@@ -71,7 +71,7 @@ let package = Package(
 
         // Starts a real redis-server for tests (free port, temporary dir).
         .target(name: "SeatlockTestSupport", dependencies: [
-            "SeatlockRedis", "SeatlockCore", "SeatlockScripts", "SeatlockLoop", "SeatlockHTTP", "SeatlockServer", "SeatlockWorkers",
+            "SeatlockRedis", "SeatlockCore", "SeatlockScripts", "SeatlockLoop", "SeatlockHTTP", "SeatlockServer",
         ]),
         // Pure unit tests: SeatlockCore only (no hiredis, no libevent).
         .testTarget(name: "SeatlockCoreTests", dependencies: ["SeatlockCore", .product(name: "Crypto", package: "swift-crypto")]),

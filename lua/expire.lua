@@ -15,7 +15,7 @@ KEYS[7] sl:{E}:user:       prefix of the buyer's seat count (user:U) and live ho
 KEYS[8] sl:{E}:hold:       prefix of the seat hold keys (hold:SEAT)
 KEYS[9] sl:{E}:free:       prefix of the free-seat sets (free:SECTION) and their row index (free:SECTION:runs)
 ARGV[1] booking id
-ARGV[2] actor: listener | sweeper | operator
+ARGV[2] actor: listener | sweeper | operator | payments
 
 Returns {1, 'expired'} when it expired the booking; {0, reason} otherwise:
 'missing' (no such booking; its stale expiries entry is removed), 'not_due'

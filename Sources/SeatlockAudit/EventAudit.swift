@@ -1,4 +1,4 @@
-// Proves SPEC's invariants for one event from what Redis holds, and works
+// Proves the booking invariants (docs/operations/audit.md) for one event from what Redis holds, and works
 // while a sale runs: it reads with SCAN and pipelined batches, never KEYS or
 // a long script. A booking that changes between two reads can show up as a
 // violation on a busy event; run it again, or after the sale, to be sure.

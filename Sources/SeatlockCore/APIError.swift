@@ -1,5 +1,5 @@
 // The one error type of the HTTP layer: each case has one status and one
-// stable code, rendered as SPEC's `{"error","message",...}` body.
+// stable code, rendered as the API's `{"error","message",...}` body.
 public struct APIError: Error, Sendable, Equatable {
     public let status: Int
     public let code: String

@@ -40,6 +40,10 @@ public struct EventKeys: Sendable {
 
     public func hold(_ seat: String) -> String { holdPrefix + seat }
     public func free(_ section: String) -> String { freePrefix + section }
+    /// Best available's row index of a section (a segment tree of bounds on
+    /// each row's longest free run): the scripts derive it from freePrefix
+    /// (includes/seats.lua); section ids have no ':'.
+    public func freeRuns(_ section: String) -> String { free(section) + ":runs" }
     public func booking(_ bookingId: String) -> String { prefix + "booking:" + bookingId }
     public func expiry(_ bookingId: String) -> String { prefix + "expiry:" + bookingId }
     public func user(_ userId: String) -> String { prefix + "user:" + userId }
@@ -106,7 +110,7 @@ public enum GlobalKeys {
     public static let providerRefunds = "sl:provider:refunds"
 }
 
-/// Registered buyers. SPEC names the record `sl:user:U`; every user key
+/// Registered buyers. The contract names the record `sl:user:U`; every user key
 /// carries the hash tag `{users}` so that a user and the claim on their
 /// e-mail address sit in one Redis Cluster slot and registration stays one
 /// atomic script (e-mail uniqueness).

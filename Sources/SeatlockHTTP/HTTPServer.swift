@@ -7,7 +7,7 @@ import SeatlockLoop
 import Synchronization
 
 public struct HTTPLimits: Sendable {
-    /// Bodies above this get a JSON 413 from the server (SPEC: 64 KiB).
+    /// Bodies above this get a JSON 413 from the server (docs/api.md: 64 KiB).
     public var maxBodyBytes: Int = 64 * 1024
     /// evhttp stops reading past this and closes with its own 413: a body that
     /// large is not worth reading just to refuse it politely.
@@ -608,7 +608,7 @@ final class ConnectionGuard {
 /// (a request line it cannot parse, headers or a body past the hard limits)
 /// with an HTML page, and has no hook for it. Such a page is recognised in
 /// the connection's output buffer as it is added, before anything is
-/// written, and replaced by the same status with SPEC's JSON error body.
+/// written, and replaced by the same status with the API's JSON error body.
 private let jsonErrorPages: evbuffer_cb_func = { buffer, info, _ in
     guard let buffer, let info, info.pointee.n_added > 0 else { return }
     let length = evbuffer_get_length(buffer)

@@ -1,4 +1,4 @@
-// The HTTP API of SPEC.md on one event loop: validate, authenticate, then
+// The HTTP API (docs/api.md) on one event loop: validate, authenticate, then
 // one Lua call (or one pipeline of reads) on this loop's Redis connection,
 // and the reply goes back on the same thread. Nothing here blocks or hops.
 import Foundation
@@ -151,11 +151,11 @@ final class BookingHandlers {
                                  request, responder)
             }
             run(chunk) { [self] result in
-                let reply = (try? result.get())?.array
-                switch (reply?.first?.int, reply?.last?.string) {
-                case (1?, _): next()
-                case (0?, "exists"?): chunks = []; next() // the script replays or says 409
-                case (0?, "busy"?):
+                let reply = (try? result.get()).flatMap(StateChange.init)
+                switch (reply?.changed, reply?.word) {
+                case (true?, _): next()
+                case (false?, "exists"?): chunks = []; next() // the script replays or says 409
+                case (false?, "busy"?):
                     responder.send(Self.response(APIError(status: 409, code: "event_exists", message: "this event is being created by another request")))
                 default: respond(responder, result, request: request)
                 }
@@ -311,10 +311,8 @@ final class BookingHandlers {
     /// Scripts answer `{status, body}`, or `{429, body, seconds}` for a
     /// refusal to retry later; anything else is a server fault.
     static func scriptResponse(_ result: Result<RedisValue, RedisError>) -> HTTPResponse {
-        if case let .success(.array(reply)) = result, reply.count == 2 || reply.count == 3,
-           let status = reply[0].int, let body = reply[1].string {
-            let retryAfter = reply.count == 3 ? reply[2].int.map { [("Retry-After", String($0))] } ?? [] : []
-            return HTTPResponse(status: status, json: body, headers: retryAfter)
+        if case let .success(value) = result, let reply = APIReply(value) {
+            return HTTPResponse(status: reply.status, json: reply.body, headers: reply.retryAfterSeconds.map { [("Retry-After", String($0))] } ?? [])
         }
         return failure(result, notFound: .internalError)
     }

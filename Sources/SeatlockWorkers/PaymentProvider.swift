@@ -29,7 +29,7 @@ public protocol PaymentProvider: AnyObject {
     func refund(idempotencyKey: String, completion: @escaping (Result<Refund?, RedisError>) -> Void)
 }
 
-/// SPEC's test tokens, no network: `tok_visa` succeeds, `tok_chargeDeclined`
+/// The API's test tokens (docs/api.md), no network: `tok_visa` succeeds, `tok_chargeDeclined`
 /// fails for good, `tok_flaky` fails twice (retryable) then succeeds,
 /// `tok_slow` succeeds after 2 s; anything else is declined. Its ledger lives
 /// in Redis (outside every event's slot, as a provider's own books would), so

@@ -96,15 +96,15 @@ public final class PaymentsWorker: LoopWorker {
                 let retryAt = Int(Date().timeIntervalSince1970 * 1000) + Int(delay.wholeMilliseconds)
                 let call = scripts.paymentFailed(event: request.eventId, booking: request.bookingId, attempt: number, reason: reason, retryAtMilliseconds: retryAt)
                 redis.run(call) { [self] result in
-                    guard case let .success(.array(reply)) = result else { return done(.failed("payment_failed.lua: \(result)")) }
-                    if reply.first?.int == 0, let status = reply.last?.string, status != "duplicate" {
+                    guard case let .success(value) = result, let reply = StateChange(value) else { return done(.failed("payment_failed.lua: \(result)")) }
+                    if !reply.changed, reply.word != "duplicate" {
                         return done(.done) // the booking ended meanwhile (expired, released): nothing to charge for
                     }
                     loop.schedule(after: delay) { [self] in attempt(request, number: number + 1, done) }
                 }
             case let .failed(reason, _):
                 redis.run(scripts.cancel(event: request.eventId, booking: request.bookingId, attempt: number, reason: reason)) { result in
-                    guard case .success(.array) = result else { return done(.failed("cancel.lua: \(result)")) }
+                    guard case let .success(value) = result, StateChange(value) != nil else { return done(.failed("cancel.lua: \(result)")) }
                     done(.done)
                 }
             }
@@ -114,10 +114,8 @@ public final class PaymentsWorker: LoopWorker {
     private func confirm(_ request: PaymentRequestEntry, paymentId: String, _ done: @escaping (HandlerOutcome) -> Void) {
         let code = Self.confirmationCode()
         redis.run(scripts.confirm(event: request.eventId, booking: request.bookingId, paymentId: paymentId, confirmationCode: code)) { [self] result in
-            guard case let .success(.array(reply)) = result, let status = reply.first?.int else {
-                return done(.failed("confirm.lua: \(result)"))
-            }
-            if status == 200 { return done(.done) }
+            guard case let .success(value) = result, let reply = APIReply(value) else { return done(.failed("confirm.lua: \(result)")) }
+            if reply.status == 200 { return done(.done) }
             // The hold ended before the money arrived: end the booking if it is
             // still pending (its seats go back), then give the money back.
             redis.run(scripts.expire(event: request.eventId, booking: request.bookingId, actor: "payments")) { [self] _ in
@@ -131,9 +129,9 @@ public final class PaymentsWorker: LoopWorker {
             switch result {
             case let .success(refund?):
                 redis.run(scripts.refund(event: eventId, booking: bookingId, paymentId: refund.paymentId, refundId: refund.refundId, reason: reason)) { result in
-                    guard case let .success(.array(reply)) = result else { return done(.failed("refund.lua: \(result)")) }
-                    if reply.first?.int == 0, let status = reply.last?.string, ["held", "payment_pending"].contains(status) {
-                        return done(.failed("booking still \(status); refund retried later")) // its expiry comes first
+                    guard case let .success(value) = result, let reply = StateChange(value) else { return done(.failed("refund.lua: \(result)")) }
+                    if !reply.changed, ["held", "payment_pending"].contains(reply.word) {
+                        return done(.failed("booking still \(reply.word); refund retried later")) // its expiry comes first
                     }
                     done(.done)
                 }

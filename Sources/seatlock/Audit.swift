@@ -1,4 +1,4 @@
-// `seatlock audit EVENT`: checks SPEC's invariants from Redis; exit 1 on a violation.
+// `seatlock audit EVENT`: checks the booking invariants (docs/operations/audit.md) from Redis; exit 1 on a violation.
 import ArgumentParser
 import SeatlockAudit
 import SeatlockCore

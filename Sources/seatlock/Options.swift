@@ -1,5 +1,5 @@
 // Settings shared by the subcommands: each flag falls back to its
-// environment variable (SPEC "Configuration"), then to a default.
+// environment variable (docs/api.md and README "Configuration"), then to a default.
 import ArgumentParser
 import Foundation
 import Logging

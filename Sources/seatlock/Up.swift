@@ -87,7 +87,7 @@ struct Up: ParsableCommand {
         let spec = try EventSpec.demo()
         let reply = try client.run(scripts.createEvent(spec))
         try client.call("SADD", GlobalKeys.events, spec.id)
-        if reply.array?.first?.int == 201 { say("created the demo event 'demo' (\(spec.capacity) seats)") }
+        if APIReply(reply)?.status == 201 { say("created the demo event 'demo' (\(spec.capacity) seats)") }
     }
 }
 

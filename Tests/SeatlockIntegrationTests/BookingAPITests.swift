@@ -135,7 +135,7 @@ import Testing
         try #require(released.status == 200)
         #expect(try server.holdBest(event, user: "pair-2", quantity: 2).seats == ["A-1-1", "A-1-2"])
         // Without the index (an older event), the first best-available hold builds it from the free set.
-        try server.redis.client().call("DEL", EventKeys(event).free("A") + ":runs")
+        try server.redis.client().call("DEL", EventKeys(event).freeRuns("A"))
         #expect(try server.holdBest(event, user: "pair-3", quantity: 2).seats == ["A-1-3", "A-1-4"])
         #expect(try server.holdBest(event, user: "pair-4", quantity: 4).seats == ["A-19-6", "A-19-7", "A-19-8", "A-19-9"])
         // No run of 4 anywhere else but row 20: then no run at all, and the front-most free seats.
@@ -199,7 +199,7 @@ import Testing
             }
         }
         #expect(bestHolds > 20)
-        let index = try client.call("HGETALL", EventKeys(event).free("A") + ":runs").fields
+        let index = try client.call("HGETALL", EventKeys(event).freeRuns("A")).fields
         let size = try #require(Int(index["size"] ?? ""))
         func node(_ n: Int) -> Int { Int(index[String(n)] ?? "0") ?? 0 }
         for (index, numbers) in try freeRows().enumerated() {

@@ -1,7 +1,7 @@
 // The booking API under attack, from outside: hostile requests over real
 // sockets to a real server on a real redis-server. Every hostile case starts
 // from a request that would succeed (a real event, a real buyer token, a real
-// held booking) and breaks one thing. The answer must be a 4xx with SPEC's
+// held booking) and breaks one thing. The answer must be a 4xx with the API's
 // JSON error body. Afterwards the server still answers /healthz, and neither
 // the event nor the held booking has changed. Then come forged and broken
 // buyer tokens, one buyer reaching for another's booking (BOLA), and the
@@ -20,7 +20,7 @@ import Testing
     }
 
     /// These break the request line itself. libevent 2.1 refuses them before
-    /// any handler runs, with its own HTML "400 Bad Request". SPEC says every
+    /// any handler runs, with its own HTML "400 Bad Request". The API says every
     /// error has the JSON body, so they are held to the same rule.
     @Test("A request line libevent cannot parse still gets a JSON 400", arguments: HostileCase.brokenRequestLines)
     func brokenRequestLineIsRefused(_ hostile: HostileCase) throws {
@@ -575,7 +575,7 @@ extension HostileCase {
 
 /// What a hostile request must get: one of `statuses`, and, unless `codes`
 /// is empty, one of `codes` as the JSON "error". The body is always checked
-/// for SPEC's error shape.
+/// for the API's error shape.
 struct HostileOutcome: Sendable {
     let statuses: Set<Int>
     let codes: Set<String>
@@ -937,7 +937,7 @@ private func errorCode(_ reply: HTTPReply) -> String? {
     ((try? JSONSerialization.jsonObject(with: Data(reply.body))) as? [String: Any])?["error"] as? String
 }
 
-/// SPEC: every error is JSON, `{"error": CODE, "message": TEXT, ...}`.
+/// The API: every error is JSON, `{"error": CODE, "message": TEXT, ...}`.
 private func expectErrorBody(_ reply: HTTPReply, _ label: String, sourceLocation: SourceLocation = #_sourceLocation) {
     guard let object = (try? JSONSerialization.jsonObject(with: Data(reply.body))) as? [String: Any] else {
         Issue.record("\(label): the body is not a JSON object: \(preview(reply))", sourceLocation: sourceLocation)
@@ -950,7 +950,7 @@ private func expectErrorBody(_ reply: HTTPReply, _ label: String, sourceLocation
     #expect(contentType.lowercased().hasPrefix("application/json"), "\(label): Content-Type \(contentType)", sourceLocation: sourceLocation)
 }
 
-/// A 4xx (never a 5xx), one of the outcome's statuses and codes, with SPEC's error body.
+/// A 4xx (never a 5xx), one of the outcome's statuses and codes, with the API's error body.
 private func expectRefusal(_ reply: HTTPReply, _ outcome: HostileOutcome, _ label: String, sourceLocation: SourceLocation = #_sourceLocation) {
     #expect((400..<500).contains(reply.status), "\(label): not a 4xx: \(preview(reply))", sourceLocation: sourceLocation)
     #expect(outcome.statuses.contains(reply.status), "\(label): expected \(outcome.statuses.sorted()), got \(preview(reply))",

@@ -148,13 +148,13 @@ private final class ExpiryWorker: LoopWorker {
         commands.run(scripts.expire(event: eventId, booking: bookingId, actor: actor)) { [counts, logger] result in
             var ended = false
             switch result {
-            case let .success(.array(reply)) where reply.first?.int == 1:
-                counts.value.withLock { actor == "listener" ? ($0.byListener += 1) : ($0.bySweeper += 1) }
-                ended = true
-            case let .success(.array(reply)):
-                ended = reply.last?.string != "not_due" // already ended, or gone
-            case let .success(other):
-                logger.error("expire.lua failed", metadata: ["booking": "\(bookingId)", "reply": "\(other)"])
+            case let .success(reply):
+                guard let change = StateChange(reply) else {
+                    logger.error("expire.lua failed", metadata: ["booking": "\(bookingId)", "reply": "\(reply)"])
+                    break
+                }
+                if change.changed { counts.value.withLock { actor == "listener" ? ($0.byListener += 1) : ($0.bySweeper += 1) } }
+                ended = change.changed || change.word != "not_due" // expired now, already ended, or gone
             case .failure:
                 break // Redis away: the sweeper will come back to it
             }
