@@ -18,6 +18,7 @@ Returns {1, 'cancelled'}; {0, status} when the booking is not payment_pending
 ]]
 --@include common
 --@include seats
+--@include row_index
 --@include ending
 
 -- The call's keys by name, for includes/ending.lua.

@@ -24,6 +24,7 @@ Seats are written in batches: Lua's unpack() cannot take 50,000 arguments.
 ]]
 --@include common
 --@include seats
+--@include row_index
 
 local replay = idem_replay(KEYS[4], ARGV[1])
 if replay then return replay end

@@ -23,6 +23,7 @@ Returns {1, 'expired'} when it expired the booking; {0, reason} otherwise:
 ]]
 --@include common
 --@include seats
+--@include row_index
 --@include ending
 
 -- The call's keys by name, for includes/ending.lua.

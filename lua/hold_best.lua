@@ -38,6 +38,7 @@ extra read. A single seat is the front-most free seat (O(log N)).
 ]]
 --@include common
 --@include seats
+--@include row_index
 --@include admission
 --@include holding
 

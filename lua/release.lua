@@ -23,6 +23,7 @@ second call changes nothing.
 ]]
 --@include common
 --@include seats
+--@include row_index
 --@include ending
 
 -- The call's keys by name, for includes/ending.lua.

@@ -11,14 +11,16 @@ enum RequestFraming {
     /// Why the request's framing is ambiguous, or nil when it is not.
     /// `headers` are as evhttp parsed them (names lowercased).
     static func problem(_ headers: [(name: String, value: String)]) -> String? {
-        var lengths: Set<String> = []
+        var length: String?
         var transferEncodings = 0
         for (name, value) in headers {
-            guard !name.isEmpty, name.utf8.allSatisfy(isTokenByte) else {
+            guard !name.isEmpty, name.utf8.allSatisfy({ tokenBytes[Int($0)] }) else {
                 return "a header name holds whitespace or a character HTTP does not allow there"
             }
             switch name {
-            case "content-length": lengths.insert(value)
+            case "content-length":
+                if let length, length != value { return "Content-Length given twice with different values" }
+                length = value
             case "transfer-encoding":
                 transferEncodings += 1
                 // The only coding evhttp decodes; anything else it would not frame as chunked.
@@ -26,19 +28,18 @@ enum RequestFraming {
             default: break
             }
         }
-        if lengths.count > 1 { return "Content-Length given twice with different values" }
         if transferEncodings > 1 { return "Transfer-Encoding given twice" }
-        if transferEncodings > 0, !lengths.isEmpty { return "both Transfer-Encoding and Content-Length" }
+        if transferEncodings > 0, length != nil { return "both Transfer-Encoding and Content-Length" }
         return nil
     }
 
-    /// RFC 9110 §5.6.2 `tchar`.
-    private static func isTokenByte(_ byte: UInt8) -> Bool {
-        switch byte {
+    /// RFC 9110 §5.6.2 `tchar`, by byte (every request passes each header name through it).
+    private static let tokenBytes: [Bool] = (0..<256).map { byte in
+        switch UInt8(byte) {
         case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
             true
         default:
-            "!#$%&'*+-.^_`|~".utf8.contains(byte)
+            "!#$%&'*+-.^_`|~".utf8.contains(UInt8(byte))
         }
     }
 }

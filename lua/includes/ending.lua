@@ -1,7 +1,26 @@
 -- ending.lua: ends a held / payment_pending booking (release, expire,
--- cancel). Included with `--@include ending` after common and seats.
+-- cancel). Included with `--@include ending` after common, seats and row_index.
 -- Keys come from the caller: `k`, a table of the script's KEYS by name
 -- (booking sold expiry expiries event log user_prefix hold_prefix free_prefix).
+
+-- Gives back the seats of `booking_id`: deletes the holds it still owns and
+-- returns to their section's free set the seats nobody else holds or bought.
+-- A hold key owned by another booking is never touched.
+-- Returns the seats that became free.
+local function release_seats(hold_prefix, free_prefix, sold_key, booking_id, seats)
+  local released = {}
+  for _, seat in ipairs(seats) do
+    local owner = redis.call('GET', hold_prefix .. seat)
+    if owner == booking_id then redis.call('DEL', hold_prefix .. seat) end
+    if (owner == booking_id or not owner) and redis.call('HGET', sold_key, seat) == false then
+      local section, row, number = seat_parts(seat)
+      -- (already free when a lapsed hold's seat was taken and given back by another booking)
+      if redis.call('ZADD', free_prefix .. section, seat_score(row, number), seat) == 1 then seat_freed(free_prefix, seat) end
+      released[#released + 1] = seat
+    end
+  end
+  return released
+end
 
 -- Gives the hold back: seat holds this booking still owns, its timer and
 -- expiries entry, the buyer's count, the event's held counter; sets the
