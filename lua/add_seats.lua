@@ -35,25 +35,5 @@ if ARGV[2] == '1' then
   for i = 8, #ARGV do redis.call('DEL', KEYS[3] .. ARGV[i], KEYS[3] .. ARGV[i] .. ':runs') end
 end
 
-local id, price, per_row = ARGV[3], ARGV[7], tonumber(ARGV[6])
-local prices, free = {}, {}
-for row = tonumber(ARGV[4]), tonumber(ARGV[5]) do
-  for number = 1, per_row do
-    local seat = id .. '-' .. row .. '-' .. number
-    prices[#prices + 1] = seat
-    prices[#prices + 1] = price
-    free[#free + 1] = seat_score(row, number)
-    free[#free + 1] = seat
-    -- Lua's unpack() cannot take 50,000 arguments.
-    if #prices >= 1000 then
-      redis.call('HSET', KEYS[2], unpack(prices))
-      redis.call('ZADD', KEYS[3] .. id, unpack(free))
-      prices, free = {}, {}
-    end
-  end
-end
-if #prices > 0 then
-  redis.call('HSET', KEYS[2], unpack(prices))
-  redis.call('ZADD', KEYS[3] .. id, unpack(free))
-end
+add_rows(KEYS[2], KEYS[3], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7])
 return {1, 'written'}

@@ -43,25 +43,7 @@ for i = 9, #ARGV, 4 do
   local id, rows, per_row, price = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]), ARGV[i + 3]
   sections[#sections + 1] = id .. ':' .. rows .. ':' .. per_row .. ':' .. price
   section_ids[#section_ids + 1] = id
-  local prices, free = {}, {}
-  for row = 1, chunked and 0 or rows do
-    for number = 1, per_row do
-      local seat = id .. '-' .. row .. '-' .. number
-      prices[#prices + 1] = seat
-      prices[#prices + 1] = price
-      free[#free + 1] = seat_score(row, number)
-      free[#free + 1] = seat
-      if #prices >= 1000 then
-        redis.call('HSET', KEYS[2], unpack(prices))
-        redis.call('ZADD', KEYS[5] .. id, unpack(free))
-        prices, free = {}, {}
-      end
-    end
-  end
-  if #prices > 0 then
-    redis.call('HSET', KEYS[2], unpack(prices))
-    redis.call('ZADD', KEYS[5] .. id, unpack(free))
-  end
+  if not chunked then add_rows(KEYS[2], KEYS[5], id, 1, rows, per_row, price) end -- (else add_seats.lua wrote them)
   build_runs(KEYS[5], id, rows, tonumber(ARGV[7]), per_row)
   capacity = capacity + rows * per_row
 end

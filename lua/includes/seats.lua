@@ -11,6 +11,30 @@ local function seat_score(row, number)
   return row * 10000 + number
 end
 
+-- Writes rows `first`..`last` of section `id` (`per_row` seats each, every
+-- seat at `price`): into the seat map hash and, free, into the section's
+-- free set. In batches: Lua's unpack() cannot take 50,000 arguments.
+local function add_rows(seats_key, free_prefix, id, first, last, per_row, price)
+  local prices, free = {}, {}
+  local function flush()
+    if #prices == 0 then return end
+    redis.call('HSET', seats_key, unpack(prices))
+    redis.call('ZADD', free_prefix .. id, unpack(free))
+    prices, free = {}, {}
+  end
+  for row = first, last do
+    for number = 1, per_row do
+      local seat = id .. '-' .. row .. '-' .. number
+      prices[#prices + 1] = seat
+      prices[#prices + 1] = price
+      free[#free + 1] = seat_score(row, number)
+      free[#free + 1] = seat
+      if #prices >= 1000 then flush() end
+    end
+  end
+  flush()
+end
+
 -- True when every seat's hold key still names `booking_id`.
 local function holds_owned(hold_prefix, booking_id, seats)
   for _, seat in ipairs(seats) do
