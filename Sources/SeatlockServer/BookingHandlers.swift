@@ -20,17 +20,19 @@ final class BookingHandlers {
     private let metrics: ServerMetrics
     private let recorder: ServerMetrics.Recorder
     private let streams: AvailabilityStreams
+    private let inventory: EventInventory
     private let dashboard: Dashboard
 
     /// The route a request resolved to, for the metrics label.
     private final class RouteLabel { var name = "unmatched" }
 
     init(config: ServerConfig, scripts: BookingScripts, dashboard: Dashboard, redis: RedisConnection, streams: AvailabilityStreams,
-         metrics: ServerMetrics, logger: Logger) {
+         inventory: EventInventory, metrics: ServerMetrics, logger: Logger) {
         self.config = config
         self.scripts = scripts
         self.redis = redis
         self.streams = streams
+        self.inventory = inventory
         self.dashboard = dashboard
         self.seatListings = SeatListings(redis: redis, readsPerAddress: config.abuse.seatMapReadsPerAddress)
         self.metrics = metrics
@@ -220,11 +222,23 @@ final class BookingHandlers {
         }
         let hold = try HoldRequest.decode(request.body)
         let idem = try idempotencyKey(request, keys: EventKeys(eventId), caller: .buyer(userId))
+        // (A request with an Idempotency-Key may be the replay of a hold that succeeded: Redis answers it.)
+        if idem.fingerprint.isEmpty, inventory.isSoldOut(eventId) {
+            EventInventory.refusedWithoutRedis.add(1, ordering: .relaxed)
+            return responder.send(Self.soldOut)
+        }
         let call = scripts.hold(hold, event: eventId, booking: BookingID.random(), user: userId,
                                 client: request.remoteAddress, policy: policy,
                                 idempotencyKey: idem.key, fingerprint: idem.fingerprint)
-        runScript(call, request, responder)
+        run(call) { [self] result in
+            let status = respond(responder, result, request: request)
+            if status != 404, status < 500 { inventory.follow(eventId) }
+        }
     }
+
+    /// The hold answer when this loop's fresh count says nothing is available (EventInventory).
+    /// `available: 0` tells it from a section's sold_out (best available): the whole event has nothing now.
+    private static let soldOut = HTTPResponse(status: 409, json: #"{"error":"sold_out","message":"no seat of this event is available now; seats that come back go on sale again","available":0}"#)
 
     private func getBooking(_ eventId: String, _ bookingId: String, _ request: HTTPRequest, _ responder: HTTPResponder) throws(APIError) {
         let caller = try authenticate(request)
@@ -250,9 +264,10 @@ final class BookingHandlers {
         runScript(call, request, responder)
     }
 
-    /// Answers with a script's reply. A 5xx is logged with its cause (the
-    /// Redis error or the connection failure), which the client never sees.
-    private func respond(_ responder: HTTPResponder, _ result: Result<RedisValue, RedisError>, request: HTTPRequest) {
+    /// Answers with a script's reply, and says its status. A 5xx is logged with
+    /// its cause (the Redis error or the connection failure), which the client never sees.
+    @discardableResult
+    private func respond(_ responder: HTTPResponder, _ result: Result<RedisValue, RedisError>, request: HTTPRequest) -> Int {
         let response = Self.scriptResponse(result)
         if response.status >= 500 {
             let cause: String = switch result {
@@ -263,6 +278,7 @@ final class BookingHandlers {
                                                        "status": "\(response.status)", "cause": "\(cause)"])
         }
         responder.send(response)
+        return response.status
     }
 
     // MARK: request checks

@@ -62,7 +62,9 @@ public final class BookingServer: Service {
             streamLimits.perLoop = max(1, config.http.maxConnections / 2)
             streamLimits.heartbeat = min(.seconds(5), .milliseconds(config.http.idleTimeoutSeconds * 500))
             let streams = AvailabilityStreams(loop: loop, url: config.redis, redis: redis, limits: streamLimits)
-            let handlers = BookingHandlers(config: config, scripts: scripts, dashboard: dashboard, redis: redis, streams: streams, metrics: metrics, logger: logger)
+            let inventory = EventInventory(loop: loop, redis: redis)
+            let handlers = BookingHandlers(config: config, scripts: scripts, dashboard: dashboard, redis: redis, streams: streams,
+                                           inventory: inventory, metrics: metrics, logger: logger)
             let server: HTTPServer
             do {
                 server = try HTTPServer(loop: loop, host: config.host, port: port, limits: config.http) { request, responder in
@@ -79,6 +81,7 @@ public final class BookingServer: Service {
             }
             loop.onShutdownRequest = {
                 streams.close()
+                inventory.close()
                 server.shutdown {
                     redis.close()
                     loop.handle.stop()

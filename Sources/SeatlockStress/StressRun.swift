@@ -120,7 +120,8 @@ public final class StressRun {
                 pay(buyer)
             case 409:
                 if Self.contains("sold_out", in: response.body), stats.firstSoldOut == nil { stats.firstSoldOut = elapsedSeconds }
-                guard buyer.attemptsLeft > 0 else { return finish(buyer, .noSeats) }
+                // Told that the whole event has nothing now (not one section or these seats): a buyer stops trying.
+                guard buyer.attemptsLeft > 0, !Self.contains(#""available":0"#, in: response.body) else { return finish(buyer, .noSeats) }
                 buyer.attemptsLeft -= 1
                 buyer.section = Int(random.next() % UInt64(sections.count)) // somewhere else
                 buyer.seen.removeAll()

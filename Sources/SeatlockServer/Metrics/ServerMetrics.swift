@@ -37,6 +37,8 @@ public final class ServerMetrics: Sendable {
              HTTPServerCounters.acceptPauses.load(ordering: .relaxed)),
             ("seatlock_http_address_cap_cuts_total", "Connections closed at once: their client address had too many open",
              HTTPServerCounters.addressCapCuts.load(ordering: .relaxed)),
+            ("seatlock_holds_refused_without_redis_total", "Holds answered 409 sold_out on the loop: a fresh count said no seat was available",
+             EventInventory.refusedWithoutRedis.load(ordering: .relaxed)),
         ]
         reportedBridgeCounts.withLock { reported in
             for (name, help, value) in now {
