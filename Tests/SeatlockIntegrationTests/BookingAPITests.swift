@@ -148,9 +148,31 @@ import Testing
         #expect(audit.passed, "\(audit.text)")
     }
 
+    /// Best available strands no single seat where the row has another
+    /// choice: with 1-3 and 5-10 free, a pair comes from 5-10 (1-3 would
+    /// leave seat 3 alone); a run that n seats fill exactly is taken as it
+    /// is; when every run of the front-most row that fits leaves one, the
+    /// first of them (front rows come first).
+    @Test func bestAvailableLeavesNoSingleSeatWhereItCan() throws {
+        let server = try TestServer.shared()
+        let event = TestServer.uniqueEventId()
+        try #require(try server.createEvent(event, rows: 2, seatsPerRow: 10).status == 201)
+        try #require(try server.hold(event, user: "single-0", seats: ["A-1-4"]).status == 201)
+        #expect(try server.holdBest(event, user: "single-1", quantity: 2).seats == ["A-1-5", "A-1-6"])
+        #expect(try server.holdBest(event, user: "single-2", quantity: 3).seats == ["A-1-1", "A-1-2", "A-1-3"])
+        // Row 1 now has 7-10: a trio leaves 10 alone, and the row has no other choice (front rows first).
+        #expect(try server.holdBest(event, user: "single-3", quantity: 3).seats == ["A-1-7", "A-1-8", "A-1-9"])
+        try #require(try server.hold(event, user: "single-4", seats: ["A-2-2"]).status == 201)
+        // Row 1 has only seat 10; row 2 has 1 and 3-10: the pair starts at 3.
+        #expect(try server.holdBest(event, user: "single-5", quantity: 2).seats == ["A-2-3", "A-2-4"])
+        let audit = try EventAudit(eventId: event).run(server.redis.client())
+        #expect(audit.passed, "\(audit.text)")
+    }
+
     /// After a random mix of holds, best-available holds and releases, every
     /// best-available hold got the first run of its size in the front-most
-    /// row that had one (else the front-most free seats), and the row index
+    /// row that had one, passing over runs it would leave one seat of (else
+    /// the front-most free seats), and the row index
     /// never understates a row: its values are bounds, so a row may be read
     /// in vain but never skipped.
     @Test func bestAvailableAlwaysTakesTheFrontMostRun() throws {
@@ -171,7 +193,11 @@ import Testing
         func expectedSeats(_ quantity: Int) throws -> [String] {
             let free = try freeRows()
             for (index, numbers) in free.enumerated() {
-                if let run = runs(numbers).first(where: { $0.count >= quantity }) { return run.prefix(quantity).map { "A-\(index + 1)-\($0)" } }
+                let fitting = runs(numbers).filter { $0.count >= quantity }
+                // (no single seat left beside them when the row allows it)
+                if let run = fitting.first(where: { $0.count - quantity != 1 || quantity == 1 }) ?? fitting.first { // (one seat: the front-most)
+                    return run.prefix(quantity).map { "A-\(index + 1)-\($0)" }
+                }
             }
             return Array(free.enumerated().flatMap { index, numbers in numbers.map { "A-\(index + 1)-\($0)" } }.prefix(quantity))
         }

@@ -129,8 +129,9 @@ local function build_runs(free_prefix, section, rows, cap, every_row_free)
   return size
 end
 
--- The first run of `n` consecutive free seats in the front-most row of
--- `section` that has one (a list of seat ids), or nil when no row has one.
+-- `n` consecutive free seats in the front-most row of `section` that has
+-- them (a list of seat ids), or nil when no row has: at the start of the
+-- row's first run that leaves no single seat beside them.
 -- The row it came from gets its true longest run without those seats.
 local function front_run(free_prefix, section, rows, cap, n)
   local key, free_key = runs_key(free_prefix, section), free_prefix .. section
@@ -146,10 +147,15 @@ local function front_run(free_prefix, section, rows, cap, n)
     end
     local row = node - size + 1
     local seats = row_free_seats(free_key, row)
-    local chosen
+    -- The first run that n seats fill exactly or leave two or more of, so
+    -- no single seat is stranded (no one buys it alone); if every run in
+    -- reach would leave one, the first run that fits.
+    local chosen, fallback
     for _, run in ipairs(free_runs(seats, {})) do
-      if #run >= n then chosen = {unpack(run, 1, n)} break end
+      if #run >= n and #run - n ~= 1 then chosen = {unpack(run, 1, n)} break end
+      if #run >= n and not fallback then fallback = {unpack(run, 1, n)} end
     end
+    chosen = chosen or fallback
     local taken = {}
     for _, seat in ipairs(chosen or {}) do taken[seat] = true end
     set_row_run(key, size, row, longest_run(free_runs(seats, taken), cap))

@@ -87,9 +87,10 @@ final class SeatListings {
                     message: "this map has \(count) seats: ask for one section (?section=, one of \(shapes.map(\.id).joined(separator: ", "))) or ?format=compact")))
             }
             let render = format == .compact ? compact(keys, wanted) : full(keys, wanted.map { ($0.id, seatMaps[eventId]?[$0.id] ?? []) })
-            render { [self] json in
+            render { [self] json, busy in
                 guard let json else { return finish(cacheKey, BookingHandlers.response(APIError.unavailable)) }
-                let lifetime = max(shortestLifetime, (ContinuousClock.now - now) * lifetimePerRenderTime)
+                // (the loop's own time: Redis' round trip costs the loop nothing)
+                let lifetime = max(shortestLifetime, busy * lifetimePerRenderTime)
                 rendered[cacheKey] = Rendered(version: version, json: json, expires: ContinuousClock.now + lifetime)
                 finish(cacheKey, json: json, version: version)
             }
@@ -108,17 +109,18 @@ final class SeatListings {
 
     /// The compact map: each section's free set and the sold hash's seat
     /// ids, in one pipeline; every other seat is held. Nil when Redis failed.
-    private func compact(_ keys: EventKeys, _ sections: [SeatMapView.CompactSection]) -> (@escaping (String?) -> Void) -> Void {
+    private func compact(_ keys: EventKeys, _ sections: [SeatMapView.CompactSection]) -> (@escaping (String?, Duration) -> Void) -> Void {
         { [redis] done in
             redis.pipeline(sections.map { ["ZRANGE", keys.free($0.id), "0", "-1"] } + [["HKEYS", keys.sold]]) { results in
+                let started = ContinuousClock.now
                 let lists = results.map { (try? $0.get())?.array?.compactMap(\.string) }
-                guard lists.allSatisfy({ $0 != nil }) else { return done(nil) }
+                guard lists.allSatisfy({ $0 != nil }) else { return done(nil, .zero) }
                 var marked = sections
                 for index in marked.indices {
                     marked[index].mark(free: lists[index]!)
                     marked[index].mark(sold: lists.last!!)
                 }
-                done(SeatMapView.compact(marked))
+                done(SeatMapView.compact(marked), .now - started)
             }
         }
     }
@@ -126,17 +128,20 @@ final class SeatListings {
     /// The full map (at most SeatMapView.maxFullSeats seats): the free seats
     /// (ZRANGE of each section's free set), then which of the others are
     /// sold (HMGET on the sold hash). Nil when Redis failed.
-    private func full(_ keys: EventKeys, _ parts: [SeatMapView.Section]) -> (@escaping (String?) -> Void) -> Void {
+    private func full(_ keys: EventKeys, _ parts: [SeatMapView.Section]) -> (@escaping (String?, Duration) -> Void) -> Void {
         { [redis] done in
             redis.pipeline(parts.map { ["ZRANGE", keys.free($0.id), "0", "-1"] }) { freeResults in
-                guard freeResults.allSatisfy({ if case .success(.array) = $0 { true } else { false } }) else { return done(nil) }
+                let started = ContinuousClock.now
+                guard freeResults.allSatisfy({ if case .success(.array) = $0 { true } else { false } }) else { return done(nil, .zero) }
                 let free = Set(freeResults.flatMap { (try? $0.get())?.array?.compactMap(\.string) ?? [] })
                 let taken = parts.flatMap { $0.seats.map(\.seat.description) }.filter { !free.contains($0) }
-                guard !taken.isEmpty else { return done(SeatMapView.render(parts, isFree: free.contains, isSold: { _ in false })) }
+                guard !taken.isEmpty else { return done(SeatMapView.render(parts, isFree: free.contains, isSold: { _ in false }), .now - started) }
+                let firstPart = ContinuousClock.now - started
                 redis.send(["HMGET", keys.sold] + taken) { result in
-                    guard case let .success(.array(owners)) = result else { return done(nil) }
+                    let resumed = ContinuousClock.now
+                    guard case let .success(.array(owners)) = result else { return done(nil, .zero) }
                     let sold = Set(zip(taken, owners).compactMap { $0.1 == .null ? nil : $0.0 })
-                    done(SeatMapView.render(parts, isFree: free.contains, isSold: sold.contains))
+                    done(SeatMapView.render(parts, isFree: free.contains, isSold: sold.contains), firstPart + (.now - resumed))
                 }
             }
         }
