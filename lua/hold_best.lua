@@ -30,7 +30,7 @@ Returns {status, body}: 201 booking JSON; 404 event_not_found / section_not_foun
 
 Cost: free:SECTION is a sorted set scored row*10000+number, so the search
 never touches sold or held seats. The row index (free:SECTION:runs, see
-includes/seats.lua) finds the front-most row that may have the run in
+includes/row_index.lua) finds the front-most row that may have the run in
 O(log rows) reads; that row is read once (O(log N + its free seats)); a row
 read in vain (seats taken since it was last read) is corrected and the
 search goes on, so over many holds each taken seat costs at most one such
@@ -64,7 +64,7 @@ if redis.call('ZCARD', free_key) < quantity then
 end
 
 -- Front row first: the first run of `quantity` consecutive free seats in
--- the front-most row that has one (includes/seats.lua knows which rows may);
+-- the front-most row that has one (includes/row_index.lua knows which rows may);
 -- when no row has one, the front-most free seats.
 local rows = tonumber(string.match(',' .. event.sections, ',' .. section .. ':(%d+):'))
 local chosen = quantity > 1 and front_run(h.free_prefix, section, rows, event.max_seats, quantity)

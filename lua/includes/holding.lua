@@ -63,7 +63,7 @@ local function write_hold(h, event, seats, prices)
   for i, seat in ipairs(seats) do
     local section = seat_parts(seat)
     redis.call('SET', h.hold_prefix .. seat, booking_id, 'PX', event.hold_ms)
-    redis.call('ZREM', h.free_prefix .. section, seat) -- the row index may now overstate the row: see seats.lua
+    redis.call('ZREM', h.free_prefix .. section, seat) -- the row index may now overstate the row: see row_index.lua
     total = total + tonumber(prices[i])
   end
   local list = table.concat(seats, ',')

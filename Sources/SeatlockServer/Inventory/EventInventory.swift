@@ -10,14 +10,13 @@
 // before), so a seat that comes back is refused for at most that long;
 // every hold still goes through hold.lua's atomic checks, so no count,
 // however stale, can sell a seat twice.
-import Foundation
 import SeatlockCore
 import SeatlockLoop
 import SeatlockRedis
 import Synchronization
 
 final class EventInventory {
-    struct Counts: Equatable {
+    struct Counts {
         let capacity, held, sold: Int
         var available: Int { capacity - held - sold }
     }
@@ -54,18 +53,17 @@ final class EventInventory {
     }
 
     /// True when a count younger than maxAge says no seat is available.
+    /// Every hold asks first, which keeps a followed event followed.
     func isSoldOut(_ eventId: String, now: ContinuousClock.Instant = .now) -> Bool {
-        guard var entry = events[eventId] else { return false }
-        entry.lastAsked = now
-        events[eventId] = entry
+        guard let entry = events[eventId] else { return false }
+        events[eventId]?.lastAsked = now
         guard let counts = entry.counts, let readAt = entry.readAt, now - readAt <= maxAge else { return false }
         return counts.available <= 0
     }
 
     /// An event that exists (a hold script answered for it) is followed from now on.
     func follow(_ eventId: String, now: ContinuousClock.Instant = .now) {
-        if events[eventId] != nil { events[eventId]!.lastAsked = now; return }
-        guard events.count < maxEvents else { return }
+        guard events[eventId] == nil, events.count < maxEvents else { return }
         events[eventId] = Entry(lastAsked: now)
     }
 
@@ -76,7 +74,6 @@ final class EventInventory {
         let ids = Array(events.keys)
         guard !ids.isEmpty else { return }
         reading = true
-        let sent = ContinuousClock.now
         redis.pipeline(ids.map { ["HMGET", EventKeys($0).event, "capacity", "held", "sold"] }) { [self] results in
             reading = false
             for (id, result) in zip(ids, results) {
@@ -88,7 +85,7 @@ final class EventInventory {
                     continue
                 }
                 events[id]?.counts = Counts(capacity: capacity, held: held, sold: sold)
-                events[id]?.readAt = sent // as old as the request, not the reply
+                events[id]?.readAt = now // as old as the request, not the reply
             }
         }
     }
