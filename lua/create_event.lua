@@ -7,6 +7,7 @@ KEYS[3] sl:{E}:log               the event's log stream
 KEYS[4] sl:{E}:idem:CALLER:K     idempotency record (sl:{E}:idem:-, unused, when ARGV[1] is '')
 KEYS[5] sl:{E}:free:             prefix of the per-section free-seat sorted sets (free:SECTION) and row indexes (free:SECTION:runs)
 KEYS[6] sl:{E}:creating          claim of a chunked creation (add_seats.lua); deleted here
+KEYS[7] sl:{E}:queue             the on-sale queue (includes/queue.lua), written when ARGV[9] names one
 ARGV[1] request fingerprint, '' without Idempotency-Key
 ARGV[2] event id
 ARGV[3] name
@@ -15,7 +16,8 @@ ARGV[5] startsAt (ISO 8601)
 ARGV[6] holdSeconds
 ARGV[7] maxSeatsPerUser
 ARGV[8] the creation token add_seats.lua wrote the seats under, or '' to write them here
-ARGV[9..] per section, four values: id, rows, seatsPerRow, priceCents
+ARGV[9] the queue: 'opensAtMs admitPerSecond admissionSeconds', or '' to sell directly
+ARGV[10..] per section, four values: id, rows, seatsPerRow, priceCents
 
 Returns {status, body}: 201 event JSON; 409 event_exists; 422 idempotency_mismatch;
 409 creation_interrupted (the chunks were written under another token: not recorded).
@@ -39,7 +41,7 @@ end
 
 local now = now_ms()
 local capacity, sections, section_ids = 0, {}, {}
-for i = 9, #ARGV, 4 do
+for i = 10, #ARGV, 4 do
   local id, rows, per_row, price = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]), ARGV[i + 3]
   sections[#sections + 1] = id .. ':' .. rows .. ':' .. per_row .. ':' .. price
   section_ids[#section_ids + 1] = id
@@ -52,5 +54,11 @@ redis.call('DEL', KEYS[6])
 redis.call('HSET', KEYS[1], 'id', ARGV[2], 'name', ARGV[3], 'venue', ARGV[4], 'startsAt', ARGV[5],
   'holdSeconds', ARGV[6], 'maxSeatsPerUser', ARGV[7], 'sections', table.concat(sections, ','),
   'capacity', capacity, 'status', 'open', 'held', 0, 'sold', 0, 'revenueCents', 0, 'createdAt', now)
+if ARGV[9] ~= '' then
+  local opens, rate, admission = string.match(ARGV[9], '^(%d+) (%d+) (%d+)$')
+  redis.call('HSET', KEYS[7], 'status', tonumber(opens) > now and 'prequeue' or 'open', 'opensAt', opens,
+    'admitPerSecond', rate, 'admissionSeconds', admission, 'joined', 0, 'serving', 0, 'prequeued', 0, 'holds', 0, 'lastTick', now)
+  redis.call('HSET', KEYS[1], 'queue', ARGV[9])
+end
 log_event(KEYS[3], 'event.created', ARGV[2], now, {'capacity', capacity, 'sections', table.concat(section_ids, ',')})
 return respond(KEYS[4], ARGV[1], 201, event_json(read_hash(KEYS[1])))

@@ -16,17 +16,20 @@ KEYS[13] sl:{E}:rl:ip:ADDR        the client address's rate limit
 KEYS[14] sl:{E}:rl:event          the event's admission rate
 KEYS[15] sl:{E}:idemkeys:u_U      Idempotency-Keys the buyer used in 24 h
 KEYS[16] sl:{E}:user:U:live       the buyer's live holds (booking id -> deadline)
+KEYS[17] sl:{E}:queue             the on-sale queue (absent: the event sells directly)
 ARGV[1]   booking id (new)
 ARGV[2]   user id
 ARGV[3]   request fingerprint or ''
 ARGV[4]   admission policy (see includes/admission.lua)
-ARGV[5..] seat ids (validated and distinct)
+ARGV[5]   the admission's queue position (verified on the loop), '' without one
+ARGV[6..] seat ids (validated and distinct)
 
 Returns {status, body}:
   201 booking JSON (status held)
   400 unknown_seats (+"seats")          404 event_not_found
   409 seats_unavailable (+"seats": exactly the held or sold ones)
   409 sales_closed                      422 limit_exceeded (seats or live holds)
+  403 admission_required / admission_invalid (a queued event: no admission, or one the queue has not reached)
   422 idempotency_mismatch; a replay returns the recorded reply.
   {429, body, retry-after seconds}: rate_limited / too_many_idempotency_keys
   (not recorded under the Idempotency-Key).
@@ -40,14 +43,14 @@ Nothing but the rate-limit state is written unless every check passed.
 -- The call's keys and arguments by name, for includes/holding.lua.
 local h = {event = KEYS[1], seats = KEYS[2], sold = KEYS[3], booking = KEYS[4], expiry = KEYS[5], expiries = KEYS[6],
            user = KEYS[7], log = KEYS[8], idem = KEYS[9], hold_prefix = KEYS[10], free_prefix = KEYS[11],
-           user_limit = KEYS[12], address_limit = KEYS[13], event_limit = KEYS[14], idem_count = KEYS[15], live = KEYS[16],
-           booking_id = ARGV[1], user_id = ARGV[2], fingerprint = ARGV[3], policy = ARGV[4]}
+           user_limit = KEYS[12], address_limit = KEYS[13], event_limit = KEYS[14], idem_count = KEYS[15], live = KEYS[16], queue = KEYS[17],
+           booking_id = ARGV[1], user_id = ARGV[2], fingerprint = ARGV[3], policy = ARGV[4], position = ARGV[5]}
 
 local event, refusal = begin_hold(h)
 if not event then return refusal end
 
 local seats = {}
-for i = 5, #ARGV do seats[#seats + 1] = ARGV[i] end
+for i = 6, #ARGV do seats[#seats + 1] = ARGV[i] end
 local prices = redis.call('HMGET', h.seats, unpack(seats))
 local unknown, taken = {}, {}
 for i, seat in ipairs(seats) do

@@ -17,12 +17,14 @@ KEYS[13] sl:{E}:rl:ip:ADDR        the client address's rate limit
 KEYS[14] sl:{E}:rl:event          the event's admission rate
 KEYS[15] sl:{E}:idemkeys:u_U      Idempotency-Keys the buyer used in 24 h
 KEYS[16] sl:{E}:user:U:live       the buyer's live holds (booking id -> deadline)
+KEYS[17] sl:{E}:queue             the on-sale queue (absent: the event sells directly)
 ARGV[1] booking id (new)
 ARGV[2] user id
 ARGV[3] request fingerprint or ''
 ARGV[4] admission policy (see includes/admission.lua)
-ARGV[5] section id
-ARGV[6] quantity (>= 1)
+ARGV[5] the admission's queue position (verified on the loop), '' without one
+ARGV[6] section id
+ARGV[7] quantity (>= 1)
 
 Returns {status, body}: 201 booking JSON; 404 event_not_found / section_not_found;
 409 sold_out (fewer free seats than asked); 409 sales_closed; 422 limit_exceeded;
@@ -45,13 +47,13 @@ extra read. A single seat is the front-most free seat (O(log N)).
 -- The call's keys and arguments by name, for includes/holding.lua.
 local h = {event = KEYS[1], seats = KEYS[2], sold = KEYS[3], booking = KEYS[4], expiry = KEYS[5], expiries = KEYS[6],
            user = KEYS[7], log = KEYS[8], idem = KEYS[9], hold_prefix = KEYS[10], free_prefix = KEYS[11],
-           user_limit = KEYS[12], address_limit = KEYS[13], event_limit = KEYS[14], idem_count = KEYS[15], live = KEYS[16],
-           booking_id = ARGV[1], user_id = ARGV[2], fingerprint = ARGV[3], policy = ARGV[4]}
+           user_limit = KEYS[12], address_limit = KEYS[13], event_limit = KEYS[14], idem_count = KEYS[15], live = KEYS[16], queue = KEYS[17],
+           booking_id = ARGV[1], user_id = ARGV[2], fingerprint = ARGV[3], policy = ARGV[4], position = ARGV[5]}
 
 local event, refusal = begin_hold(h)
 if not event then return refusal end
 
-local section, quantity = ARGV[5], tonumber(ARGV[6])
+local section, quantity = ARGV[6], tonumber(ARGV[7])
 if not string.find(',' .. event.sections, ',' .. section .. ':', 1, true) then
   return hold_fail(h, 404, 'section_not_found', 'no such section in this event')
 end

@@ -13,6 +13,10 @@ KEYS[6] sl:{E}:log         the event's log stream
 KEYS[7] sl:{E}:user:       prefix of the buyer's seat count (user:U; the owner is read from the booking) and live holds (user:U:live)
 KEYS[8] sl:{E}:hold:       prefix of the seat hold keys (hold:SEAT)
 KEYS[9] sl:{E}:free:       prefix of the free-seat sets (free:SECTION) and their row index (free:SECTION:runs)
+KEYS[10] sl:{E}:seats       seat id -> price (for waitlist offers)
+KEYS[11] sl:{E}:waitlist    waiting buyers by position; waitlist:U is an entry (includes/waitlist.lua)
+KEYS[12] sl:{E}:booking:    prefix of bookings (a waitlist offer is a new booking:ID)
+KEYS[13] sl:{E}:expiry:     prefix of hold timers (the offer's expiry:ID)
 ARGV[1] caller's user id ('' = any owner)
 ARGV[2] actor: buyer | admin | operator
 
@@ -24,11 +28,13 @@ second call changes nothing.
 --@include common
 --@include seats
 --@include row_index
+--@include waitlist
 --@include ending
 
 -- The call's keys by name, for includes/ending.lua.
 local k = {booking = KEYS[1], sold = KEYS[2], expiry = KEYS[3], expiries = KEYS[4], event = KEYS[5], log = KEYS[6],
-           user_prefix = KEYS[7], hold_prefix = KEYS[8], free_prefix = KEYS[9]}
+           user_prefix = KEYS[7], hold_prefix = KEYS[8], free_prefix = KEYS[9],
+           seats = KEYS[10], waitlist = KEYS[11], booking_prefix = KEYS[12], expiry_prefix = KEYS[13]}
 
 local b = read_hash(k.booking)
 if not b or (ARGV[1] ~= '' and b.userId ~= ARGV[1]) then
@@ -49,8 +55,6 @@ if b.status == 'confirmed' then
   for _, seat in ipairs(seats) do
     if redis.call('HGET', k.sold, seat) == b.id then
       redis.call('HDEL', k.sold, seat)
-      local section, row, number = seat_parts(seat)
-      if redis.call('ZADD', k.free_prefix .. section, seat_score(row, number), seat) == 1 then seat_freed(k.free_prefix, seat) end
       released[#released + 1] = seat
     end
   end
@@ -62,6 +66,7 @@ if b.status == 'confirmed' then
   log_event(k.log, 'booking.cancelled', event_id, now, {'bookingId', b.id, 'userId', b.userId, 'seats', b.seats,
     'reason', 'refund_requested', 'actor', ARGV[2]})
   log_event(k.log, 'seat.released', event_id, now, {'bookingId', b.id, 'seats', table.concat(released, ','), 'reason', 'refund', 'actor', ARGV[2]})
+  seats_back(k, released, now) -- (after the log entry that gives them back: an offer follows it)
   log_event(k.log, 'payment.refund_requested', event_id, now, {'bookingId', b.id, 'userId', b.userId,
     'amountCents', b.totalCents, 'paymentId', b.paymentId or ''})
   return {202, booking_json(event_id, b.id, b)}

@@ -75,7 +75,7 @@ public struct BuyerTokens: Sendable {
 
 /// SymmetricKey is immutable once made but not marked Sendable; made once,
 /// not per request (perf showed the per-request key setup).
-private final class KeyBox: @unchecked Sendable {
+final class KeyBox: @unchecked Sendable {
     let key: SymmetricKey
     init(_ key: SymmetricKey) { self.key = key }
 }

@@ -44,8 +44,8 @@ public struct EventKeys: Sendable {
     /// each row's longest free run): the scripts derive it from freePrefix
     /// (includes/seats.lua); section ids have no ':'.
     public func freeRuns(_ section: String) -> String { free(section) + ":runs" }
-    public func booking(_ bookingId: String) -> String { prefix + "booking:" + bookingId }
-    public func expiry(_ bookingId: String) -> String { prefix + "expiry:" + bookingId }
+    public func booking(_ bookingId: String) -> String { bookingPrefix + bookingId }
+    public func expiry(_ bookingId: String) -> String { expiryPrefix + bookingId }
     public func user(_ userId: String) -> String { prefix + "user:" + userId }
     /// Idempotency records are scoped per caller.
     public func idempotency(caller: String, key: String) -> String { prefix + "idem:" + caller + ":" + key }
@@ -61,6 +61,26 @@ public struct EventKeys: Sendable {
     public var admissionLimit: String { prefix + "rl:event" }
     /// String, 60 s: the token of the creation writing a large event's seats in chunks.
     public var creating: String { prefix + "creating" }
+
+    /// `bookingPrefix + B` is booking B (a waitlist offer is a booking the scripts name).
+    public var bookingPrefix: String { prefix + "booking:" }
+    /// `expiryPrefix + B` is booking B's hold timer.
+    public var expiryPrefix: String { prefix + "expiry:" }
+
+    /// The on-sale queue (lua/includes/queue.lua): hash of its state
+    /// (status, opensAt, admitPerSecond, admissionSeconds, joined, serving, …).
+    public var queue: String { prefix + "queue" }
+    /// Sorted set: the prequeue, user id by the random draw made at join.
+    public var prequeue: String { prefix + "queue:pre" }
+    /// Hash: user id -> position, for buyers who joined after the open.
+    public var queuePositions: String { prefix + "queue:who" }
+    /// List of `serving:holds:ms`, one per advance, kept for admissionSeconds.
+    public var queueCheckpoints: String { prefix + "queue:checkpoints" }
+
+    /// Sorted set: the waitlist's waiting buyers by position (lua/includes/waitlist.lua).
+    public var waitlist: String { prefix + "waitlist" }
+    /// Hash: buyer U's waitlist entry.
+    public func waitlistEntry(_ userId: String) -> String { waitlist + ":" + userId }
 
     /// Hash: the notifications worker's delivery marks of one booking.
     public func notified(_ bookingId: String) -> String { prefix + "notified:" + bookingId }

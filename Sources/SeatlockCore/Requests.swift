@@ -17,6 +17,8 @@ public struct EventSpec: Decodable, Sendable, Equatable {
     public var holdSeconds: Int?
     public var maxSeatsPerUser: Int?
     public let sections: [SectionSpec]
+    /// Sells through the on-sale queue when present.
+    public var queue: QueueSpec?
 
     public static let maxCapacity = 250_000
     /// A larger seat map is written in calls of at most this many seats (add_seats.lua).
@@ -32,7 +34,7 @@ public struct EventSpec: Decodable, Sendable, Equatable {
         return spec
     }
 
-    static let fields: Set<String> = ["id", "name", "venue", "startsAt", "holdSeconds", "maxSeatsPerUser", "sections"]
+    static let fields: Set<String> = ["id", "name", "venue", "startsAt", "holdSeconds", "maxSeatsPerUser", "sections", "queue"]
     static let sectionFields: Set<String> = ["id", "rows", "seatsPerRow", "priceCents"]
 
     /// A typo (`holdSecond`) or a field this version does not know must be a
@@ -41,6 +43,10 @@ public struct EventSpec: Decodable, Sendable, Equatable {
         guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] else { return }
         if let unknown = object.keys.sorted().first(where: { !fields.contains($0) }) {
             throw .invalid("unknown field \(unknown); expected \(fields.sorted().joined(separator: ", "))")
+        }
+        if let queue = object["queue"] as? [String: Any],
+           let unknown = queue.keys.sorted().first(where: { !QueueSpec.fields.contains($0) }) {
+            throw .invalid("unknown field queue.\(unknown); expected \(QueueSpec.fields.sorted().joined(separator: ", "))")
         }
         for case let section as [String: Any] in object["sections"] as? [Any] ?? [] {
             if let unknown = section.keys.sorted().first(where: { !sectionFields.contains($0) }) {
@@ -68,6 +74,7 @@ public struct EventSpec: Decodable, Sendable, Equatable {
             guard (0...100_000_000).contains(section.priceCents) else { throw .invalid("section \(section.id): priceCents must be 0-100000000") }
         }
         guard capacity <= Self.maxCapacity else { throw .invalid("an event has at most \(Self.maxCapacity) seats") }
+        try queue?.validate()
     }
 
     static func checkText(_ text: String, field: String) throws(APIError) {
@@ -77,12 +84,62 @@ public struct EventSpec: Decodable, Sendable, Equatable {
         }
     }
 
-    static func isISO8601(_ text: String) -> Bool {
-        guard text.utf8.count <= 40 else { return false }
+    static func isISO8601(_ text: String) -> Bool { date(text) != nil }
+
+    static func date(_ text: String) -> Date? {
+        guard text.utf8.count <= 40 else { return nil }
         let formatter = ISO8601DateFormatter()
-        if formatter.date(from: text) != nil { return true }
+        if let date = formatter.date(from: text) { return date }
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.date(from: text) != nil
+        return formatter.date(from: text)
+    }
+}
+
+/// `"queue": {"opensAt", "admitPerSecond", "admissionSeconds"}` of an event.
+public struct QueueSpec: Decodable, Sendable, Equatable {
+    /// ISO 8601; absent: the queue opens when the event is created.
+    public var opensAt: String?
+    /// 0 or absent: automatic admission (queue_tick.lua says how it decides).
+    public var admitPerSecond: Int?
+    public var admissionSeconds: Int?
+
+    static let fields: Set<String> = ["opensAt", "admitPerSecond", "admissionSeconds"]
+    public var admitPerSecondOrDefault: Int { admitPerSecond ?? 0 }
+    public var admissionSecondsOrDefault: Int { admissionSeconds ?? 300 }
+
+    public func validate() throws(APIError) {
+        if let opensAt { guard EventSpec.isISO8601(opensAt) else { throw .invalid("queue.opensAt must be an ISO 8601 time with its zone") } }
+        guard (0...100_000).contains(admitPerSecondOrDefault) else { throw .invalid("queue.admitPerSecond must be 0-100000 (0: automatic)") }
+        guard (10...86_400).contains(admissionSecondsOrDefault) else { throw .invalid("queue.admissionSeconds must be 10-86400") }
+    }
+
+    /// The script's form: `opensAtMs admitPerSecond admissionSeconds` (opensAt absent: `now`).
+    public func scriptArgument(now: Date = Date()) -> String {
+        let opens = opensAt.flatMap(EventSpec.date) ?? now
+        return "\(max(0, Int(opens.timeIntervalSince1970 * 1000))) \(admitPerSecondOrDefault) \(admissionSecondsOrDefault)"
+    }
+}
+
+/// `{"quantity":N,"section":"A"?}`: a place on a sold-out event's waitlist.
+public struct WaitlistRequest: Sendable, Equatable {
+    public let quantity: Int
+    public let section: String?
+
+    public static func decode(_ body: [UInt8], maxSeats: Int = 50) throws(APIError) -> WaitlistRequest {
+        let fields = try flatObject(body, allowed: ["quantity", "section"])
+        guard case let .number(number)? = fields["quantity"], number.rounded() == number, abs(number) < 1e9 else {
+            throw .invalidJSON("quantity must be a whole number")
+        }
+        let quantity = Int(number)
+        guard quantity >= 1 else { throw .invalid("quantity must be at least 1") }
+        guard quantity <= maxSeats else { throw .limitExceeded("at most \(maxSeats) seats per request") }
+        var section: String?
+        if let value = fields["section"] {
+            guard case let .string(text) = value else { throw .invalidJSON("wrong type at section: expected a string") }
+            guard Identifier.isValidSection(text) else { throw .invalid("section ids are 1-16 letters, digits or '_'") }
+            section = text
+        }
+        return WaitlistRequest(quantity: quantity, section: section)
     }
 }
 

@@ -17,6 +17,14 @@ public enum Route: Equatable, Sendable {
     case metrics
     case dashboard
     case dashboardScript
+    case joinQueue(String)
+    case queuePlace(String)
+    case queueSummary(String)
+    case pauseQueue(String)
+    case resumeQueue(String)
+    case joinWaitlist(String)
+    case waitlistEntry(String)
+    case leaveWaitlist(String)
 
     /// The `route` label of the HTTP metrics: bounded, no ids.
     public var metricName: String {
@@ -35,6 +43,13 @@ public enum Route: Equatable, Sendable {
         case .eventStream: "event_stream"
         case .metrics: "metrics"
         case .dashboard, .dashboardScript: "dashboard"
+        case .joinQueue: "join_queue"
+        case .queuePlace: "queue_place"
+        case .queueSummary: "queue"
+        case .pauseQueue, .resumeQueue: "queue_control"
+        case .joinWaitlist: "join_waitlist"
+        case .waitlistEntry: "waitlist_entry"
+        case .leaveWaitlist: "leave_waitlist"
         }
     }
 }
@@ -76,6 +91,22 @@ public enum Router {
             return try allow(["GET"], .eventStream(try id(parts[2], "event")))
         case 4 where parts[0] == "v1" && parts[1] == "events" && parts[3] == "bookings":
             return try allow(["POST"], .createBooking(try id(parts[2], "event")))
+        case 4 where parts[0] == "v1" && parts[1] == "events" && parts[3] == "queue":
+            guard ["GET", "POST"].contains(method) else { throw .methodNotAllowed(["GET", "POST"]) }
+            let event = try id(parts[2], "event")
+            return method == "GET" ? .queueSummary(event) : .joinQueue(event)
+        case 4 where parts[0] == "v1" && parts[1] == "events" && parts[3] == "waitlist":
+            return try allow(["POST"], .joinWaitlist(try id(parts[2], "event")))
+        case 5 where parts[0] == "v1" && parts[1] == "events" && parts[3] == "queue" && parts[4] == "me":
+            return try allow(["GET"], .queuePlace(try id(parts[2], "event")))
+        case 5 where parts[0] == "v1" && parts[1] == "events" && parts[3] == "queue" && parts[4] == "pause":
+            return try allow(["POST"], .pauseQueue(try id(parts[2], "event")))
+        case 5 where parts[0] == "v1" && parts[1] == "events" && parts[3] == "queue" && parts[4] == "resume":
+            return try allow(["POST"], .resumeQueue(try id(parts[2], "event")))
+        case 5 where parts[0] == "v1" && parts[1] == "events" && parts[3] == "waitlist" && parts[4] == "me":
+            guard ["GET", "DELETE"].contains(method) else { throw .methodNotAllowed(["GET", "DELETE"]) }
+            let event = try id(parts[2], "event")
+            return method == "GET" ? .waitlistEntry(event) : .leaveWaitlist(event)
         case 5 where parts[0] == "v1" && parts[1] == "events" && parts[3] == "bookings":
             guard ["GET", "DELETE"].contains(method) else { throw .methodNotAllowed(["GET", "DELETE"]) }
             let event = try id(parts[2], "event"), booking = try id(parts[4], "booking")

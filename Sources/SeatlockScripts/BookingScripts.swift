@@ -5,6 +5,7 @@ import SeatlockRedis
 public struct BookingScripts: Sendable {
     public let createEvent, getEvent, getBooking, hold, holdBest, pay, confirm, release, expire: LuaScript
     public let paymentFailed, cancel, refund, setSales, createUser, addSeats: LuaScript
+    public let queueJoin, queueTick, queueControl, waitlistJoin, waitlistGet, waitlistLeave: LuaScript
 
     public init(_ library: ScriptLibrary) throws {
         createEvent = try library.script("create_event")
@@ -22,5 +23,11 @@ public struct BookingScripts: Sendable {
         setSales = try library.script("set_sales")
         createUser = try library.script("create_user")
         addSeats = try library.script("add_seats")
+        queueJoin = try library.script("queue_join")
+        queueTick = try library.script("queue_tick")
+        queueControl = try library.script("queue_control")
+        waitlistJoin = try library.script("waitlist_join")
+        waitlistGet = try library.script("waitlist_get")
+        waitlistLeave = try library.script("waitlist_leave")
     }
 }

@@ -1,6 +1,7 @@
 // How each Lua script is called: its KEYS and ARGV in the order the script's
 // header block declares. The HTTP handlers, the CLI, the workers and the
 // tests all build calls here, so a script's contract lives in one place.
+import Foundation
 import SeatlockCore
 import SeatlockRedis
 
@@ -13,15 +14,17 @@ public struct ScriptCall: Sendable {
 extension BookingScripts {
     /// With `chunkedToken`, the seats were written by `addSeats` under that
     /// token; without, the script writes them itself (one call).
-    public func createEvent(_ spec: EventSpec, idempotencyKey: String? = nil, fingerprint: String = "", chunkedToken: String = "") -> ScriptCall {
+    public func createEvent(_ spec: EventSpec, idempotencyKey: String? = nil, fingerprint: String = "", chunkedToken: String = "",
+                            now: Date = Date()) -> ScriptCall {
         let keys = EventKeys(spec.id)
         var args = [fingerprint, spec.id, spec.name, spec.venue, spec.startsAt,
-                    String(spec.holdSecondsOrDefault), String(spec.maxSeatsOrDefault), chunkedToken]
+                    String(spec.holdSecondsOrDefault), String(spec.maxSeatsOrDefault), chunkedToken,
+                    spec.queue?.scriptArgument(now: now) ?? ""]
         for section in spec.sections {
             args += [section.id, String(section.rows), String(section.seatsPerRow), String(section.priceCents)]
         }
         return ScriptCall(script: createEvent, keys: [keys.event, keys.seats, keys.log, idempotencyKey ?? keys.noIdempotency, keys.freePrefix,
-                                                      keys.creating], args: args)
+                                                      keys.creating, keys.queue], args: args)
     }
 
     /// The seat map in calls of at most `maxSeats` seats (whole rows), for
@@ -51,19 +54,21 @@ extension BookingScripts {
 
     /// `client` is the caller's address (rate limited per address), `policy`
     /// the admission policy (`AbusePolicy.scriptArgument`; the default is no limits).
+    /// `admittedPosition`: the queue position of the buyer's verified admission (queued events).
     public func hold(_ request: HoldRequest, event eventId: String, booking bookingId: String, user userId: String,
                      client: String = "", policy: String = AbusePolicy.unlimited.scriptArgument,
-                     idempotencyKey: String? = nil, fingerprint: String = "") -> ScriptCall {
+                     idempotencyKey: String? = nil, fingerprint: String = "", admittedPosition: Int? = nil) -> ScriptCall {
         let keys = EventKeys(eventId)
         let scriptKeys = [keys.event, keys.seats, keys.sold, keys.booking(bookingId), keys.expiry(bookingId), keys.expiries,
                           keys.user(userId), keys.log, idempotencyKey ?? keys.noIdempotency, keys.holdPrefix, keys.freePrefix,
                           keys.rateLimit(user: userId), keys.rateLimit(address: clientAddressKey(client)), keys.admissionLimit,
-                          keys.idempotencyCount(caller: Caller.buyer(userId).scope), keys.liveHolds(userId)]
+                          keys.idempotencyCount(caller: Caller.buyer(userId).scope), keys.liveHolds(userId), keys.queue]
+        let position = admittedPosition.map(String.init) ?? ""
         switch request {
         case let .seats(seats):
-            return ScriptCall(script: hold, keys: scriptKeys, args: [bookingId, userId, fingerprint, policy] + seats.map(\.description))
+            return ScriptCall(script: hold, keys: scriptKeys, args: [bookingId, userId, fingerprint, policy, position] + seats.map(\.description))
         case let .bestAvailable(section, quantity):
-            return ScriptCall(script: holdBest, keys: scriptKeys, args: [bookingId, userId, fingerprint, policy, section, String(quantity)])
+            return ScriptCall(script: holdBest, keys: scriptKeys, args: [bookingId, userId, fingerprint, policy, position, section, String(quantity)])
         }
     }
 
@@ -123,7 +128,46 @@ extension BookingScripts {
     private static func endingKeys(_ eventId: String, _ bookingId: String) -> [String] {
         let keys = EventKeys(eventId)
         return [keys.booking(bookingId), keys.sold, keys.expiry(bookingId), keys.expiries, keys.event, keys.log,
-                keys.user(""), keys.holdPrefix, keys.freePrefix]
+                keys.user(""), keys.holdPrefix, keys.freePrefix, keys.seats, keys.waitlist, keys.bookingPrefix, keys.expiryPrefix]
+    }
+
+    /// queue_join.lua, queue_tick.lua and queue_control.lua start with these keys.
+    private static func queueKeys(_ eventId: String) -> [String] {
+        let keys = EventKeys(eventId)
+        return [keys.queue, keys.prequeue, keys.queuePositions, keys.event, keys.log]
+    }
+
+    /// `draw`: the buyer's random place in the prequeue's shuffle (0 ..< 2^52).
+    public func queueJoin(event eventId: String, user userId: String, draw: UInt64) -> ScriptCall {
+        ScriptCall(script: queueJoin, keys: Self.queueKeys(eventId), args: [userId, String(draw & ((1 << 52) - 1))])
+    }
+
+    /// `bound`: automatic admission's cap on admitted buyers without a hold.
+    public func queueTick(event eventId: String, bound: Int) -> ScriptCall {
+        ScriptCall(script: queueTick, keys: Self.queueKeys(eventId) + [EventKeys(eventId).queueCheckpoints], args: [String(bound)])
+    }
+
+    public func queueControl(event eventId: String, pause: Bool, actor: String) -> ScriptCall {
+        ScriptCall(script: queueControl, keys: Self.queueKeys(eventId), args: [pause ? "pause" : "resume", actor])
+    }
+
+    public func waitlistJoin(event eventId: String, user userId: String, _ request: WaitlistRequest) -> ScriptCall {
+        let keys = EventKeys(eventId)
+        return ScriptCall(script: waitlistJoin, keys: [keys.event, keys.waitlist, keys.waitlistEntry(userId), keys.log],
+                          args: [userId, String(request.quantity), request.section ?? ""])
+    }
+
+    public func waitlistGet(event eventId: String, user userId: String) -> ScriptCall {
+        let keys = EventKeys(eventId)
+        return ScriptCall(script: waitlistGet, keys: [keys.waitlistEntry(userId), keys.bookingPrefix], args: [])
+    }
+
+    public func waitlistLeave(event eventId: String, user userId: String) -> ScriptCall {
+        let keys = EventKeys(eventId)
+        return ScriptCall(script: waitlistLeave,
+                          keys: [keys.waitlistEntry(userId), keys.sold, keys.expiries, keys.event, keys.log, keys.user(""), keys.holdPrefix,
+                                 keys.freePrefix, keys.seats, keys.waitlist, keys.bookingPrefix, keys.expiryPrefix],
+                          args: [userId])
     }
 }
 

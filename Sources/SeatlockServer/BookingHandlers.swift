@@ -10,8 +10,7 @@ import SeatlockScripts
 
 final class BookingHandlers {
     private let config: ServerConfig
-    private let scripts: BookingScripts
-    private let redis: RedisConnection
+    let redis: RedisConnection
     private let tokens: BuyerTokens
     private let logger: Logger
     private let seatListings: SeatListings
@@ -21,18 +20,23 @@ final class BookingHandlers {
     private let recorder: ServerMetrics.Recorder
     private let streams: AvailabilityStreams
     private let inventory: EventInventory
+    let queues: QueueDesk
+    let queueTokens: QueueTokens
+    let scripts: BookingScripts
     private let dashboard: Dashboard
 
     /// The route a request resolved to, for the metrics label.
     private final class RouteLabel { var name = "unmatched" }
 
     init(config: ServerConfig, scripts: BookingScripts, dashboard: Dashboard, redis: RedisConnection, streams: AvailabilityStreams,
-         inventory: EventInventory, metrics: ServerMetrics, logger: Logger) {
+         inventory: EventInventory, queues: QueueDesk, metrics: ServerMetrics, logger: Logger) {
         self.config = config
         self.scripts = scripts
         self.redis = redis
         self.streams = streams
         self.inventory = inventory
+        self.queues = queues
+        self.queueTokens = QueueTokens(secret: config.tokenSecret)
         self.dashboard = dashboard
         self.seatListings = SeatListings(redis: redis, readsPerAddress: config.abuse.seatMapReadsPerAddress)
         self.metrics = metrics
@@ -54,7 +58,7 @@ final class BookingHandlers {
     }
 
     /// Runs a script on this loop's connection, timing the round trip.
-    private func run(_ call: ScriptCall, completion: @escaping RedisConnection.Completion) {
+    func run(_ call: ScriptCall, completion: @escaping RedisConnection.Completion) {
         let started = ContinuousClock.now
         redis.run(call) { [recorder] result in
             recorder.redisCall(call.script.name, took: .now - started)
@@ -90,12 +94,20 @@ final class BookingHandlers {
         case let .booking(eventId, bookingId): try getBooking(eventId, bookingId, request, responder)
         case let .releaseBooking(eventId, bookingId): try releaseBooking(eventId, bookingId, request, responder)
         case let .requestPayment(eventId, bookingId): try requestPayment(eventId, bookingId, request, responder)
+        case let .joinQueue(eventId): try joinQueue(eventId, request, responder)
+        case let .queuePlace(eventId): try queuePlace(eventId, request, responder)
+        case let .queueSummary(eventId): queueSummary(eventId, responder)
+        case let .pauseQueue(eventId): try controlQueue(eventId, pause: true, request, responder)
+        case let .resumeQueue(eventId): try controlQueue(eventId, pause: false, request, responder)
+        case let .joinWaitlist(eventId): try joinWaitlist(eventId, request, responder)
+        case let .waitlistEntry(eventId): try waitlistEntry(eventId, request, responder)
+        case let .leaveWaitlist(eventId): try leaveWaitlist(eventId, request, responder)
         }
     }
 
     // MARK: handlers
 
-    private func runScript(_ call: ScriptCall, _ request: HTTPRequest, _ responder: HTTPResponder) {
+    func runScript(_ call: ScriptCall, _ request: HTTPRequest, _ responder: HTTPResponder) {
         run(call) { [self] result in respond(responder, result, request: request) }
     }
 
@@ -221,6 +233,7 @@ final class BookingHandlers {
             throw APIError(status: 403, code: "forbidden", message: "bookings are made with a buyer token")
         }
         let hold = try HoldRequest.decode(request.body)
+        let admitted = try admission(request, eventId: eventId, userId: userId)
         let idem = try idempotencyKey(request, keys: EventKeys(eventId), caller: .buyer(userId))
         // (A request with an Idempotency-Key may be the replay of a hold that succeeded: Redis answers it.)
         if idem.fingerprint.isEmpty, inventory.isSoldOut(eventId) {
@@ -229,7 +242,7 @@ final class BookingHandlers {
         }
         let call = scripts.hold(hold, event: eventId, booking: BookingID.random(), user: userId,
                                 client: request.remoteAddress, policy: policy,
-                                idempotencyKey: idem.key, fingerprint: idem.fingerprint)
+                                idempotencyKey: idem.key, fingerprint: idem.fingerprint, admittedPosition: admitted?.position)
         run(call) { [self] result in
             let status = respond(responder, result, request: request)
             if status != 404, status < 500 { inventory.follow(eventId) }
@@ -267,7 +280,7 @@ final class BookingHandlers {
     /// Answers with a script's reply, and says its status. A 5xx is logged with
     /// its cause (the Redis error or the connection failure), which the client never sees.
     @discardableResult
-    private func respond(_ responder: HTTPResponder, _ result: Result<RedisValue, RedisError>, request: HTTPRequest) -> Int {
+    func respond(_ responder: HTTPResponder, _ result: Result<RedisValue, RedisError>, request: HTTPRequest) -> Int {
         let response = Self.scriptResponse(result)
         if response.status >= 500 {
             let cause: String = switch result {
@@ -292,7 +305,7 @@ final class BookingHandlers {
         }
     }
 
-    private func authenticate(_ request: HTTPRequest) throws(APIError) -> Caller {
+    func authenticate(_ request: HTTPRequest) throws(APIError) -> Caller {
         guard let header = request.header("authorization") else { throw .unauthorized }
         guard header.hasPrefix("Bearer "), header.utf8.count <= BuyerTokens.maxLength + 7 else {
             throw .unauthorized("use 'Authorization: Bearer TOKEN'")
@@ -306,7 +319,7 @@ final class BookingHandlers {
         }
     }
 
-    private func idempotencyKey(_ request: HTTPRequest, keys: EventKeys, caller: Caller) throws(APIError) -> (key: String, fingerprint: String) {
+    func idempotencyKey(_ request: HTTPRequest, keys: EventKeys, caller: Caller) throws(APIError) -> (key: String, fingerprint: String) {
         guard let key = request.header("idempotency-key") else { return (keys.noIdempotency, "") }
         guard Identifier.isValid(key) else {
             throw APIError(status: 400, code: "invalid_idempotency_key", message: "Idempotency-Key must be 1-64 letters, digits, '-' or '_'")

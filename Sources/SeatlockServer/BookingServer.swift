@@ -63,8 +63,9 @@ public final class BookingServer: Service {
             streamLimits.heartbeat = min(.seconds(5), .milliseconds(config.http.idleTimeoutSeconds * 500))
             let streams = AvailabilityStreams(loop: loop, url: config.redis, redis: redis, limits: streamLimits)
             let inventory = EventInventory(loop: loop, redis: redis)
+            let queues = QueueDesk(loop: loop, redis: redis, scripts: scripts, shoppingBound: config.queueShoppingBound)
             let handlers = BookingHandlers(config: config, scripts: scripts, dashboard: dashboard, redis: redis, streams: streams,
-                                           inventory: inventory, metrics: metrics, logger: logger)
+                                           inventory: inventory, queues: queues, metrics: metrics, logger: logger)
             let server: HTTPServer
             do {
                 server = try HTTPServer(loop: loop, host: config.host, port: port, limits: config.http) { request, responder in
@@ -82,6 +83,7 @@ public final class BookingServer: Service {
             loop.onShutdownRequest = {
                 streams.close()
                 inventory.close()
+                queues.close()
                 server.shutdown {
                     redis.close()
                     loop.handle.stop()

@@ -17,6 +17,9 @@ public struct ServerConfig: Sendable {
     /// Rate limits and caps against bots (SeatlockCore/AbusePolicy.swift).
     public var abuse = AbusePolicy()
     public var redisOptions = RedisConnectionOptions()
+    /// Automatic queue admission: at most this many admitted buyers without a
+    /// hold yet (and never more than the seats available), lua/queue_tick.lua.
+    public var queueShoppingBound = 2_000
 
     public init(redis: RedisURL, adminToken: String, tokenSecret: String) {
         self.redis = redis

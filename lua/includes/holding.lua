@@ -3,8 +3,8 @@
 -- from its KEYS/ARGV (its header lists them), with the fields
 --   keys:      event seats sold booking expiry expiries user log idem
 --              hold_prefix free_prefix user_limit address_limit event_limit
---              idem_count live
---   arguments: booking_id user_id fingerprint policy (admission.lua)
+--              idem_count live queue
+--   arguments: booking_id user_id fingerprint policy (admission.lua) position
 
 local function hold_fail(h, status, code, message, extra)
   return respond(h.idem, h.fingerprint, status, error_body(code, message, extra))
@@ -20,6 +20,23 @@ local function open_event(event_key)
   return {hold_ms = tonumber(e[2]) * 1000, max_seats = tonumber(e[3]), sections = e[4]}
 end
 
+-- A queued event sells only to admitted buyers (invariant 8). The loop
+-- verified the admission token's signature, buyer, event and deadline; the
+-- queue itself must have reached its position. Not recorded under the
+-- Idempotency-Key: a refusal changes nothing.
+local function check_admission(h, event)
+  local q = redis.call('HMGET', h.queue, 'status', 'serving')
+  if not q[1] then return nil end
+  event.queued = true
+  if h.position == '' then
+    return {403, error_body('admission_required', 'this event sells through its queue: join at POST /v1/events/{id}/queue and send the Admission header')}
+  end
+  if tonumber(h.position) > tonumber(q[2] or 0) then
+    return {403, error_body('admission_invalid', 'the queue has not admitted this position')}
+  end
+  return nil
+end
+
 -- The event's settings, admission, idempotent replay and the live-hold
 -- cap, in that order: nothing is written for an event that does not exist
 -- (made-up event ids must not mint fresh rate-limit budgets or keys).
@@ -27,6 +44,8 @@ end
 local function begin_hold(h)
   local event, refusal = open_event(h.event)
   if not event then return nil, refusal end
+  refusal = check_admission(h, event)
+  if refusal then return nil, refusal end
   local policy = parse_policy(h.policy)
   local now = now_ms()
   local refused = rate_limit({{h.user_limit, policy.user_rate, policy.user_burst},
@@ -79,7 +98,14 @@ local function write_hold(h, event, seats, prices)
   if redis.call('PTTL', h.live) < event.hold_ms then redis.call('PEXPIREAT', h.live, deadline) end
   redis.call('INCRBY', h.user, #seats)
   redis.call('HINCRBY', h.event, 'held', #seats)
-  log_event(h.log, 'booking.initiated', event_id, now, {'bookingId', booking_id, 'userId', user_id, 'seats', list, 'amountCents', total})
+  local fields = {'bookingId', booking_id, 'userId', user_id, 'seats', list, 'amountCents', total}
+  if event.queued then
+    redis.call('HINCRBY', h.queue, 'holds', 1) -- for automatic admission (queue_tick.lua)
+    redis.call('HSET', h.booking, 'position', h.position)
+    fields[#fields + 1] = 'position'
+    fields[#fields + 1] = h.position
+  end
+  log_event(h.log, 'booking.initiated', event_id, now, fields)
   log_event(h.log, 'seat.reserved', event_id, now, {'bookingId', booking_id, 'userId', user_id, 'seats', list, 'expiresAt', deadline})
   return respond(h.idem, h.fingerprint, 201, booking_json(event_id, booking_id, b))
 end

@@ -54,6 +54,13 @@ local function booking_json(event_id, booking_id, b)
 end
 
 -- The event's JSON with live counts (counters kept by the scripts).
+-- ',"queue":{...}' for a queued event's settings ('opensAtMs rate seconds'), else ''.
+local function queue_json(spec)
+  if not spec then return '' end
+  local opens, rate, admission = string.match(spec, '^(%d+) (%d+) (%d+)$')
+  return ',"queue":{"opensAt":' .. cjson.encode(iso8601(opens)) .. ',"admitPerSecond":' .. rate .. ',"admissionSeconds":' .. admission .. '}'
+end
+
 local function event_json(e)
   local sections = {}
   for _, s in ipairs(split_commas(e.sections)) do
@@ -66,5 +73,5 @@ local function event_json(e)
     .. ',"holdSeconds":' .. e.holdSeconds .. ',"maxSeatsPerUser":' .. e.maxSeatsPerUser
     .. ',"sections":[' .. table.concat(sections, ',') .. ']'
     .. ',"capacity":' .. capacity .. ',"available":' .. (capacity - held - sold)
-    .. ',"held":' .. held .. ',"sold":' .. sold .. ',"revenueCents":' .. tonumber(e.revenueCents or 0) .. '}'
+    .. ',"held":' .. held .. ',"sold":' .. sold .. ',"revenueCents":' .. tonumber(e.revenueCents or 0) .. queue_json(e.queue) .. '}'
 end

@@ -241,6 +241,7 @@ final class AvailabilityStreams {
     /// booking or user ids on a public stream.
     static func message(id: StreamID, fields: [String: String]) -> String? {
         guard fields["replayFor"] == nil else { return nil } // a replayed dead letter changes no seat again
+        if let type = fields["type"], type.hasPrefix("queue.") { return queueMessage(id: id, type: type, fields: fields) }
         let status: String
         switch fields["type"] {
         case "seat.reserved": status = "held"
@@ -253,6 +254,15 @@ final class AvailabilityStreams {
         let at = Int(fields["at"] ?? "") ?? 0
         return "id: \(id.description)\nevent: availability\ndata: {\"type\":\(JSONText.quote(fields["type"] ?? "")),\"status\":\"\(status)\","
             + "\"seats\":[\(seats.joined(separator: ","))],\"at\":\(at)}\n\n"
+    }
+
+    /// The queue moved (or opened, paused, resumed, sold out): a waiting
+    /// buyer's place is their position minus servingPosition, pushed
+    /// here so that a page need not poll as often.
+    static func queueMessage(id: StreamID, type: String, fields: [String: String]) -> String {
+        func number(_ name: String) -> Int { Int(fields[name] ?? "") ?? 0 }
+        return "id: \(id.description)\nevent: queue\ndata: {\"type\":\(JSONText.quote(type)),\"servingPosition\":\(number("servingPosition")),"
+            + "\"joined\":\(number("joined")),\"admitted\":\(number("admitted")),\"at\":\(number("at"))}\n\n"
     }
 
     static func countsMessage(_ values: [RedisValue]) -> [UInt8] {

@@ -1,0 +1,126 @@
+// What a buyer is told about their place in an on-sale queue, and what
+// anyone is told about the queue: computed from the queue's state (one
+// read every ~100 ms per loop, lua/queue_tick.lua) and the buyer's signed
+// ticket, so that a poll costs no Redis call. Pure: the server and the
+// tests use it the same way.
+
+/// The queue as queue_tick.lua / queue_join.lua report it.
+public struct QueueState: Equatable, Sendable {
+    /// prequeue | open | paused | sold_out | closed
+    public var status: String
+    public var joined, serving, prequeued, admitPerSecond, admissionSeconds: Int
+    /// ms since the epoch.
+    public var opensAt: Int
+    public var available, held, sold: Int
+    /// ms since the epoch of the last advance (0: none yet).
+    public var lastAdvancedAt: Int
+
+    public init(status: String, joined: Int, serving: Int, prequeued: Int, admitPerSecond: Int, admissionSeconds: Int,
+                opensAt: Int, available: Int, held: Int, sold: Int, lastAdvancedAt: Int) {
+        self.status = status
+        self.joined = joined
+        self.serving = serving
+        self.prequeued = prequeued
+        self.admitPerSecond = admitPerSecond
+        self.admissionSeconds = admissionSeconds
+        self.opensAt = opensAt
+        self.available = available
+        self.held = held
+        self.sold = sold
+        self.lastAdvancedAt = lastAdvancedAt
+    }
+
+    /// Buyers with a position the queue has not reached (the prequeue before the open).
+    public var waiting: Int { status == "prequeue" ? prequeued : max(0, joined - serving) }
+}
+
+/// One answer to a buyer: status code, JSON body, Retry-After seconds.
+public struct QueueAnswer: Equatable, Sendable {
+    public var status: Int
+    public var body: String
+    public var retryAfter: Int?
+}
+
+public enum QueueView {
+    /// Polls are spread out: a buyer far back asks rarely, one near the front often.
+    public static let maxRetryAfter = 20
+
+    /// `GET /v1/events/{e}/queue`.
+    public static func summary(_ state: QueueState, observedRate: Double) -> String {
+        "{\"status\":\"\(state.status)\",\"waiting\":\(state.waiting),\"admitted\":\(state.serving),"
+            + "\"servingPosition\":\(state.serving),\"admitPerSecond\":\(rate(state, observedRate: observedRate)),"
+            + "\"automatic\":\(state.admitPerSecond == 0),\"available\":\(max(0, state.available)),"
+            + "\"opensAt\":\(JSONText.quote(ISOTime.string(milliseconds: state.opensAt)))}"
+    }
+
+    /// The configured rate, or (automatic) the pace observed lately, whole positions per second.
+    static func rate(_ state: QueueState, observedRate: Double) -> Int {
+        state.admitPerSecond > 0 ? state.admitPerSecond : Int(observedRate.rounded())
+    }
+
+    /// The buyer's place. `admittedAt` is when the queue reached their position (ms), if it has.
+    /// `queueToken` and `admissionToken` mint the tokens the answer carries.
+    public static func place(_ state: QueueState, ticket: QueueTicket, admittedAt: Int?, now: Int, observedRate: Double,
+                             created: Bool, queueToken: String, admissionToken: (Admission) -> String) -> QueueAnswer {
+        let ok = created ? 201 : 200
+        let token = ",\"queueToken\":\(JSONText.quote(queueToken))"
+        let spread = ticket.position % 3 // the same buyers do not all come back in the same second
+        if state.status == "closed" {
+            return QueueAnswer(status: 409, body: #"{"error":"sales_closed","message":"sales are closed for this event"}"#)
+        }
+        if ticket.position == 0 || state.status == "prequeue" {
+            let untilOpen = max(0, (state.opensAt - now + 999) / 1000)
+            return QueueAnswer(status: ok, body: "{\"status\":\"prequeue\",\"position\":null,\"ahead\":null,\"estimatedWaitSeconds\":\(untilOpen)"
+                + ",\"opensAt\":\(JSONText.quote(ISOTime.string(milliseconds: state.opensAt)))\(token)}",
+                retryAfter: min(maxRetryAfter, max(1, untilOpen)) + ticket.userId.utf8.reduce(0) { ($0 + Int($1)) % 3 })
+        }
+        func head(_ status: String) -> String { "{\"status\":\"\(status)\",\"position\":\(ticket.position)" }
+        if state.status == "sold_out" {
+            return QueueAnswer(status: ok, body: head("sold_out") + ",\"ahead\":0,\"estimatedWaitSeconds\":0,\"available\":0\(token)"
+                + ",\"waitlist\":\"POST /v1/events/\(ticket.eventId)/waitlist\"}")
+        }
+        if ticket.position <= state.serving {
+            let since = admittedAt ?? (state.lastAdvancedAt > 0 ? state.lastAdvancedAt : now)
+            let deadline = since + state.admissionSeconds * 1000
+            guard now < deadline else {
+                return QueueAnswer(status: ok, body: head("expired") + ",\"ahead\":0,\"estimatedWaitSeconds\":0\(token)}")
+            }
+            let admission = Admission(eventId: ticket.eventId, userId: ticket.userId, position: ticket.position, expiresAt: deadline)
+            return QueueAnswer(status: ok, body: head("admitted") + ",\"ahead\":0,\"estimatedWaitSeconds\":0\(token)"
+                + ",\"admissionToken\":\(JSONText.quote(admissionToken(admission)))"
+                + ",\"admissionExpiresAt\":\(JSONText.quote(ISOTime.string(milliseconds: deadline))),\"available\":\(max(0, state.available))}")
+        }
+        let ahead = ticket.position - state.serving - 1
+        let pace = Double(rate(state, observedRate: observedRate))
+        let moving = state.status == "open" && state.available > 0 && pace > 0
+        let wait = moving ? Int((Double(ahead + 1) / pace).rounded(.up)) : nil
+        let retry = wait.map { min(maxRetryAfter, max(1, $0 / 3)) + spread } ?? (5 + spread)
+        return QueueAnswer(status: ok, body: head("waiting") + ",\"ahead\":\(ahead),\"estimatedWaitSeconds\":\(wait.map(String.init) ?? "null")"
+            + ",\"queue\":\"\(state.status)\",\"available\":\(max(0, state.available))\(token)}", retryAfter: retry)
+    }
+}
+
+/// ms since the epoch as ISO 8601 UTC with milliseconds (the scripts' iso8601 in lua/includes/common.lua).
+public enum ISOTime {
+    public static func string(milliseconds ms: Int) -> String {
+        let seconds = ms >= 0 ? ms / 1000 : (ms - 999) / 1000
+        let millis = ms - seconds * 1000
+        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+        let rest = seconds - days * 86_400
+        // days-to-civil (H. Hinnant), proleptic Gregorian
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let day = doy - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
+        func pad(_ value: Int, _ width: Int) -> String {
+            let text = String(value)
+            return String(repeating: "0", count: max(0, width - text.count)) + text
+        }
+        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(rest / 3600, 2)):\(pad(rest % 3600 / 60, 2)):\(pad(rest % 60, 2)).\(pad(millis, 3))Z"
+    }
+}

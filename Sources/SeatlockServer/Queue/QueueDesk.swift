@@ -1,0 +1,178 @@
+// What a loop knows of the on-sale queues it serves, so that a buyer's poll
+// is answered without a Redis call: every `refresh` one pipeline runs
+// queue_tick.lua for each queue polled lately (the script also moves the
+// queue on; calls closer than 100 ms to the last advance only read) and
+// keeps its state. Per event the desk holds the state and the serving
+// position's recent advances (one per advance, for admission deadlines and
+// the observed pace): O(1) in the number of buyers.
+//
+// A state is used for at most `maxAge`; a poll that finds none fresh waits
+// for the next read (all such polls share it).
+import SeatlockCore
+import SeatlockLoop
+import SeatlockRedis
+import SeatlockScripts
+
+final class QueueDesk {
+    /// What a read found: a queue, or why there is none.
+    enum Reading {
+        case queue(QueueState)
+        case noQueue
+        case noEvent
+        case unavailable
+    }
+
+    private struct Advance {
+        let serving: Int
+        let at: Int
+    }
+
+    private struct Entry {
+        var reading: Reading?
+        var readAt: ContinuousClock.Instant?
+        var lastAsked: ContinuousClock.Instant
+        /// Advances of the serving position, oldest first, as old as admissionSeconds (plus one older).
+        var advances: [Advance] = []
+        var advancesLoaded = false
+        var observedRate = 0.0
+        var waiters: [(Reading) -> Void] = []
+    }
+
+    private let redis: RedisConnection
+    private let scripts: BookingScripts
+    private let shoppingBound: Int
+    private let maxAge: Duration
+    private let forgetAfter: Duration = .seconds(10)
+    private let maxEvents: Int
+    private var events: [String: Entry] = [:]
+    private var timer: LoopTimer?
+    private var reading = false
+
+    init(loop: EventLoop, redis: RedisConnection, scripts: BookingScripts, shoppingBound: Int,
+         refresh: Duration = .milliseconds(100), maxEvents: Int = 1_000) {
+        self.redis = redis
+        self.scripts = scripts
+        self.shoppingBound = shoppingBound
+        self.maxAge = refresh * 3
+        self.maxEvents = maxEvents
+        timer = loop.scheduleRepeating(every: refresh) { [weak self] in self?.read() }
+    }
+
+    func close() {
+        timer?.cancel()
+        timer = nil
+    }
+
+    /// Calls `body` with the event's queue: now when this loop's reading is
+    /// fresh, else after the next read. Follows the event from now on.
+    func withQueue(_ eventId: String, now: ContinuousClock.Instant = .now, _ body: @escaping (Reading) -> Void) {
+        if var entry = events[eventId] {
+            entry.lastAsked = now
+            if let reading = entry.reading, let readAt = entry.readAt, now - readAt <= maxAge {
+                events[eventId] = entry
+                return body(reading)
+            }
+            entry.waiters.append(body)
+            events[eventId] = entry
+            return
+        }
+        guard events.count < maxEvents else {
+            // Full (many made-up ids): this one request reads for itself.
+            return redis.run(scripts.queueTick(event: eventId, bound: shoppingBound)) { result in body(Self.reading(result)) }
+        }
+        events[eventId] = Entry(lastAsked: now, waiters: [body])
+    }
+
+    /// When the queue reached `position` (ms since the epoch), as far as this loop saw it advance.
+    func admittedAt(_ eventId: String, position: Int) -> Int? {
+        guard let advances = events[eventId]?.advances, let last = advances.last, last.serving >= position else { return nil }
+        var low = 0, high = advances.count - 1
+        while low < high {
+            let middle = (low + high) / 2
+            if advances[middle].serving >= position { high = middle } else { low = middle + 1 }
+        }
+        return advances[low].at
+    }
+
+    /// Positions admitted per second over the last ~5 s of advances.
+    func observedRate(_ eventId: String) -> Double { events[eventId]?.observedRate ?? 0 }
+
+    private func read() {
+        guard !reading, !events.isEmpty else { return }
+        let now = ContinuousClock.now
+        events = events.filter { now - $0.value.lastAsked < forgetAfter || !$0.value.waiters.isEmpty }
+        let ids = Array(events.keys)
+        guard !ids.isEmpty else { return }
+        var commands: [[String]] = []
+        var loading: [String] = []
+        for id in ids {
+            let call = scripts.queueTick(event: id, bound: shoppingBound)
+            commands.append(call.script.evalshaArguments(keys: call.keys, args: call.args))
+            if events[id]?.advancesLoaded == false {
+                loading.append(id)
+                commands.append(["LRANGE", EventKeys(id).queueCheckpoints, "0", "-1"])
+            }
+        }
+        reading = true
+        redis.pipeline(commands) { [self] results in
+            reading = false
+            var index = 0
+            for id in ids {
+                let result = results[index]
+                index += 1
+                var checkpoints: RedisValue?
+                if loading.contains(id) {
+                    if case let .success(value) = results[index] { checkpoints = value }
+                    index += 1
+                }
+                if case let .success(.error(message)) = result, message.hasPrefix("NOSCRIPT") {
+                    // Redis lost its scripts (restart): one call reloads it, the next read works again.
+                    redis.run(scripts.queueTick(event: id, bound: shoppingBound)) { _ in }
+                }
+                guard var entry = events[id] else { continue }
+                let reading = Self.reading(result)
+                if let checkpoints, case .queue = reading {
+                    entry.advances = (checkpoints.array ?? []).compactMap(Self.advance)
+                    entry.advancesLoaded = true
+                }
+                if case let .queue(state) = reading { note(state, in: &entry) }
+                entry.reading = reading
+                entry.readAt = now // as old as the request, not the reply
+                let waiters = entry.waiters
+                entry.waiters = []
+                events[id] = entry
+                for waiter in waiters { waiter(reading) }
+            }
+        }
+    }
+
+    /// Keeps the advances and the pace up to date with a new state.
+    private func note(_ state: QueueState, in entry: inout Entry) {
+        if state.serving > (entry.advances.last?.serving ?? 0), state.lastAdvancedAt > 0 {
+            entry.advances.append(Advance(serving: state.serving, at: state.lastAdvancedAt))
+        }
+        let cutoff = state.lastAdvancedAt - state.admissionSeconds * 1000
+        if let keep = entry.advances.lastIndex(where: { $0.at <= cutoff }), keep > 0 { entry.advances.removeFirst(keep) }
+        let recent = entry.advances.last { $0.at <= state.lastAdvancedAt - 5_000 } ?? entry.advances.first
+        if let recent, let last = entry.advances.last, last.at > recent.at {
+            entry.observedRate = Double(last.serving - recent.serving) * 1000 / Double(last.at - recent.at)
+        }
+    }
+
+    private static func advance(_ value: RedisValue) -> Advance? {
+        guard let text = value.string else { return nil }
+        let parts = text.split(separator: ":")
+        guard parts.count == 3, let serving = Int(parts[0]), let at = Int(parts[2]) else { return nil }
+        return Advance(serving: serving, at: at)
+    }
+
+    static func reading(_ result: Result<RedisValue, RedisError>) -> Reading {
+        guard case let .success(value) = result else { return .unavailable }
+        if let reply = QueueReply(value) { return .queue(reply.state) }
+        switch StateChange(value)?.word {
+        case "no_queue"?: return .noQueue
+        case "no_event"?: return .noEvent
+        default: return .unavailable
+        }
+    }
+}

@@ -1,0 +1,62 @@
+-- queue.lua: the on-sale queue's shared steps (queue_join.lua, queue_tick.lua,
+-- queue_control.lua). Included after common. Keys come from the caller: `q`,
+-- a table with the fields
+--   queue  sl:{E}:queue       hash: status opensAt admitPerSecond admissionSeconds
+--                             joined serving prequeued holds lastTick credit paused
+--   pre    sl:{E}:queue:pre   sorted set: the prequeue, user id by a random draw
+--   who    sl:{E}:queue:who   hash: user id -> position (joined after the open)
+--   event  sl:{E}:event       the event hash (counters, status)
+--   log    sl:{E}:log         the event's log stream
+--
+-- Positions are 1, 2, 3 ... in admission order. The prequeue's order is its
+-- sorted set's (the random score the server drew at join, ties by user id),
+-- fixed at the open: the prequeue holds positions 1..prequeued and a member's
+-- position is its rank. Later joiners take the next number (first come,
+-- first served). A buyer at position p is admitted once serving >= p.
+
+-- Opens a prequeued queue whose opensAt has passed: the prequeue's order
+-- becomes the first `prequeued` positions. Returns the queue table.
+local function open_if_due(q, s, now)
+  if s.status ~= 'prequeue' or now < tonumber(s.opensAt) then return s end
+  local prequeued = redis.call('ZCARD', q.pre)
+  redis.call('HSET', q.queue, 'status', 'open', 'prequeued', prequeued, 'joined', prequeued, 'lastTick', now, 'openedAt', now)
+  s.status, s.prequeued, s.joined, s.lastTick = 'open', tostring(prequeued), tostring(prequeued), tostring(now)
+  log_event(q.log, 'queue.opened', event_id_of(q.queue), now, {'prequeued', prequeued})
+  return s
+end
+
+-- The buyer's position, 0 while in the prequeue, or nil when not in the queue.
+local function position_of(q, s, user_id)
+  local position = redis.call('HGET', q.who, user_id)
+  if position then return tonumber(position) end
+  if redis.call('ZSCORE', q.pre, user_id) then
+    if s.status == 'prequeue' then return 0 end
+    return redis.call('ZRANK', q.pre, user_id) + 1
+  end
+  return nil
+end
+
+-- The event's inventory as the queue sees it. Nothing can reach the queue
+-- once nothing is available and every held seat is either gone for good or
+-- already promised to the waitlist (seats that come back go there first).
+local function inventory(event_key)
+  local e = redis.call('HMGET', event_key, 'capacity', 'held', 'sold', 'status', 'waitlistSeats')
+  if not e[1] then return nil end
+  local capacity, held, sold = tonumber(e[1]), tonumber(e[2] or 0), tonumber(e[3] or 0)
+  local wanted = tonumber(e[5] or 0)
+  local available = capacity - held - sold
+  return {capacity = capacity, held = held, sold = sold, available = available, sales = e[4], wanted = wanted,
+          exhausted = available <= 0 and (held <= 0 or wanted >= held)}
+end
+
+-- The state every reply carries, as a flat list (ScriptReplies.QueueState):
+-- status, joined, serving, prequeued, admitPerSecond, admissionSeconds,
+-- opensAt, available, held, sold, lastAdvancedAt.
+local function queue_state(s, inv)
+  local status = s.status
+  if status == 'open' and s.paused == '1' then status = 'paused' end
+  if inv.sales ~= 'open' then status = 'closed' end
+  return {status, tonumber(s.joined or 0), tonumber(s.serving or 0), tonumber(s.prequeued or 0),
+          tonumber(s.admitPerSecond or 0), tonumber(s.admissionSeconds), tonumber(s.opensAt),
+          inv.available, inv.held, inv.sold, tonumber(s.lastAdvancedAt or 0)}
+end

@@ -1,0 +1,94 @@
+-- waitlist.lua: seats that come back go to the waitlist first (invariant 9).
+-- Included by ending.lua's users after common, seats and row_index. Keys come
+-- from the caller's `k` (ending.lua) with these fields as well:
+--   seats           sl:{E}:seats       seat id -> price
+--   waitlist        sl:{E}:waitlist    sorted set: waiting buyers by position;
+--                                      waitlist .. ':' .. U is buyer U's entry (hash)
+--   booking_prefix  sl:{E}:booking:    an offer is a new held booking (booking:ID)
+--   expiry_prefix   sl:{E}:expiry:     and its hold timer (expiry:ID)
+-- An entry: id userId status (waiting|offered|expired|left) position quantity
+-- section ('' = any) joinedAt [bookingId offerExpiresAt]; 'purchased' is read
+-- from the offer's booking (waitlist_get.lua). The event hash counts
+-- waitlistJoined (positions given) and waitlistSeats (seats the waiting want).
+
+-- How many waiting entries one return looks at: a return is one script
+-- call, so its cost stays bounded however long the waitlist is.
+local waitlist_scan = 50
+
+-- `quantity` seats for an entry out of `seats`, in the entry's section (any
+-- section with enough when it named none), in the order they came back
+-- (a booking's seats are usually side by side). Returns picked, rest; nil when none fit.
+local function pick_seats(seats, quantity, section)
+  local counts = {}
+  for _, seat in ipairs(seats) do
+    local s = seat_parts(seat)
+    counts[s] = (counts[s] or 0) + 1
+  end
+  local target = section ~= '' and section or nil
+  if not target then
+    for _, seat in ipairs(seats) do
+      local s = seat_parts(seat)
+      if counts[s] >= quantity then target = s break end
+    end
+  end
+  if not target or (counts[target] or 0) < quantity then return nil end
+  local picked, rest = {}, {}
+  for _, seat in ipairs(seats) do
+    if #picked < quantity and seat_parts(seat) == target then picked[#picked + 1] = seat else rest[#rest + 1] = seat end
+  end
+  return picked, rest
+end
+
+-- Holds `seats` for waitlisted buyer `user_id` as a new booking (as a hold
+-- by that buyer would) and marks the entry offered.
+local function make_offer(k, user_id, entry_key, position, quantity, seats, hold_ms, now)
+  local event_id = event_id_of(k.event)
+  local booking_id = 'w' .. redis.call('HINCRBY', k.event, 'offersMade', 1)
+  local deadline = now + hold_ms
+  local prices = redis.call('HMGET', k.seats, unpack(seats))
+  local total = 0
+  for i, seat in ipairs(seats) do
+    redis.call('SET', k.hold_prefix .. seat, booking_id, 'PX', hold_ms)
+    total = total + tonumber(prices[i])
+  end
+  local list = table.concat(seats, ',')
+  redis.call('HSET', k.booking_prefix .. booking_id, 'id', booking_id, 'eventId', event_id, 'userId', user_id, 'status', 'held',
+    'seats', list, 'totalCents', total, 'createdAt', now, 'expiresAt', deadline, 'waitlistEntry', user_id)
+  redis.call('SET', k.expiry_prefix .. booking_id, booking_id, 'PX', hold_ms)
+  redis.call('ZADD', k.expiries, deadline, booking_id)
+  local live = k.user_prefix .. user_id .. ':live'
+  redis.call('ZADD', live, deadline, booking_id)
+  if redis.call('PTTL', live) < hold_ms then redis.call('PEXPIREAT', live, deadline) end
+  redis.call('INCRBY', k.user_prefix .. user_id, #seats)
+  redis.call('HINCRBY', k.event, 'held', #seats)
+  redis.call('HINCRBY', k.event, 'waitlistSeats', -quantity)
+  redis.call('ZREM', k.waitlist, user_id)
+  redis.call('HSET', entry_key, 'status', 'offered', 'bookingId', booking_id, 'offerExpiresAt', deadline)
+  log_event(k.log, 'booking.initiated', event_id, now, {'bookingId', booking_id, 'userId', user_id, 'seats', list,
+    'amountCents', total, 'waitlist', position})
+  log_event(k.log, 'seat.reserved', event_id, now, {'bookingId', booking_id, 'userId', user_id, 'seats', list, 'expiresAt', deadline})
+  log_event(k.log, 'waitlist.offered', event_id, now, {'bookingId', booking_id, 'userId', user_id, 'seats', list,
+    'position', position, 'quantity', quantity, 'offerExpiresAt', deadline, 'amountCents', total})
+end
+
+-- Offers `seats` (just come back, in no free set) to the first waiting
+-- entries they fit, in position order. Returns the seats nobody was offered.
+local function offer_to_waitlist(k, seats, now)
+  if #seats == 0 or redis.call('ZCARD', k.waitlist) == 0 then return seats end
+  local e = redis.call('HMGET', k.event, 'holdSeconds', 'maxSeatsPerUser', 'status')
+  if e[3] ~= 'open' then return seats end
+  local hold_ms, max_seats = tonumber(e[1]) * 1000, tonumber(e[2])
+  local left = seats
+  for _, user_id in ipairs(redis.call('ZRANGE', k.waitlist, 0, waitlist_scan - 1)) do
+    if #left == 0 then break end
+    local entry_key = k.waitlist .. ':' .. user_id
+    local w = redis.call('HMGET', entry_key, 'quantity', 'section', 'position')
+    local quantity = tonumber(w[1])
+    local picked, rest = pick_seats(left, quantity, w[2] or '')
+    if picked and tonumber(redis.call('GET', k.user_prefix .. user_id) or '0') + quantity <= max_seats then
+      make_offer(k, user_id, entry_key, w[3], quantity, picked, hold_ms, now)
+      left = rest
+    end
+  end
+  return left
+end

@@ -1,0 +1,95 @@
+--[[ queue_tick.lua — moves the queue on: opens it at opensAt, advances the
+serving position, and follows the inventory (sold out, seats back).
+
+Every server loop calls it for the queued events it serves, about every
+100 ms; calls closer than 100 ms to the last advance only read, so the
+number of loops does not change the pace.
+
+KEYS[1] sl:{E}:queue              the queue hash (see includes/queue.lua)
+KEYS[2] sl:{E}:queue:pre          the prequeue
+KEYS[3] sl:{E}:queue:who          user id -> position
+KEYS[4] sl:{E}:event              event hash
+KEYS[5] sl:{E}:log                the event's log stream
+KEYS[6] sl:{E}:queue:checkpoints  list of "serving:holds:ms", one per advance, as old as admissionSeconds
+ARGV[1] automatic admission's bound on admitted buyers without a hold yet (e.g. 2000)
+
+How far it advances:
+  fixed (admitPerSecond > 0): that many positions per second (fractions carried);
+  automatic (0): while the buyers admitted within the last admissionSeconds
+    who made no hold yet are fewer than min(bound, seats available): a
+    buyer is "shopping" until they hold or their admission lapses.
+Neither advances while nothing is available (seats may come back) or while paused.
+
+Returns {0, 'no_event'} or {0, 'no_queue'} (an event that sells directly), else
+{1, 'state', state...} (includes/queue.lua, queue_state).
+]]
+--@include common
+--@include queue
+
+local q = {queue = KEYS[1], pre = KEYS[2], who = KEYS[3], event = KEYS[4], log = KEYS[5]}
+local checkpoints = KEYS[6]
+local bound = tonumber(ARGV[1])
+local inv = inventory(q.event)
+local s = read_hash(q.queue)
+if not inv then return {0, 'no_event'} end
+if not s then return {0, 'no_queue'} end
+local now = now_ms()
+s = open_if_due(q, s, now)
+local event_id = event_id_of(q.queue)
+
+if s.status == 'open' and inv.exhausted then
+  s.status = 'sold_out'
+  redis.call('HSET', q.queue, 'status', 'sold_out', 'soldOutAt', now)
+  log_event(q.log, 'queue.sold_out', event_id, now, {'servingPosition', s.serving or 0, 'joined', s.joined or 0,
+    'held', inv.held, 'waitlistSeats', inv.wanted})
+elseif s.status == 'sold_out' and inv.available > 0 then
+  s.status = 'open'
+  redis.call('HSET', q.queue, 'status', 'open')
+  log_event(q.log, 'queue.resumed', event_id, now, {'reason', 'seats_back', 'available', inv.available})
+end
+
+local last = tonumber(s.lastTick or now)
+if s.status == 'open' and s.paused ~= '1' and inv.sales == 'open' and now - last >= 100 then
+  local serving, joined, holds = tonumber(s.serving or 0), tonumber(s.joined or 0), tonumber(s.holds or 0)
+  -- The newest checkpoint older than the admission window: positions up
+  -- to it have either held or lapsed. Older checkpoints are dropped.
+  local cutoff = now - tonumber(s.admissionSeconds) * 1000
+  local lapsed_serving, lapsed_holds = 0, 0
+  while true do
+    local first = redis.call('LINDEX', checkpoints, 0)
+    if not first then break end
+    local cs, ch, cms = string.match(first, '^(%d+):(%d+):(%d+)$')
+    if tonumber(cms) > cutoff then break end
+    lapsed_serving, lapsed_holds = tonumber(cs), tonumber(ch)
+    local second = redis.call('LINDEX', checkpoints, 1)
+    if not second or tonumber(string.match(second, ':(%d+)$')) > cutoff then break end
+    redis.call('LPOP', checkpoints)
+  end
+  local step = 0
+  if inv.available > 0 then
+    local rate = tonumber(s.admitPerSecond or 0)
+    if rate > 0 then
+      local credit = tonumber(s.credit or 0) + rate * math.min(now - last, 1000) / 1000
+      step = math.floor(credit)
+      redis.call('HSET', q.queue, 'credit', tostring(credit - step))
+    else
+      local shopping = math.max(0, (serving - lapsed_serving) - (holds - lapsed_holds))
+      step = math.min(bound, inv.available) - shopping
+    end
+    step = math.max(0, math.min(step, joined - serving))
+  else
+    redis.call('HSET', q.queue, 'credit', '0')
+  end
+  if step > 0 then
+    serving = serving + step
+    s.serving, s.lastAdvancedAt = tostring(serving), tostring(now)
+    redis.call('HSET', q.queue, 'serving', serving, 'lastAdvancedAt', now)
+    redis.call('RPUSH', checkpoints, serving .. ':' .. holds .. ':' .. now)
+    log_event(q.log, 'queue.advanced', event_id, now, {'servingPosition', serving, 'joined', joined, 'admitted', step})
+  end
+  redis.call('HSET', q.queue, 'lastTick', now)
+end
+
+local reply = {1, 'state'}
+for _, v in ipairs(queue_state(s, inv)) do reply[#reply + 1] = v end
+return reply
