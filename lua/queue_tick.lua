@@ -35,6 +35,7 @@ if not inv then return {0, 'no_event'} end
 if not s then return {0, 'no_queue'} end
 local now = now_ms()
 s = open_if_due(q, s, now)
+if s.status == 'prequeue' then s.prequeued = tostring(redis.call('ZCARD', q.pre)) end
 local event_id = event_id_of(q.queue)
 
 if s.status == 'open' and inv.exhausted then

@@ -74,7 +74,8 @@ public enum QueueView {
                 + ",\"opensAt\":\(JSONText.quote(ISOTime.string(milliseconds: state.opensAt)))\(token)}",
                 retryAfter: min(maxRetryAfter, max(1, untilOpen)) + ticket.userId.utf8.reduce(0) { ($0 + Int($1)) % 3 })
         }
-        func head(_ status: String) -> String { "{\"status\":\"\(status)\",\"position\":\(ticket.position)" }
+        // servingPosition: the state this answer was made from (admitted exactly when position <= servingPosition).
+        func head(_ status: String) -> String { "{\"status\":\"\(status)\",\"position\":\(ticket.position),\"servingPosition\":\(state.serving)" }
         if state.status == "sold_out" {
             return QueueAnswer(status: ok, body: head("sold_out") + ",\"ahead\":0,\"estimatedWaitSeconds\":0,\"available\":0\(token)"
                 + ",\"waitlist\":\"POST /v1/events/\(ticket.eventId)/waitlist\"}")

@@ -125,6 +125,11 @@ public struct WaitlistRequest: Sendable, Equatable {
     public let quantity: Int
     public let section: String?
 
+    public init(quantity: Int, section: String? = nil) {
+        self.quantity = quantity
+        self.section = section
+    }
+
     public static func decode(_ body: [UInt8], maxSeats: Int = 50) throws(APIError) -> WaitlistRequest {
         let fields = try flatObject(body, allowed: ["quantity", "section"])
         guard case let .number(number)? = fields["quantity"], number.rounded() == number, abs(number) < 1e9 else {

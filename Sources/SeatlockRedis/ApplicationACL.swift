@@ -10,13 +10,13 @@ public enum ApplicationACL {
         "ping", "time", "evalsha", "script|load", "config|get", "psubscribe", "select",
         "get", "hget", "hgetall", "hmget", "hsetnx", "hincrby", "smembers", "sadd", "zrange", "zrangebyscore",
         "xadd", "xrange", "xrevrange", "xread", "xreadgroup", "xack", "xautoclaim", "xpending", "xlen",
-        "xgroup|create", "xinfo|groups", "xtrim", "pfcount", "scan", "hset", "hdel", "multi", "exec", "set",
+        "xgroup|create", "xinfo|groups", "xtrim", "pfcount", "scan", "hset", "hdel", "multi", "exec", "set", "lrange",
     ]
     /// Called from inside the Lua scripts (lua/).
     public static let scriptCommands = [
         "decrby", "del", "exists", "expire", "get", "hdel", "hexists", "hget", "hgetall", "hincrby", "hlen", "hmget",
-        "hset", "incr", "incrby", "pexpireat", "pfadd", "pttl", "set", "time", "xadd", "xrange", "zadd", "zcard",
-        "zcount", "zrange", "zrangebyscore", "zrem", "zremrangebyscore",
+        "hset", "incr", "incrby", "lindex", "lpop", "pexpireat", "pfadd", "pttl", "rpush", "set", "time", "xadd", "xrange",
+        "zadd", "zcard", "zcount", "zrange", "zrangebyscore", "zrank", "zrem", "zremrangebyscore", "zscore",
     ]
 
     public static var commands: [String] {
