@@ -137,9 +137,9 @@ extension BookingScripts {
         return [keys.queue, keys.prequeue, keys.queuePositions, keys.event, keys.log]
     }
 
-    /// `draw`: the buyer's random place in the prequeue's shuffle (0 ..< 2^52).
-    public func queueJoin(event eventId: String, user userId: String, draw: UInt64) -> ScriptCall {
-        ScriptCall(script: queueJoin, keys: Self.queueKeys(eventId), args: [userId, String(draw & ((1 << 52) - 1))])
+    /// Several buyers in one call; `draw`: a buyer's random place in the prequeue's shuffle (0 ..< 2^52).
+    public func queueJoin(event eventId: String, buyers: [(userId: String, draw: UInt64)]) -> ScriptCall {
+        ScriptCall(script: queueJoin, keys: Self.queueKeys(eventId), args: buyers.flatMap { [$0.userId, String($0.draw & ((1 << 52) - 1))] })
     }
 
     /// `bound`: automatic admission's cap on admitted buyers without a hold.

@@ -34,26 +34,32 @@ public struct StateChange: Equatable, Sendable {
     }
 }
 
-/// The queue scripts' reply: `{status, word, [position,] state...}` (queue_join:
-/// status 201/200, word 'joined', then the position; queue_tick: 1 'state';
-/// queue_control: 200 'state'), the state as includes/queue.lua's queue_state
-/// lists it. A refusal is an `APIReply` instead; queue_tick says `{0, 'none'}`
-/// for an event without a queue.
+/// The queue scripts' reply: `{code, word, state..., [places...]}` (queue_tick:
+/// 1 'state'; queue_control: 200 'state'; queue_join: 1 'joined', then a
+/// status and a position per buyer), the state as includes/queue.lua's
+/// queue_state lists it. A refusal is an `APIReply` instead; queue_tick says
+/// `{0, 'no_event'}` or `{0, 'no_queue'}`.
 public struct QueueReply: Equatable, Sendable {
-    public let status: Int
-    public let position: Int?
+    public struct Place: Equatable, Sendable {
+        /// 201 new, 200 already in, 409 not let in (sold out, sales closed).
+        public let status: Int
+        /// 0: in the prequeue (or not let in).
+        public let position: Int
+    }
+
     public let state: QueueState
+    /// queue_join's answers, one per buyer, in the order asked.
+    public let places: [Place]
 
     public init?(_ reply: RedisValue) {
-        guard let parts = reply.array, parts.count >= 2, let status = parts[0].int, let word = parts[1].string else { return nil }
-        let offset = word == "joined" ? 3 : 2
-        guard parts.count == offset + 11, let state = parts[offset].string else { return nil }
-        let numbers = parts[(offset + 1)...].compactMap(\.int)
-        guard numbers.count == 10 else { return nil }
-        self.status = status
-        self.position = word == "joined" ? parts[2].int : nil
-        self.state = QueueState(status: state, joined: numbers[0], serving: numbers[1], prequeued: numbers[2], admitPerSecond: numbers[3],
-                                admissionSeconds: numbers[4], opensAt: numbers[5], available: numbers[6], held: numbers[7], sold: numbers[8],
-                                lastAdvancedAt: numbers[9])
+        guard let parts = reply.array, parts.count >= 13, parts[0].int != nil, let word = parts[1].string,
+              word == "state" || word == "joined", let status = parts[2].string else { return nil }
+        let numbers = parts[3...].map(\.int)
+        guard numbers.allSatisfy({ $0 != nil }) else { return nil }
+        let n = numbers.map { $0! }
+        guard word == "joined" || n.count == 10, (n.count - 10) % 2 == 0 else { return nil }
+        state = QueueState(status: status, joined: n[0], serving: n[1], prequeued: n[2], admitPerSecond: n[3], admissionSeconds: n[4],
+                           opensAt: n[5], available: n[6], held: n[7], sold: n[8], lastAdvancedAt: n[9])
+        places = stride(from: 10, to: n.count, by: 2).map { Place(status: n[$0], position: n[$0 + 1]) }
     }
 }

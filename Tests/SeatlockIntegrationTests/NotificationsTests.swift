@@ -312,6 +312,35 @@ private func mails(_ list: [ReceivedMail], topic: String) -> [ReceivedMail] {
         #expect(sms?.body.contains("Rock & Roll <Live>") == true && sms?.body.contains("\n") == false)
     }
 
+    @Test func waitlistOfferTellsTheDeadlineAndWhereToPay() throws {
+        let templates = try NotificationTemplates.locate()
+        // The fields waitlist.offered carries (includes/waitlist.lua); the
+        // deadline is cut to the second, never rounded up.
+        let context = NotificationContext.make(
+            topic: "waitlist.offered", eventId: "ev1", bookingId: "w12", userId: "u1",
+            entry: ["seats": "A-1-1,A-1-2", "amountCents": "9000", "offerExpiresAt": "1798833900750", "position": "3", "quantity": "2"],
+            booking: ["expiresAt": "1", "seats": "Z-9-9", "totalCents": "1"], event: ["name": "Harbour Gig", "startsAt": "2027-03-05T21:00:00Z"],
+            user: ["name": "Ada", "email": "ada@example.test"], currency: "EUR")
+        #expect(context["offerExpiresAt"] as? String == "2027-01-01T20:05:00Z")
+        let path = "POST /v1/events/ev1/bookings/w12/payment"
+        let email = templates.render(topic: "waitlist.offered", kind: .email, context: context)
+        #expect(email?.subject == "Seats came back for you: Harbour Gig, seats A-1-1, A-1-2")
+        for part in ["Hello Ada,", "A-1-1, A-1-2", "until 2027-01-01T20:05:00Z", "EUR 90.00", path, "next person on the waitlist"] {
+            #expect(email?.body.contains(part) == true, "\(part) in \(email?.body ?? "")")
+        }
+        let sms = templates.render(topic: "waitlist.offered", kind: .sms, context: context)
+        #expect(sms?.body.contains("2027-01-01T20:05:00Z") == true && sms?.body.contains(path) == true && sms?.body.contains("\n") == false,
+                "\(sms?.body ?? "")")
+        let push = templates.render(topic: "waitlist.offered", kind: .push, context: context)
+        #expect(push?.title == "Seats came back for you: Harbour Gig")
+        #expect(push?.body.contains("2027-01-01T20:05:00Z") == true && push?.body.contains(path) == true, "\(push?.body ?? "")")
+        // Without the entry's field, the offer booking's own deadline.
+        let fromBooking = NotificationContext.make(
+            topic: "waitlist.offered", eventId: "ev1", bookingId: "w12", userId: "u1", entry: [:],
+            booking: ["expiresAt": "1798833900750"], event: [:], user: [:], currency: "EUR")
+        #expect(fromBooking["offerExpiresAt"] as? String == "2027-01-01T20:05:00Z")
+    }
+
     @Test func amountsAreFormattedWithTheirCurrency() {
         #expect(Money.format(cents: 15000, currency: "EUR") == "EUR 150.00")
         #expect(Money.format(cents: 5, currency: "EUR") == "EUR 0.05")

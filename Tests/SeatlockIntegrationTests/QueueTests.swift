@@ -102,7 +102,8 @@ import Testing
     @Test func thePrequeueIsDrawnAtRandomAtTheOpen() throws {
         let server = try TestServer.shared()
         let event = TestServer.uniqueEventId("q-pre")
-        let opensAt = ISOTime.string(milliseconds: Int(Date().addingTimeInterval(4).timeIntervalSince1970 * 1000))
+        let opensAtMilliseconds = Int(Date().addingTimeInterval(8).timeIntervalSince1970 * 1000)
+        let opensAt = ISOTime.string(milliseconds: opensAtMilliseconds)
         try Self.createQueuedEvent(server, event, seats: 1000, queue: "{\"opensAt\":\"\(opensAt)\",\"admitPerSecond\":1}")
         var tokens: [String] = []
         for index in 1...1000 {
@@ -117,7 +118,7 @@ import Testing
             summary = try server.http.request("GET", "/v1/events/\(event)/queue")
         }
         #expect(summary.string("status") == "prequeue" && summary.json?["waiting"] as? Int == 1000, "\(summary.text)")
-        Thread.sleep(until: Date().addingTimeInterval(4.5))
+        Thread.sleep(until: Date(timeIntervalSince1970: Double(opensAtMilliseconds) / 1000 + 0.5))
         var positions: [Int] = []
         for token in tokens {
             let place = try Self.poll(server, event, token)

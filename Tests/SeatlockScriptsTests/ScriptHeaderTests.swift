@@ -97,7 +97,7 @@ struct HeaderError: Error, CustomStringConvertible {
             scripts.refund(event: event, booking: booking, paymentId: "pay1", refundId: "re1", reason: "buyer"),
             scripts.createUser(try UserRegistration.decode(Array(#"{"email":"a@b.example","name":"A"}"#.utf8)), id: user,
                                client: "127.0.0.1"),
-            scripts.queueJoin(event: event, user: user, draw: 7),
+            scripts.queueJoin(event: event, buyers: [(user, 7)]),
             scripts.queueTick(event: event, bound: 2000),
             scripts.queueControl(event: event, pause: true, actor: "admin"),
             scripts.waitlistJoin(event: event, user: user, WaitlistRequest(quantity: 2, section: "A")),

@@ -39,6 +39,12 @@ public final class ServerMetrics: Sendable {
              HTTPServerCounters.addressCapCuts.load(ordering: .relaxed)),
             ("seatlock_holds_refused_without_redis_total", "Holds answered 409 sold_out on the loop: a fresh count said no seat was available",
              EventInventory.refusedWithoutRedis.load(ordering: .relaxed)),
+            ("seatlock_queue_polls_total", "Queue polls (GET queue/me) answered from the loop's queue state, without Redis",
+             QueueDesk.pollsFromMemory.load(ordering: .relaxed)),
+            ("seatlock_queue_joins_total", "Queue joins and prequeue position lookups, batched into queue_join.lua calls",
+             QueueDesk.joins.load(ordering: .relaxed)),
+            ("seatlock_queue_redis_calls_total", "Redis calls the queue desks made (state reads, batched joins)",
+             QueueDesk.redisCalls.load(ordering: .relaxed)),
         ]
         reportedBridgeCounts.withLock { reported in
             for (name, help, value) in now {

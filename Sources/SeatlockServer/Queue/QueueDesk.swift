@@ -12,8 +12,26 @@ import SeatlockCore
 import SeatlockLoop
 import SeatlockRedis
 import SeatlockScripts
+import Synchronization
 
 final class QueueDesk {
+    /// Process-wide counts for /metrics.
+    static let pollsFromMemory = Atomic<Int>(0)
+    static let joins = Atomic<Int>(0)
+    static let redisCalls = Atomic<Int>(0)
+
+    /// A join's answer: a place, or the script's refusal for the whole event (or Redis failing).
+    enum JoinOutcome {
+        case place(QueueState, QueueReply.Place)
+        case refused(Result<RedisValue, RedisError>)
+    }
+
+    private struct PendingJoin {
+        let userId: String
+        let draw: UInt64
+        let completion: (JoinOutcome) -> Void
+    }
+
     /// What a read found: a queue, or why there is none.
     enum Reading {
         case queue(QueueState)
@@ -47,9 +65,15 @@ final class QueueDesk {
     private var events: [String: Entry] = [:]
     private var timer: LoopTimer?
     private var reading = false
+    private let loop: EventLoop
+    /// Joins wait here for at most a millisecond, then go to Redis in one call per event.
+    private var pendingJoins: [String: [PendingJoin]] = [:]
+    private var joinFlush: LoopTimer?
+    private let maxJoinBatch = 200
 
     init(loop: EventLoop, redis: RedisConnection, scripts: BookingScripts, shoppingBound: Int,
          refresh: Duration = .milliseconds(100), maxEvents: Int = 1_000) {
+        self.loop = loop
         self.redis = redis
         self.scripts = scripts
         self.shoppingBound = shoppingBound
@@ -61,6 +85,42 @@ final class QueueDesk {
     func close() {
         timer?.cancel()
         timer = nil
+        joinFlush?.cancel()
+        joinFlush = nil
+    }
+
+    /// Joins the buyer (or, for a prequeue ticket after the open, learns
+    /// the position drawn): gathered with the other joins of this loop.
+    func join(_ eventId: String, userId: String, draw: UInt64, _ completion: @escaping (JoinOutcome) -> Void) {
+        pendingJoins[eventId, default: []].append(PendingJoin(userId: userId, draw: draw, completion: completion))
+        if pendingJoins[eventId]!.count >= maxJoinBatch {
+            flushJoins(eventId)
+        } else if joinFlush == nil {
+            joinFlush = loop.schedule(after: .milliseconds(1)) { [weak self] in
+                guard let self else { return }
+                joinFlush = nil
+                for eventId in Array(pendingJoins.keys) { flushJoins(eventId) }
+            }
+        }
+    }
+
+    private func flushJoins(_ eventId: String) {
+        guard let batch = pendingJoins.removeValue(forKey: eventId), !batch.isEmpty else { return }
+        Self.joins.add(batch.count, ordering: .relaxed)
+        Self.redisCalls.add(1, ordering: .relaxed)
+        redis.run(scripts.queueJoin(event: eventId, buyers: batch.map { ($0.userId, $0.draw) })) { [self] result in
+            guard case let .success(value) = result, let reply = QueueReply(value), reply.places.count == batch.count else {
+                for join in batch { join.completion(.refused(result)) }
+                return
+            }
+            if var entry = events[eventId] { // fresher than the last read
+                note(reply.state, in: &entry)
+                entry.reading = .queue(reply.state)
+                entry.readAt = .now
+                events[eventId] = entry
+            }
+            for (join, place) in zip(batch, reply.places) { join.completion(.place(reply.state, place)) }
+        }
     }
 
     /// Calls `body` with the event's queue: now when this loop's reading is
@@ -70,6 +130,7 @@ final class QueueDesk {
             entry.lastAsked = now
             if let reading = entry.reading, let readAt = entry.readAt, now - readAt <= maxAge {
                 events[eventId] = entry
+                Self.pollsFromMemory.add(1, ordering: .relaxed)
                 return body(reading)
             }
             entry.waiters.append(body)
@@ -78,6 +139,7 @@ final class QueueDesk {
         }
         guard events.count < maxEvents else {
             // Full (many made-up ids): this one request reads for itself.
+            Self.redisCalls.add(1, ordering: .relaxed)
             return redis.run(scripts.queueTick(event: eventId, bound: shoppingBound)) { result in body(Self.reading(result)) }
         }
         events[eventId] = Entry(lastAsked: now, waiters: [body])
@@ -114,6 +176,7 @@ final class QueueDesk {
             }
         }
         reading = true
+        Self.redisCalls.add(commands.count, ordering: .relaxed)
         redis.pipeline(commands) { [self] results in
             reading = false
             var index = 0

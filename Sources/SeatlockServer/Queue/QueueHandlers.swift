@@ -19,13 +19,20 @@ extension BookingHandlers {
 
     /// Also the way a prequeue ticket learns the position drawn for it at the open (joining again is idempotent).
     private func joinQueue(_ eventId: String, userId: String, draw: UInt64, _ request: HTTPRequest, _ responder: HTTPResponder) {
-        run(scripts.queueJoin(event: eventId, user: userId, draw: draw)) { [self] result in
-            guard case let .success(value) = result, let reply = QueueReply(value), let position = reply.position else {
-                respond(responder, result, request: request); return
+        queues.join(eventId, userId: userId, draw: draw) { [self] outcome in
+            switch outcome {
+            case let .refused(result):
+                respond(responder, result, request: request)
+            case let .place(state, place) where place.status == 409:
+                let error = state.status == "closed"
+                    ? APIError(status: 409, code: "sales_closed", message: "sales are closed for this event")
+                    : APIError(status: 409, code: "sold_out", message: "every seat is sold or promised to the waitlist: join the waitlist at POST /v1/events/\(eventId)/waitlist")
+                responder.send(Self.response(error))
+            case let .place(state, place):
+                queues.withQueue(eventId) { _ in } // follow it: this loop's polls will be answered from memory
+                let ticket = QueueTicket(eventId: eventId, userId: userId, position: place.position)
+                answer(self.place(state, ticket, created: place.status == 201), responder)
             }
-            queues.withQueue(eventId) { _ in } // follow it: this loop's polls will be answered from memory
-            let ticket = QueueTicket(eventId: eventId, userId: userId, position: position)
-            answer(place(reply.state, ticket, created: reply.status == 201), responder)
         }
     }
 

@@ -134,6 +134,9 @@ public struct NotificationTemplates: Sendable {
 ///   totalCents (number), currency
 ///   reason (the entry's reason, e.g. payment_failed), paymentFailed,
 ///   refundRequested (booleans, for booking.cancelled)
+///   offerExpiresAt (waitlist.offered: the hold's deadline, ISO 8601 UTC to
+///   the second, "2027-01-01T20:05:00Z": the entry's offerExpiresAt, else
+///   the booking's expiresAt; empty when neither is a time)
 ///   buyer.id, buyer.name, buyer.email, buyer.phone
 ///   event.id, event.name, event.venue, event.startsAt (as stored),
 ///   event.date ("Fri 1 Jan 2027, 20:00 UTC")
@@ -145,6 +148,7 @@ public enum NotificationContext {
         let cents = Int(entry["amountCents"] ?? "") ?? Int(booking["totalCents"] ?? "") ?? 0
         let reason = entry["reason"] ?? ""
         let startsAt = event["startsAt"] ?? ""
+        let offerExpiresAt = Deadline.display(milliseconds: nonEmpty(entry["offerExpiresAt"]) ?? booking["expiresAt"])
         return [
             "topic": topic,
             "eventId": eventId,
@@ -160,6 +164,7 @@ public enum NotificationContext {
             "reason": reason,
             "paymentFailed": reason == "payment_failed",
             "refundRequested": reason == "refund_requested",
+            "offerExpiresAt": offerExpiresAt,
             "buyer": [
                 "id": userId,
                 "name": nonEmpty(user["name"]) ?? "there",
@@ -214,5 +219,18 @@ enum EventDate {
         if let utc = TimeZone(secondsFromGMT: 0) { formatter.timeZone = utc }
         formatter.dateFormat = "EEE d MMM yyyy, HH:mm 'UTC'"
         return formatter.string(from: date)
+    }
+}
+
+/// Hold deadlines in messages (ms since the epoch, as the scripts store
+/// them), in ISO 8601 UTC to the second: "2027-01-01T20:05:00Z". Cut down to
+/// the second, never rounded up, so "pay before" it is never too late.
+enum Deadline {
+    static func display(milliseconds text: String?) -> String {
+        guard let text, let ms = Int(text) ?? Double(text).flatMap({ Int(exactly: $0.rounded(.down)) }), ms > 0 else { return "" }
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        if let utc = TimeZone(secondsFromGMT: 0) { formatter.timeZone = utc }
+        return formatter.string(from: Date(timeIntervalSince1970: TimeInterval(ms / 1000)))
     }
 }

@@ -14,6 +14,9 @@ public enum NotificationTopic: String, Sendable, CaseIterable {
     case bookingCancelled = "booking.cancelled"
     case bookingExpired = "booking.expired"
     case paymentRefunded = "payment.refunded"
+    /// Seats that came back were offered to a waitlisted buyer: a new held
+    /// booking (`bookingId`, e.g. "w12") they must pay before `offerExpiresAt`.
+    case waitlistOffered = "waitlist.offered"
 }
 
 /// One rendered message for one buyer, ready for a channel.

@@ -1,6 +1,7 @@
 // The notifications service: the `notifications` consumer group on every
-// event's log. For booking.confirmed, booking.cancelled, booking.expired and
-// payment.refunded it tells the buyer, if registered (sl:{users}:user:U):
+// event's log. For booking.confirmed, booking.cancelled, booking.expired,
+// payment.refunded and waitlist.offered (seats held for a waitlisted buyer,
+// the offer's booking) it tells the buyer, if registered (sl:{users}:user:U):
 // one message per kind (email, SMS, push) rendered from the topic's
 // templates and handed to that kind's channel.
 //
