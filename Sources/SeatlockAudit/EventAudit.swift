@@ -61,7 +61,7 @@ public struct EventAudit {
         return AuditReport(eventId: eventId, checks: [
             seatsSoldOnce(state), soldWithinCapacity(state), soldMatchesConfirmed(state), revenueMatches(state),
             holdsHaveLiveBookings(state), noHoldPastDeadline(state), userCountsMatch(state), freeSeatsAreFree(state),
-            logReplayMatches(state),
+            logReplayMatches(state), queuedBookingsWereAdmitted(state), returnedSeatsWentToTheWaitlist(state),
         ])
     }
 
@@ -201,6 +201,244 @@ public struct EventAudit {
         if sold != s.sold { violations.append("replayed sales (\(sold.count) seats) differ from the sold hash (\(s.sold.count))") }
         return check("the log replays to the same state", "\(s.log.count) log entries, \(status.count) bookings", violations)
     }
+
+    /// Invariant 8. hold.lua refuses a queued event's hold unless the queue's
+    /// serving position has reached the buyer's, and serving moves on only in
+    /// queue_tick.lua, which logs `queue.advanced`: so a hold made through the
+    /// queue follows an advance that reached its position. A waitlist offer
+    /// needs no admission (its buyer waited for returned seats instead).
+    func queuedBookingsWereAdmitted(_ s: EventState) -> AuditCheck {
+        let name = "queued sale: every booking has an admission, admitted in position order"
+        guard s.queue != nil else { return AuditCheck(name: name, passed: true, detail: "the event sells directly", violations: []) }
+        guard s.logComplete else { return skippedTrimmed(name) } // the advances before the trim are gone
+        var serving = 0, queued = 0, offers = 0
+        var violations: [String] = []
+        // A replayed dead letter repeats an entry for one consumer group; the original counts.
+        for entry in s.log where entry["replayFor"] == nil {
+            switch entry["type"] {
+            case "queue.advanced": serving = max(serving, Int(entry["servingPosition"] ?? "") ?? 0)
+            case "booking.initiated":
+                let booking = entry["bookingId"] ?? "?"
+                if entry["waitlist"] != nil {
+                    offers += 1
+                } else if let position = entry["position"] {
+                    queued += 1
+                    if (Int(position) ?? .max) > serving {
+                        violations.append("booking \(booking) was held at queue position \(position) while the queue served \(serving)")
+                    }
+                } else {
+                    violations.append("booking \(booking) of user \(entry["userId"] ?? "?") has neither an admission position nor a waitlist offer")
+                }
+            default: break
+            }
+        }
+        return check(name, "\(queued) bookings through the queue, \(offers) waitlist offers, highest serving position \(serving)", violations)
+    }
+
+    /// Invariant 9 (lua/includes/waitlist.lua): seats that come back are
+    /// offered, in the same call, to the first 50 waiting entries in position
+    /// order; an entry gets an offer when the seats not yet offered to an
+    /// earlier entry hold its quantity in one section (its own, if it named
+    /// one) and its buyer stays within maxSeatsPerUser. Replayed from the log,
+    /// an entry is owed an offer by a return when it was among the first 50
+    /// waiting, the seats that certainly came back (WaitlistReplay.released)
+    /// less those offered to earlier positions fit it, and its buyer's seat
+    /// count as the log changes it left room. The check fails only with proof
+    /// that the scan reached such an entry and passed it over: a later
+    /// position got an offer from the same return (the scan is in position
+    /// order), or, sales being open, one of the seats nobody was offered went
+    /// on to an ordinary hold.
+    func returnedSeatsWentToTheWaitlist(_ s: EventState) -> AuditCheck {
+        let name = "returned seats went to the waitlist first"
+        guard s.logComplete else { return skippedTrimmed(name) } // the entries waiting at the trim are unknown
+        var replay = WaitlistReplay(maxSeatsPerUser: s.maxSeatsPerUser)
+        for entry in s.log where entry["replayFor"] == nil { replay.apply(entry) }
+        replay.finish()
+        return check(name, "\(replay.returns) returns, \(replay.offers) offers made, \(replay.expired) offers expired, "
+            + "\(replay.waiting.count) entries still waiting; checked: no entry owed an offer by a return (among the first "
+            + "\(WaitlistReplay.scanned) waiting, sales open, enough of the seats not yet offered in its section, room under "
+            + "maxSeatsPerUser) was passed over for a later position or for an ordinary hold", replay.violations)
+    }
+
+    /// A check that needs the log from the event's creation passes on a trimmed log, saying it could not look.
+    private func skippedTrimmed(_ name: String) -> AuditCheck {
+        AuditCheck(name: name, passed: true, detail: "skipped: the log was trimmed (it no longer starts at event.created)", violations: [])
+    }
+}
+
+/// The waitlist as the log replays it (invariant 9), entry by entry in log
+/// order: who waits, the seats each return gave back, the offers that
+/// followed it, whether sales were open and each buyer's seat count.
+struct WaitlistReplay {
+    struct Waiting {
+        let userId: String
+        let position: Int
+        let quantity: Int
+        let section: String // '' = any section
+    }
+
+    struct Offer {
+        let userId: String
+        let position: Int
+        let seats: [String]
+    }
+
+    /// One `seat.released` and the offers logged right after it (one script call: nothing else comes between).
+    struct SeatReturn {
+        let id: Int
+        let bookingId: String
+        /// The seats the log proves came back in this call.
+        let seats: [String]
+        /// The entries the script's scan looked at, in position order.
+        let scanned: [Waiting]
+        let salesOpen: Bool
+        var offers: [Offer] = []
+    }
+
+    /// waitlist.lua's `waitlist_scan`: how many waiting entries one return looks at.
+    static let scanned = 50
+    /// What an offer logs after its `seat.released`; any other entry ends the return.
+    private static let offerEntries: Set<String> = ["booking.initiated", "seat.reserved", "waitlist.offered"]
+
+    let maxSeatsPerUser: Int
+    private(set) var waiting: [String: Waiting] = [:]
+    private(set) var returns = 0, offers = 0, expired = 0
+    private(set) var violations: [String] = []
+    /// Every entry that joined, in position order; `head` skips those at the front no longer waiting.
+    private var order: [Waiting] = []
+    private var head = 0
+    private var salesOpen = true // create_event.lua opens them
+    /// The booking that last took each seat, until a return lists it.
+    private var lastHolder: [String: String] = [:]
+    /// Buyers' seat counts (sl:{E}:user:U): + a booking's seats when it starts, - when it ends.
+    private var seatCounts: [String: Int] = [:]
+    private var counted: [String: (userId: String, seats: Int)] = [:]
+    private var current: SeatReturn?
+    /// Seats nobody was offered by a return that passed an owed entry over -> that return's id, until a hold takes them;
+    /// `passedOver` the description of each such return, until an ordinary hold proves the seats were on sale.
+    private var leftOver: [String: Int] = [:]
+    private var passedOver: [Int: String] = [:]
+
+    init(maxSeatsPerUser: Int) { self.maxSeatsPerUser = maxSeatsPerUser }
+
+    mutating func apply(_ entry: [String: String]) {
+        let type = entry["type"] ?? ""
+        if current != nil, !Self.offerEntries.contains(type) || (type == "booking.initiated" && entry["waitlist"] == nil) { finish() }
+        switch type {
+        case "waitlist.joined": joined(entry)
+        case "waitlist.offered": offered(entry)
+        case "waitlist.left": if let user = entry["userId"] { waiting[user] = nil }
+        case "waitlist.expired": expired += 1 // its entry stopped waiting when it was offered
+        case "event.sales_opened": salesOpen = true
+        case "event.sales_closed": salesOpen = false
+        case "booking.initiated": initiated(entry)
+        case "booking.released", "booking.expired", "booking.cancelled": ended(entry["bookingId"] ?? "")
+        case "seat.released": released(entry)
+        default: break
+        }
+    }
+
+    /// Ends the return being read: an owed entry without an offer is a
+    /// violation when a later position got one, else (sales open) a suspect
+    /// until an ordinary hold takes one of the seats nobody was offered.
+    mutating func finish() {
+        guard let r = current else { return }
+        current = nil
+        guard !r.seats.isEmpty else { return }
+        var suspect: String?
+        for entry in r.scanned where !r.offers.contains(where: { $0.userId == entry.userId }) && isOwed(entry, by: r) {
+            let passed = "\(r.seats.count) seats came back from booking \(r.bookingId): waitlist position \(entry.position) "
+                + "(\(entry.quantity) seats\(entry.section.isEmpty ? "" : " in \(entry.section)")) fitted them and got no offer"
+            if let later = r.offers.first(where: { $0.position > entry.position }) {
+                violations.append(passed + ", position \(later.position) did")
+            } else if r.salesOpen, suspect == nil {
+                suspect = passed
+            }
+        }
+        guard let suspect else { return }
+        let offered = Set(r.offers.flatMap(\.seats))
+        passedOver[r.id] = suspect
+        for seat in r.seats where !offered.contains(seat) { leftOver[seat] = r.id }
+    }
+
+    /// Whether the scan, reaching `entry`, had to offer it seats. The seats
+    /// counted are a subset of those the script had (see `released`), and the
+    /// seat count is the script's when the log is whole: an entry owed here
+    /// was owed there.
+    private func isOwed(_ entry: Waiting, by r: SeatReturn) -> Bool {
+        guard (seatCounts[entry.userId] ?? 0) + entry.quantity <= maxSeatsPerUser else { return false }
+        let offeredEarlier = Set(r.offers.filter { $0.position < entry.position }.flatMap(\.seats))
+        var perSection: [String: Int] = [:]
+        for seat in r.seats where !offeredEarlier.contains(seat) { perSection[SeatID(seat)?.section ?? seat, default: 0] += 1 }
+        if entry.section.isEmpty { return perSection.values.contains { $0 >= entry.quantity } }
+        return perSection[entry.section, default: 0] >= entry.quantity
+    }
+
+    private mutating func joined(_ entry: [String: String]) {
+        guard let userId = entry["userId"], let position = Int(entry["position"] ?? ""), let quantity = Int(entry["quantity"] ?? ""),
+              quantity > 0 else { return } // waitlist_join.lua takes 1...50
+        let waiter = Waiting(userId: userId, position: position, quantity: quantity, section: entry["section"] ?? "")
+        waiting[userId] = waiter
+        // Positions are handed out in log order (HINCRBY in the joining call); in place should one not be.
+        let index = order.lastIndex { $0.position < position }.map { $0 + 1 } ?? 0
+        order.insert(waiter, at: index)
+        head = min(head, index)
+    }
+
+    private mutating func offered(_ entry: [String: String]) {
+        offers += 1
+        guard let userId = entry["userId"] else { return }
+        waiting[userId] = nil
+        // An unreadable position counts as earlier than every entry: its seats were not there for them.
+        current?.offers.append(Offer(userId: userId, position: Int(entry["position"] ?? "") ?? .min, seats: Self.seats(entry)))
+    }
+
+    private mutating func initiated(_ entry: [String: String]) {
+        guard let bookingId = entry["bookingId"], let userId = entry["userId"] else { return }
+        let seats = Self.seats(entry)
+        counted[bookingId] = (userId, seats.count)
+        seatCounts[userId, default: 0] += seats.count
+        for seat in seats {
+            lastHolder[seat] = bookingId
+            guard let id = leftOver.removeValue(forKey: seat), entry["waitlist"] == nil, let passed = passedOver.removeValue(forKey: id) else { continue }
+            violations.append(passed + "; seat \(seat) went to the ordinary hold \(bookingId) instead")
+        }
+    }
+
+    /// booking.released / expired / cancelled: the scripts take the booking's seats off its buyer's count.
+    private mutating func ended(_ bookingId: String) {
+        guard let booking = counted.removeValue(forKey: bookingId) else { return }
+        seatCounts[booking.userId, default: 0] -= booking.seats
+    }
+
+    private mutating func released(_ entry: [String: String]) {
+        let bookingId = entry["bookingId"] ?? ""
+        let listed = Self.seats(entry)
+        guard !listed.isEmpty else { return }
+        returns += 1
+        // ending.lua lists seats that may already be free (a lapsed hold's
+        // seat taken and given back by another booking meanwhile) and offers
+        // only the others. A seat certainly comes back now when this booking
+        // took it last and no return has listed it since.
+        let back = listed.filter { lastHolder[$0] == bookingId }
+        for seat in listed { lastHolder[seat] = nil }
+        current = SeatReturn(id: returns, bookingId: bookingId, seats: back, scanned: firstWaiting(), salesOpen: salesOpen)
+    }
+
+    /// The first `scanned` entries still waiting, in position order (the script's ZRANGE 0 49).
+    private mutating func firstWaiting() -> [Waiting] {
+        while head < order.count, waiting[order[head].userId] == nil { head += 1 }
+        var first: [Waiting] = []
+        for entry in order[head...] where waiting[entry.userId] != nil {
+            first.append(entry)
+            if first.count == Self.scanned { break }
+        }
+        return first
+    }
+
+    private static func seats(_ entry: [String: String]) -> [String] {
+        (entry["seats"] ?? "").split(separator: ",").map(String.init)
+    }
 }
 
 /// Everything the checks read, loaded in pipelined batches.
@@ -227,6 +465,9 @@ struct EventState {
     var log: [[String: String]] = []
     var logComplete = true
     var now = 0
+    /// The event's queue settings ('opensAtMs rate seconds'), nil for an event that sells directly.
+    var queue: String?
+    var maxSeatsPerUser = 0
 
     static func load(eventId: String, client: RedisClient) throws -> EventState {
         let keys = EventKeys(eventId)
@@ -237,6 +478,8 @@ struct EventState {
         state.heldCounter = Int(event["held"] ?? "") ?? 0
         state.soldCounter = Int(event["sold"] ?? "") ?? 0
         state.revenueCounter = Int(event["revenueCents"] ?? "") ?? 0
+        state.queue = event["queue"].flatMap { $0.isEmpty ? nil : $0 }
+        state.maxSeatsPerUser = Int(event["maxSeatsPerUser"] ?? "") ?? 0
         state.prices = try client.checked(["HGETALL", keys.seats]).fields.compactMapValues { Int($0) }
         state.sold = try client.checked(["HGETALL", keys.sold]).fields
         let sections = (event["sections"] ?? "").split(separator: ",").compactMap { $0.split(separator: ":").first.map(String.init) }

@@ -8,6 +8,14 @@ public struct ClientResponse: Sendable {
     /// 0 when the request failed below HTTP (connection refused, reset, timeout).
     public let status: Int
     public let body: [UInt8]
+    /// The Retry-After header in seconds, when the server sent one.
+    public var retryAfter: Int?
+
+    public init(status: Int, body: [UInt8], retryAfter: Int? = nil) {
+        self.status = status
+        self.body = body
+        self.retryAfter = retryAfter
+    }
 }
 
 public final class HTTPClientConnection {
@@ -31,7 +39,9 @@ public final class HTTPClientConnection {
             guard let arg else { return }
             let box = Unmanaged<CompletionBox>.fromOpaque(arg).takeRetainedValue()
             guard let request else { return box.completion(ClientResponse(status: 0, body: [])) }
-            box.completion(ClientResponse(status: Int(evhttp_request_get_response_code(request)), body: inputBytes(of: request)))
+            let retryAfter = evhttp_find_header(evhttp_request_get_input_headers(request), "Retry-After").flatMap { Int(String(cString: $0)) }
+            box.completion(ClientResponse(status: Int(evhttp_request_get_response_code(request)), body: inputBytes(of: request),
+                                          retryAfter: retryAfter))
         }, box) else {
             Unmanaged<CompletionBox>.fromOpaque(box).takeRetainedValue().completion(ClientResponse(status: 0, body: []))
             return

@@ -7,6 +7,14 @@ import SeatlockHTTP
 import SeatlockLoop
 import SeatlockRedis
 
+extension ISO8601DateFormatter {
+    static var withFractions: ISO8601DateFormatter {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter
+    }
+}
+
 public enum StressError: Error, CustomStringConvertible {
     case cannotCreateEvent(Int, String)
     case interrupted
@@ -19,18 +27,43 @@ public enum StressError: Error, CustomStringConvertible {
 }
 
 public enum Stress {
+    /// The server's queue counters from /metrics (one server process: the one answering here).
+    static func queueCounters(_ client: BlockingHTTPClient) -> (polls: Int, calls: Int)? {
+        guard let reply = try? client.request("GET", "/metrics"), reply.status == 200 else { return nil }
+        var polls: Int?, calls: Int?
+        for line in reply.text.split(separator: "\n") where !line.hasPrefix("#") {
+            let parts = line.split(separator: " ")
+            guard parts.count >= 2, let value = Double(parts[1]) else { continue }
+            if parts[0] == "seatlock_queue_polls_total" { polls = Int(value) }
+            if parts[0] == "seatlock_queue_redis_calls_total" { calls = Int(value) }
+        }
+        guard let polls, let calls else { return (0, 0) }
+        return (polls, calls)
+    }
+
     /// Blocks until every buyer has finished. `progress` gets a line a second.
     public static func run(_ options: StressOptions, redis: RedisURL?, progress: @escaping (String) -> Void = { _ in }) throws -> StressReport {
         let client = BlockingHTTPClient(host: options.host, port: options.port)
-        let existing = try client.request("GET", "/v1/events/\(options.eventId)")
+        var existing = try client.request("GET", "/v1/events/\(options.eventId)")
         if existing.status == 404 {
-            let created = try client.request("POST", "/v1/events", headers: ["Authorization": "Bearer " + options.adminToken], json: options.eventJSON)
-            guard created.status == 201 else { throw StressError.cannotCreateEvent(created.status, created.text) }
+            let opensAt = options.queued ? Int((Date().timeIntervalSince1970 + options.prequeueOrDefault) * 1000) : nil
+            existing = try client.request("POST", "/v1/events", headers: ["Authorization": "Bearer " + options.adminToken],
+                                          json: options.eventJSON(opensAt: opensAt))
+            guard existing.status == 201 else { throw StressError.cannotCreateEvent(existing.status, existing.text) }
         }
+        // An existing event sells the way it was made: through its queue or directly.
+        var opensAt: Int?
+        if let queue = existing.json?["queue"] as? [String: Any], let text = queue["opensAt"] as? String,
+           let date = ISO8601DateFormatter.withFractions.date(from: text) ?? ISO8601DateFormatter().date(from: text) {
+            opensAt = Int(date.timeIntervalSince1970 * 1000)
+        }
+        var options = options
+        options.queued = opensAt != nil
+        let before = queueCounters(client)
 
         let loop = try EventLoop()
         var report: StressReport?
-        let run = StressRun(loop: loop, options: options, onProgress: progress) { finished in
+        let run = StressRun(loop: loop, options: options, opensAt: opensAt, onProgress: progress) { finished in
             report = finished
             loop.handle.stop()
         }
@@ -40,6 +73,10 @@ public enum Stress {
 
         var event = try client.request("GET", "/v1/events/\(options.eventId)")
         final.seatsSold = event.json?["sold"] as? Int
+        if options.queued, let before, let after = queueCounters(client) {
+            final.queuePolls = after.polls - before.polls
+            final.queueRedisCalls = after.calls - before.calls
+        }
         if let redis {
             // The audit reads Redis in many steps; holds that expire meanwhile
             // (abandoned carts) would show up as passing inconsistencies. Let the

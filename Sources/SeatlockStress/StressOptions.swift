@@ -28,6 +28,19 @@ public struct StressOptions: Sendable {
     public var seed: UInt64 = 1
     public var tokenSecret = ""
     public var adminToken = ""
+    /// Through the event's on-sale queue (false: everyone rushes the hold endpoint, `--direct`).
+    public var queued = true
+    /// Seconds from the event's creation to the queue's open: buyers who
+    /// arrive before it are in the prequeue, drawn at random at the open.
+    /// nil: about 12,500 joins per second of prequeue, at least 3 s.
+    public var prequeueSeconds: Double?
+    public var admissionSeconds = 60
+    /// Share of the buyers told "sold out" (or "nothing available now" while waiting) who join the waitlist.
+    public var waitlistShare = 0.2
+    /// How long after the last buyer's final answer the waitlisted keep watching for offers.
+    public var waitlistWatchSeconds: Double?
+    public var prequeueOrDefault: Double { prequeueSeconds ?? max(3, Double(buyers) / 12_500) }
+    public var watchOrDefault: Double { waitlistWatchSeconds ?? Double(holdSeconds + 15) }
 
     public init() {}
 
@@ -40,10 +53,12 @@ public struct StressOptions: Sendable {
         return (0..<sections).map { SectionSpecLite(id: "S\($0 + 1)", rows: rows, seatsPerRow: seatsPerRow, priceCents: 5_000 + 500 * ($0 % 10)) }
     }
 
-    public var eventJSON: String {
+    /// The event to create; a queued one opens at `opensAt` (ms since the epoch).
+    public func eventJSON(opensAt: Int? = nil) -> String {
         let sections = layout.map { "{\"id\":\"\($0.id)\",\"rows\":\($0.rows),\"seatsPerRow\":\($0.seatsPerRow),\"priceCents\":\($0.priceCents)}" }
+        let queue = opensAt.map { ",\"queue\":{\"opensAt\":\"\(ISOTime.string(milliseconds: $0))\",\"admitPerSecond\":0,\"admissionSeconds\":\(admissionSeconds)}" } ?? ""
         return "{\"id\":\"\(eventId)\",\"name\":\"Stress on-sale\",\"venue\":\"Loopback Arena\",\"startsAt\":\"2027-06-01T20:00:00Z\","
-            + "\"holdSeconds\":\(holdSeconds),\"maxSeatsPerUser\":\(max(4, maxSeatsPerBuyer)),\"sections\":[" + sections.joined(separator: ",") + "]}"
+            + "\"holdSeconds\":\(holdSeconds),\"maxSeatsPerUser\":\(max(4, maxSeatsPerBuyer)),\"sections\":[" + sections.joined(separator: ",") + "]\(queue)}"
     }
 
     /// "tok_visa=0.8,tok_chargeDeclined=0.2" → weights.

@@ -9,8 +9,19 @@ public struct StressStats {
     public var errors = 0
     public var finished = 0
     public var wallSeconds = 0.0
+    /// Seconds since the open (the start, for a direct sale).
     public var firstSoldOut: Double?
     public var lastConfirmation: Double?
+    public var firstAdmission: Double?
+    /// Every seat held or sold once: the first moment nothing was available.
+    public var sellThrough: Double?
+    /// Every buyer had a final answer (bought, sold out, waitlisted, …).
+    public var allAnswered: Double?
+    public var waitlistJoined = 0
+    /// Offers the waitlisted saw, paid for, and let go (abandoned, expired, declined).
+    public var offersSeen = 0
+    public var offersTaken = 0
+    public var offersLeft = 0
     public var outcomes: [BuyerOutcome: Int] = [:]
     /// "hold 201" → count.
     public var statuses: [String: Int] = [:]
@@ -49,6 +60,9 @@ public struct StressReport {
     public var heldAtEnd: Int?
     public var auditText: String?
     public var auditPassed: Bool?
+    /// From the server's /metrics after the run: queue polls answered from memory, and the queue's Redis calls.
+    public var queuePolls: Int?
+    public var queueRedisCalls: Int?
 
     init(options: StressOptions, stats: StressStats) {
         self.options = options
@@ -69,8 +83,21 @@ public struct StressReport {
                             Double(s.requests) / max(s.wallSeconds, 0.001), Double(s.finished) / max(s.wallSeconds, 0.001)))
         lines.append("buyers: " + BuyerOutcome.allCases.map { "\($0.rawValue) \(s.outcomes[$0] ?? 0)" }.joined(separator: ", "))
         if let sold = seatsSold { lines.append("seats sold: \(sold) of \(options.seats)") }
-        lines.append("first sold_out at " + (s.firstSoldOut.map { String(format: "%.2f s", $0) } ?? "never")
-                     + ", last confirmation at " + (s.lastConfirmation.map { String(format: "%.2f s", $0) } ?? "never"))
+        func at(_ seconds: Double?) -> String { seconds.map { String(format: "%.2f s", $0) } ?? "never" }
+        lines.append((options.queued ? "since the queue opened: " : "since the start: ")
+                     + "first admission \(at(s.firstAdmission)), sell-through \(at(s.sellThrough)), first sold_out \(at(s.firstSoldOut)), "
+                     + "every buyer answered \(at(s.allAnswered)), last confirmation \(at(s.lastConfirmation))")
+        if options.queued {
+            let polls = s.latency[.queue]?.totalCount ?? 0
+            lines.append(String(format: "queue: %d joins, %d polls (%.0f/s over the run)", s.latency[.join]?.totalCount ?? 0, polls,
+                                Double(polls) / max(s.wallSeconds, 0.001))
+                         + (queuePolls.map { polls in
+                             let calls = queueRedisCalls ?? 0
+                             return String(format: "; server: %d polls from memory, %d queue Redis calls (%.4f per poll, joins included)",
+                                           polls, calls, Double(calls) / Double(max(polls, 1)))
+                         } ?? ""))
+            lines.append("waitlist: \(s.waitlistJoined) joined; offers seen \(s.offersSeen), taken \(s.offersTaken), let go \(s.offersLeft)")
+        }
         lines.append("latency (ms)      " + Self.percentiles.map { $0.0.padding(toLength: 8, withPad: " ", startingAt: 0) }.joined() + "max     count")
         for endpoint in Endpoint.allCases {
             guard let h = s.latency[endpoint], h.totalCount > 0 else { continue }
@@ -106,6 +133,10 @@ public struct StressReport {
         return "{\"buyers\":\(options.buyers),\"seats\":\(options.seats),\"wallSeconds\":\(s.wallSeconds),\"requests\":\(s.requests),"
             + "\"requestsPerSecond\":\(Double(s.requests) / max(s.wallSeconds, 0.001)),\"outcomes\":{\(outcomes)},"
             + "\"seatsSold\":\(seatsSold.map(String.init) ?? "null"),\"firstSoldOutSeconds\":\(s.firstSoldOut.map { "\($0)" } ?? "null"),"
+            + "\"queued\":\(options.queued),\"sellThroughSeconds\":\(s.sellThrough.map { "\($0)" } ?? "null"),"
+            + "\"allAnsweredSeconds\":\(s.allAnswered.map { "\($0)" } ?? "null"),\"waitlistJoined\":\(s.waitlistJoined),"
+            + "\"offers\":{\"seen\":\(s.offersSeen),\"taken\":\(s.offersTaken),\"letGo\":\(s.offersLeft)},"
+            + "\"queuePollsFromMemory\":\(queuePolls.map(String.init) ?? "null"),\"queueRedisCalls\":\(queueRedisCalls.map(String.init) ?? "null"),"
             + "\"latencyMs\":{\(latency.joined(separator: ","))},\"holdToConfirmedMs\":{\(booking)},"
             + "\"responses\":{\(statuses)},\"errors\":\(s.errors),\"errorKinds\":{\(errors)},"
             + "\"auditPassed\":\(auditPassed.map { "\($0)" } ?? "null"),\"passed\":\(passed)}"

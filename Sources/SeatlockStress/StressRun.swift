@@ -8,12 +8,13 @@ import SeatlockHTTP
 import SeatlockLoop
 
 public enum Endpoint: String, CaseIterable, Sendable {
-    case look, hold, pay, poll
+    case join, queue, look, hold, pay, poll, waitlist, offer, watch
 }
 
-/// How a buyer's visit ended.
+/// How a buyer's visit ended: their final answer.
 public enum BuyerOutcome: String, CaseIterable, Sendable {
-    case confirmed, declined, abandoned, noSeats = "no_seats", expired, failed
+    case confirmed, declined, abandoned, noSeats = "no_seats", soldOut = "sold_out", waitlisted
+    case admissionExpired = "admission_expired", expired, failed
 }
 
 public final class StressRun {
@@ -38,9 +39,20 @@ public final class StressRun {
     private var startedAt = ContinuousClock.now
     private let sections: [SectionSpecLite]
     var stats = StressStats()
+    /// A queued event's open, ms since the epoch (nil: the event sells directly).
+    private let opensAt: Int?
+    /// Seconds from the start of the run to the open.
+    private var openOffset = 0.0
+    /// Waitlisted buyers still watching for an offer, and until when (run seconds).
+    private var watchers = 0
+    private var watchUntil: Double?
+    private var sellThroughTimer: LoopTimer?
+    private var done = false
 
-    public init(loop: EventLoop, options: StressOptions, onProgress: @escaping (String) -> Void, onFinish: @escaping (StressReport) -> Void) {
+    public init(loop: EventLoop, options: StressOptions, opensAt: Int? = nil, onProgress: @escaping (String) -> Void,
+                onFinish: @escaping (StressReport) -> Void) {
         self.loop = loop
+        self.opensAt = opensAt
         self.options = options
         self.random = SeededRandom(seed: options.seed)
         self.tokens = BuyerTokens(secret: options.tokenSecret)
@@ -51,6 +63,8 @@ public final class StressRun {
 
     public func start() {
         startedAt = .now
+        if let opensAt { openOffset = Double(opensAt) / 1000 - Date().timeIntervalSince1970 }
+        sellThroughTimer = loop.scheduleRepeating(every: .milliseconds(200)) { [self] in watchSellThrough() }
         for index in 0..<options.connections {
             connections.append(HTTPClientConnection(loop: loop, host: options.host, port: options.port))
             idle.append(index)
@@ -71,17 +85,130 @@ public final class StressRun {
         (ContinuousClock.now - startedAt).secondsValue
     }
 
+    /// Seconds since the queue opened (since the start for a direct sale).
+    var sinceOpen: Double { elapsedSeconds - openOffset }
+
+    /// Sell-through: the first moment the event had no seat available (every seat held or sold once).
+    private func watchSellThrough() {
+        guard stats.sellThrough == nil else { sellThroughTimer?.cancel(); return }
+        enqueue(PendingRequest(endpoint: .watch, method: "GET", path: "/v1/events/\(options.eventId)", headers: [], body: nil) { [self] response in
+            if response.status == 200, stats.sellThrough == nil, Self.contains(#""available":0,"#, in: response.body) {
+                stats.sellThrough = sinceOpen
+            }
+        })
+    }
+
     // MARK: buyers
 
     private func arrive() {
         arrived += 1
         let buyer = Buyer(number: arrived, options: options, random: &random, sections: sections.count)
+        if opensAt != nil { return joinQueue(buyer) }
+        shop(buyer, arriving: true)
+    }
+
+    private func shop(_ buyer: Buyer, arriving: Bool = false) {
         if buyer.looks {
-            look(buyer, arriving: true)
+            look(buyer, arriving: arriving)
         } else {
-            hold(buyer, arriving: true)
+            hold(buyer, arriving: arriving)
         }
     }
+
+    // MARK: the queue
+
+    private func joinQueue(_ buyer: Buyer) {
+        enqueue(PendingRequest(endpoint: .join, method: "POST", path: "/v1/events/\(options.eventId)/queue", headers: headers(buyer), body: nil) { [self] response in
+            queueAnswer(buyer, response)
+        }, followUp: false)
+    }
+
+    private func pollQueue(_ buyer: Buyer) {
+        guard let token = buyer.queueToken else { return finish(buyer, .failed) }
+        enqueue(PendingRequest(endpoint: .queue, method: "GET", path: "/v1/events/\(options.eventId)/queue/me", headers: [("Queue-Token", token)], body: nil) { [self] response in
+            queueAnswer(buyer, response)
+        })
+    }
+
+    /// What a buyer does with a place in the queue (a join's or a poll's answer).
+    private func queueAnswer(_ buyer: Buyer, _ response: ClientResponse) {
+        guard response.status == 200 || response.status == 201 else {
+            if response.status == 409, Self.contains("sold_out", in: response.body) { return soldOut(buyer) }
+            return finish(buyer, .failed)
+        }
+        if let token = Self.field("queueToken", in: response.body) { buyer.queueToken = token }
+        switch Self.field("status", in: response.body) {
+        case "admitted"?:
+            buyer.admission = Self.field("admissionToken", in: response.body)
+            if stats.firstAdmission == nil { stats.firstAdmission = sinceOpen }
+            shop(buyer)
+        case "sold_out"?:
+            soldOut(buyer)
+        case "expired"?:
+            finish(buyer, .admissionExpired)
+        case "waiting"?, "prequeue"?:
+            // Nothing available now, though holds may still come back: a buyer of the waitlist share settles for the waitlist.
+            if buyer.waitlists, Self.contains(#""available":0"#, in: response.body), Self.contains(#""status":"waiting""#, in: response.body) {
+                return joinWaitlist(buyer)
+            }
+            let wait = Double(response.retryAfter ?? 1)
+            loop.schedule(after: .milliseconds(Int(wait * 1000))) { [self] in pollQueue(buyer) }
+        default:
+            finish(buyer, .failed)
+        }
+    }
+
+    private func soldOut(_ buyer: Buyer) {
+        if stats.firstSoldOut == nil { stats.firstSoldOut = sinceOpen }
+        if buyer.waitlists { return joinWaitlist(buyer) }
+        finish(buyer, .soldOut)
+    }
+
+    // MARK: the waitlist
+
+    private func joinWaitlist(_ buyer: Buyer) {
+        let body = Array("{\"quantity\":\(buyer.quantity)}".utf8)
+        enqueue(PendingRequest(endpoint: .waitlist, method: "POST", path: "/v1/events/\(options.eventId)/waitlist", headers: headers(buyer), body: body) { [self] response in
+            switch response.status {
+            case 200, 201:
+                stats.waitlistJoined += 1
+                finish(buyer, .waitlisted) // the final answer; offers may follow
+                watchers += 1
+                watchOffer(buyer)
+            case 409 where Self.contains("waitlist_not_open", in: response.body):
+                // Seats came back meanwhile: back to the queue (or the hold endpoint).
+                if buyer.queueToken != nil { pollQueue(buyer) } else { shop(buyer) }
+            default:
+                finish(buyer, .failed)
+            }
+        })
+    }
+
+    private func watchOffer(_ buyer: Buyer) {
+        loop.schedule(after: .seconds(2)) { [self] in
+            if let until = watchUntil, elapsedSeconds > until { return stopWatching() }
+            enqueue(PendingRequest(endpoint: .offer, method: "GET", path: "/v1/events/\(options.eventId)/waitlist/me", headers: headers(buyer), body: nil) { [self] response in
+                guard response.status == 200 else { return stopWatching() }
+                switch Self.field("status", in: response.body) {
+                case "offered"?:
+                    stats.offersSeen += 1
+                    buyer.bookingId = Self.field("bookingId", in: response.body)
+                    buyer.heldAt = .now
+                    buyer.offered = true
+                    if buyer.abandons { stats.offersLeft += 1; return stopWatching() }
+                    pay(buyer)
+                case "waiting"?: watchOffer(buyer)
+                default: stopWatching()
+                }
+            })
+        }
+    }
+
+    private func stopWatching() {
+        watchers -= 1
+        finishIfDone()
+    }
+
 
     private func token(_ buyer: Buyer) -> String {
         if let token = buyer.token { return token }
@@ -110,7 +237,9 @@ public final class StressRun {
         } else {
             body = "{\"quantity\":\(buyer.quantity),\"section\":\"\(sections[buyer.section].id)\"}"
         }
-        enqueue(PendingRequest(endpoint: .hold, method: "POST", path: "/v1/events/\(options.eventId)/bookings", headers: headers(buyer), body: Array(body.utf8)) { [self] response in
+        var headers = headers(buyer)
+        if let admission = buyer.admission { headers.append(("Admission", admission)) }
+        enqueue(PendingRequest(endpoint: .hold, method: "POST", path: "/v1/events/\(options.eventId)/bookings", headers: headers, body: Array(body.utf8)) { [self] response in
             switch response.status {
             case 201:
                 guard let id = Self.field("id", in: response.body) else { return finish(buyer, .failed) }
@@ -119,15 +248,19 @@ public final class StressRun {
                 if buyer.abandons { return finish(buyer, .abandoned) }
                 pay(buyer)
             case 409:
-                if Self.contains("sold_out", in: response.body), stats.firstSoldOut == nil { stats.firstSoldOut = elapsedSeconds }
+                if Self.contains("sold_out", in: response.body), stats.firstSoldOut == nil { stats.firstSoldOut = sinceOpen }
                 // Told that the whole event has nothing now (not one section or these seats): a buyer stops trying.
-                guard buyer.attemptsLeft > 0, !Self.contains(#""available":0"#, in: response.body) else { return finish(buyer, .noSeats) }
+                let nothingLeft = Self.contains(#""available":0"#, in: response.body)
+                if nothingLeft, buyer.waitlists { return joinWaitlist(buyer) }
+                guard buyer.attemptsLeft > 0, !nothingLeft else { return finish(buyer, .noSeats) }
                 buyer.attemptsLeft -= 1
                 buyer.section = Int(random.next() % UInt64(sections.count)) // somewhere else
                 buyer.seen.removeAll()
                 hold(buyer)
             case 422:
                 finish(buyer, .noSeats)
+            case 403 where Self.contains("admission", in: response.body):
+                finish(buyer, .admissionExpired)
             default:
                 finish(buyer, .failed)
             }
@@ -151,6 +284,7 @@ public final class StressRun {
         enqueue(PendingRequest(endpoint: .pay, method: "POST", path: "/v1/events/\(options.eventId)/bookings/\(id)/payment", headers: headers(buyer), body: body) { [self] response in
             switch response.status {
             case 202: schedulePoll(buyer)
+            case 409 where buyer.offered: stats.offersLeft += 1; stopWatching()
             case 409: finish(buyer, .expired)
             default: finish(buyer, .failed)
             }
@@ -168,10 +302,15 @@ public final class StressRun {
             switch status {
             case "confirmed":
                 if let heldAt = buyer.heldAt { stats.record(bookingTime: ContinuousClock.now - heldAt) }
-                stats.lastConfirmation = elapsedSeconds
+                stats.lastConfirmation = sinceOpen
+                if buyer.offered { stats.offersTaken += 1; return stopWatching() }
                 finish(buyer, .confirmed)
-            case "cancelled": finish(buyer, .declined)
-            case "expired", "refunded", "released": finish(buyer, .expired)
+            case "cancelled":
+                if buyer.offered { return stopWatching() }
+                finish(buyer, .declined)
+            case "expired", "refunded", "released":
+                if buyer.offered { stats.offersLeft += 1; return stopWatching() }
+                finish(buyer, .expired)
             default:
                 let waited = buyer.heldAt.map { ContinuousClock.now - $0 } ?? .zero
                 if waited > .seconds(options.holdSeconds + 60) { return finish(buyer, .failed) } // nobody is confirming
@@ -184,10 +323,24 @@ public final class StressRun {
         stats.outcomes[outcome, default: 0] += 1
         stats.finished += 1
         if stats.finished == options.buyers {
-            progressTimer?.cancel()
-            stats.wallSeconds = elapsedSeconds
-            onFinish(StressReport(options: options, stats: stats))
+            stats.allAnswered = sinceOpen
+            watchUntil = elapsedSeconds + options.watchOrDefault
         }
+        finishIfDone()
+    }
+
+    /// Done when every buyer has a final answer and no waitlisted buyer watches any more (or the watch is over).
+    private func finishIfDone() {
+        guard !done, stats.finished == options.buyers else { return }
+        guard watchers <= 0 || elapsedSeconds > (watchUntil ?? 0) else {
+            if watchers > 0 { loop.schedule(after: .seconds(1)) { [self] in finishIfDone() } }
+            return
+        }
+        done = true
+        progressTimer?.cancel()
+        sellThroughTimer?.cancel()
+        stats.wallSeconds = elapsedSeconds
+        onFinish(StressReport(options: options, stats: stats))
     }
 
     // MARK: the request queue
@@ -282,9 +435,9 @@ public final class StressRun {
 
     private func progressLine() -> String {
         let rate = Double(stats.requests) / max(elapsedSeconds, 0.001)
-        return String(format: "%6.1fs  buyers %d/%d  requests %d (%.0f/s)  confirmed %d  errors %d",
+        return String(format: "%6.1fs  buyers %d/%d  requests %d (%.0f/s)  confirmed %d  waitlisted %d  offers %d  errors %d",
                       elapsedSeconds, stats.finished, options.buyers, stats.requests, rate,
-                      stats.outcomes[.confirmed] ?? 0, stats.errors)
+                      stats.outcomes[.confirmed] ?? 0, stats.outcomes[.waitlisted] ?? 0, stats.offersSeen, stats.errors)
     }
 }
 
@@ -302,6 +455,7 @@ private final class Buyer {
     let explicit: Bool
     let looks: Bool
     let abandons: Bool
+    let waitlists: Bool
     let quantity: Int
     let paymentToken: String
     var section: Int
@@ -310,6 +464,10 @@ private final class Buyer {
     var seen: [String] = []
     var bookingId: String?
     var heldAt: ContinuousClock.Instant?
+    var queueToken: String?
+    var admission: String?
+    /// The booking is a waitlist offer.
+    var offered = false
 
     init(number: Int, options: StressOptions, random: inout SeededRandom, sections: Int) {
         func chance(_ share: Double) -> Bool { Double(random.next() % 1_000_000) / 1_000_000 < share }
@@ -317,6 +475,7 @@ private final class Buyer {
         explicit = chance(options.explicitShare)
         looks = explicit && chance(options.lookShare)
         abandons = chance(options.abandonShare)
+        waitlists = chance(options.waitlistShare)
         quantity = Int(random.next() % UInt64(max(1, options.maxSeatsPerBuyer))) + 1
         section = Int(random.next() % UInt64(sections))
         attemptsLeft = options.retries

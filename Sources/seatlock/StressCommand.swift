@@ -23,6 +23,12 @@ struct StressCommand: ParsableCommand {
     @Option(help: "Seconds over which buyers arrive (0: all at once).") var ramp = 0.0
     @Option(name: .customLong("hold-seconds"), help: "Hold TTL of a created event.") var holdSeconds = 60
     @Option(help: "Seed: the same seed makes the same buyers.") var seed: UInt64 = 1
+    @Flag(help: "Rush the hold endpoint directly: a created event has no queue (default: through the on-sale queue).") var direct = false
+    @Option(help: "Seconds from creating the event to the queue's open (default: about 12,500 joins a second, at least 3).") var prequeue: Double?
+    @Option(name: .customLong("admission-seconds"), help: "How long an admitted buyer may take to hold (queued events).") var admissionSeconds = 60
+    @Option(help: "Share of the buyers told sold out who join the waitlist.") var waitlist = 0.2
+    @Option(name: .customLong("waitlist-watch"), help: "Seconds the waitlisted watch for offers after every buyer had an answer (default hold-seconds + 15).")
+    var waitlistWatch: Double?
     @Flag(help: "Print the report as JSON.") var json = false
     @Flag(name: .customLong("no-audit"), help: "Skip the audit at the end.") var noAudit = false
 
@@ -42,10 +48,16 @@ struct StressCommand: ParsableCommand {
         options.rampSeconds = ramp
         options.holdSeconds = holdSeconds
         options.seed = seed
+        options.queued = !direct
+        options.prequeueSeconds = prequeue
+        options.admissionSeconds = admissionSeconds
+        options.waitlistShare = waitlist
+        options.waitlistWatchSeconds = waitlistWatch
         guard let mix = StressOptions.parseMix(payMix) else { throw ValidationError("--pay-mix looks like tok_visa=0.8,tok_flaky=0.2") }
         options.paymentMix = mix
         guard Identifier.isValid(event), (1...50_000_000).contains(buyers), (1...250_000).contains(seats), (1...10_000).contains(connections),
-              (0...1).contains(pick), (0...1).contains(look), (0...1).contains(abandon), retries >= 0, ramp >= 0 else {
+              (0...1).contains(pick), (0...1).contains(look), (0...1).contains(abandon), retries >= 0, ramp >= 0,
+              (0...1).contains(waitlist), (prequeue ?? 0) >= 0, (10...86_400).contains(admissionSeconds), (waitlistWatch ?? 0) >= 0 else {
             throw ValidationError("check the ranges: buyers 1-50M, seats 1-250k, connections 1-10k, shares 0-1")
         }
         guard let secret = env["SEATLOCK_TOKEN_SECRET"].nonEmpty, let admin = env["SEATLOCK_ADMIN_TOKEN"].nonEmpty else {

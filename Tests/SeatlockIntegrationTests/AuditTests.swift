@@ -39,12 +39,27 @@ private func failed(_ report: AuditReport) -> [String] {
     report.checks.filter { !$0.passed }.map(\.name)
 }
 
+/// A fresh event whose log goes on with `entries` as written by hand (as
+/// log_event in lua/includes/common.lua writes them), and one named check
+/// of its audit. The entries name bookings Redis does not have, so only
+/// checks that read the log's entries alone are meaningful here.
+private func auditOfCraftedLog(_ name: String, queued: Bool, _ entries: [(String, [String: String])]) throws -> AuditCheck {
+    let h = try ScriptHarness(maxSeats: 4)
+    if queued { try h.client.call("HSET", h.keys.event, "queue", "1767225600000 0 300") }
+    for (type, fields) in entries {
+        try h.client.checked(["XADD", h.keys.log, "*", "type", type, "eventId", h.event, "at", "0"] + fields.flatMap { [$0.key, $0.value] })
+    }
+    let report = try audit(h)
+    return try #require(report.checks.first(where: { $0.name == name }))
+}
+
 @Suite struct AuditTests {
     @Test func aCleanSalePassesEveryCheck() throws {
         let (h, _, _) = try smallSale()
         let report = try audit(h)
         #expect(report.passed, "\(report.text)")
-        #expect(report.checks.count == 9)
+        #expect(report.checks.count == 11)
+        #expect(report.checks.contains(where: { $0.name.hasPrefix("queued sale") && $0.detail == "the event sells directly" }))
         #expect(report.json.contains("\"passed\":true"))
     }
 
@@ -102,6 +117,52 @@ private func failed(_ report: AuditReport) -> [String] {
         let (h, held, _) = try smallSale()
         try h.client.call("HSET", h.keys.booking(held), "status", "payment_pending") // changed without its log entry
         #expect(failed(try audit(h)) == ["the log replays to the same state"])
+    }
+
+    @Test func aQueuedHoldBeforeTheQueueReachedItIsCaught() throws {
+        let name = "queued sale: every booking has an admission, admitted in position order"
+        let early = try auditOfCraftedLog(name, queued: true, [
+            ("queue.advanced", ["servingPosition": "4", "joined": "9", "admitted": "4"]),
+            ("booking.initiated", ["bookingId": "bq1", "userId": "u5", "seats": "A-1-1", "amountCents": "1000", "position": "5"]),
+            ("queue.advanced", ["servingPosition": "6", "joined": "9", "admitted": "2"]),
+        ])
+        #expect(!early.passed && early.violations.count == 1, "\(early)")
+        let admitted = try auditOfCraftedLog(name, queued: true, [
+            ("queue.advanced", ["servingPosition": "5", "joined": "9", "admitted": "5"]),
+            ("booking.initiated", ["bookingId": "bq1", "userId": "u5", "seats": "A-1-1", "amountCents": "1000", "position": "5"]),
+            ("booking.initiated", ["bookingId": "w1", "userId": "u9", "seats": "A-1-2", "amountCents": "1000", "waitlist": "1"]),
+        ])
+        #expect(admitted.passed, "\(admitted)")
+        #expect(admitted.detail == "1 bookings through the queue, 1 waitlist offers, highest serving position 5")
+        let direct = try auditOfCraftedLog(name, queued: false, [
+            ("booking.initiated", ["bookingId": "b1", "userId": "u1", "seats": "A-1-1", "amountCents": "1000"]),
+        ])
+        #expect(direct.passed && direct.detail == "the event sells directly", "\(direct)")
+    }
+
+    @Test func returnedSeatsThatPassTheWaitlistOverAreCaught() throws {
+        let name = "returned seats went to the waitlist first"
+        let held: [(String, [String: String])] = [
+            ("booking.initiated", ["bookingId": "b1", "userId": "u1", "seats": "A-1-1,A-1-2", "amountCents": "2000"]),
+            ("waitlist.joined", ["userId": "u2", "position": "1", "quantity": "2", "section": ""]),
+            ("waitlist.joined", ["userId": "u3", "position": "2", "quantity": "2", "section": "A"]),
+            ("booking.released", ["bookingId": "b1", "userId": "u1", "seats": "A-1-1,A-1-2", "actor": "buyer"]),
+            ("seat.released", ["bookingId": "b1", "seats": "A-1-1,A-1-2", "reason": "released", "actor": "buyer"]),
+        ]
+        func offer(_ user: String, _ position: String) -> [(String, [String: String])] {
+            [("booking.initiated", ["bookingId": "w" + position, "userId": user, "seats": "A-1-1,A-1-2", "amountCents": "2000", "waitlist": position]),
+             ("seat.reserved", ["bookingId": "w" + position, "userId": user, "seats": "A-1-1,A-1-2", "expiresAt": "0"]),
+             ("waitlist.offered", ["bookingId": "w" + position, "userId": user, "seats": "A-1-1,A-1-2", "position": position, "quantity": "2"])]
+        }
+        let inOrder = try auditOfCraftedLog(name, queued: false, held + offer("u2", "1"))
+        #expect(inOrder.passed, "\(inOrder)")
+        #expect(inOrder.detail.hasPrefix("1 returns, 1 offers made, 0 offers expired, 1 entries still waiting"), "\(inOrder)")
+        let outOfOrder = try auditOfCraftedLog(name, queued: false, held + offer("u3", "2"))
+        #expect(!outOfOrder.passed && outOfOrder.violations.count == 1, "\(outOfOrder)")
+        let soldAround = try auditOfCraftedLog(name, queued: false, held + [
+            ("booking.initiated", ["bookingId": "b2", "userId": "u4", "seats": "A-1-2", "amountCents": "1000"]),
+        ])
+        #expect(!soldAround.passed && soldAround.violations.count == 1, "\(soldAround)")
     }
 
     @Test func missingEventsAreAnError() throws {
