@@ -26,7 +26,7 @@ if (s.paused or '0') ~= paused then
   redis.call('HSET', q.queue, 'paused', paused, 'lastTick', now)
   s.paused = paused
   log_event(q.log, paused == '1' and 'queue.paused' or 'queue.resumed', event_id_of(q.queue), now,
-    {'servingPosition', s.serving or 0, 'actor', ARGV[2]})
+    {'servingPosition', s.serving or 0, 'joined', s.joined or 0, 'actor', ARGV[2]})
 end
 local reply = {200, 'state'}
 for _, v in ipairs(queue_state(s, inv)) do reply[#reply + 1] = v end

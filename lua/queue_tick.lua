@@ -39,14 +39,15 @@ if s.status == 'prequeue' then s.prequeued = tostring(redis.call('ZCARD', q.pre)
 local event_id = event_id_of(q.queue)
 
 if s.status == 'open' and inv.exhausted then
-  s.status = 'sold_out'
+  s.status, s.soldOutAt = 'sold_out', tostring(now)
   redis.call('HSET', q.queue, 'status', 'sold_out', 'soldOutAt', now)
   log_event(q.log, 'queue.sold_out', event_id, now, {'servingPosition', s.serving or 0, 'joined', s.joined or 0,
     'held', inv.held, 'waitlistSeats', inv.wanted})
 elseif s.status == 'sold_out' and inv.available > 0 then
   s.status = 'open'
   redis.call('HSET', q.queue, 'status', 'open')
-  log_event(q.log, 'queue.resumed', event_id, now, {'reason', 'seats_back', 'available', inv.available})
+  log_event(q.log, 'queue.resumed', event_id, now, {'reason', 'seats_back', 'available', inv.available,
+    'servingPosition', s.serving or 0, 'joined', s.joined or 0})
 end
 
 local last = tonumber(s.lastTick or now)

@@ -8,10 +8,11 @@ ARGV[1] user id
 ARGV[2] quantity (1..50, validated)
 ARGV[3] section id, or '' for any section
 
-Returns {status, body}: 201 entry JSON (new), 200 (already on it: the same
-entry, whatever its state); 404 event_not_found; 409 sales_closed;
-409 waitlist_not_open (seats are on sale: buy them); 422 limit_exceeded
-(quantity above maxSeatsPerUser); 400 unknown_section.
+Returns {status, body}: 201 entry JSON (new, or again after the last entry
+was left or its offer let go), 200 (already on it: the same entry);
+404 event_not_found / section_not_found; 409 sales_closed; 409
+waitlist_not_open (seats are on sale: buy them); 422 limit_exceeded
+(quantity above maxSeatsPerUser).
 ]]
 --@include common
 --@include waitlist_entry
@@ -20,7 +21,8 @@ local user_id, quantity, section = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local e = redis.call('HMGET', KEYS[1], 'status', 'capacity', 'held', 'sold', 'maxSeatsPerUser', 'sections')
 if not e[1] then return {404, error_body('event_not_found', 'no such event')} end
 local existing = read_hash(KEYS[3])
-if existing then return {200, entry_json(existing)} end
+-- One entry per buyer: joining again returns it, unless it ended (left, or an offer let go): then a new place at the end.
+if existing and existing.status ~= 'left' and existing.status ~= 'expired' then return {200, entry_json(existing)} end
 if e[1] ~= 'open' then return {409, error_body('sales_closed', 'sales are closed for this event')} end
 local available = tonumber(e[2]) - tonumber(e[3] or 0) - tonumber(e[4] or 0)
 if available > 0 then
@@ -30,10 +32,11 @@ if quantity > tonumber(e[5]) then
   return {422, error_body('limit_exceeded', 'at most ' .. e[5] .. ' seats per buyer for this event')}
 end
 if section ~= '' and not string.find(',' .. e[6], ',' .. section .. ':', 1, true) then
-  return {400, error_body('unknown_section', 'this event has no section ' .. section)}
+  return {404, error_body('section_not_found', 'this event has no section ' .. section)}
 end
 local now = now_ms()
 local position = redis.call('HINCRBY', KEYS[1], 'waitlistJoined', 1)
+redis.call('DEL', KEYS[3])
 redis.call('HSET', KEYS[3], 'id', 'wl' .. position, 'userId', user_id, 'status', 'waiting', 'position', position,
   'quantity', quantity, 'section', section, 'joinedAt', now)
 redis.call('ZADD', KEYS[2], position, user_id)

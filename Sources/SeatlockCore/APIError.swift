@@ -36,6 +36,10 @@ public struct APIError: Error, Sendable, Equatable {
 public enum JSONText {
     /// A JSON string literal for `text`, quotes included.
     public static func quote(_ text: String) -> String {
+        // Most text (ids, tokens, times) needs no escape: one pass over the bytes, one copy.
+        if text.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7f && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) {
+            return "\"" + text + "\""
+        }
         var out = "\""
         out.reserveCapacity(text.utf8.count + 2)
         for scalar in text.unicodeScalars {

@@ -37,12 +37,14 @@ public struct Admission: Equatable, Sendable {
 }
 
 public struct QueueTokens: Sendable {
-    private let box: KeyBox
+    private let keyed: KeyedHMAC
     /// Longer tokens are refused before any parsing.
     public static let maxLength = 256
+    /// Draws are 52-bit: exact in a Redis sorted-set score (a double).
+    public static let drawRange: UInt64 = 1 << 52
 
     public init(secret: String) {
-        box = KeyBox(SymmetricKey(data: Data(secret.utf8)))
+        keyed = KeyedHMAC(HMAC<SHA256>(key: SymmetricKey(data: Data(secret.utf8))))
     }
 
     public func queueToken(_ ticket: QueueTicket) -> String {
@@ -51,6 +53,14 @@ public struct QueueTokens: Sendable {
 
     public func admissionToken(_ admission: Admission) -> String {
         sign("a1.\(admission.eventId).\(admission.userId).\(admission.position).\(admission.expiresAt)")
+    }
+
+    /// The buyer's place in the prequeue's shuffle (0 ..< 2^52): random to
+    /// anyone without the secret, and the same at every join, so a poll can
+    /// recompute it (the order is fixed by the draws at the open).
+    public func draw(eventId: String, userId: String) -> UInt64 {
+        let mac = keyed.mac(Array("d1.\(eventId).\(userId)".utf8))
+        return mac.prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) } % Self.drawRange
     }
 
     /// The ticket a genuine queue token carries, or nil.
@@ -67,18 +77,18 @@ public struct QueueTokens: Sendable {
     }
 
     private func sign(_ payload: String) -> String {
-        let mac = HMAC<SHA256>.authenticationCode(for: Data(payload.utf8), using: box.key)
-        return payload + "." + Base64URL.encode(Array(mac))
+        payload + "." + Base64URL.encode(keyed.mac(Array(payload.utf8)))
     }
 
     /// The payload's fields after the tag, once the signature verified and every id is valid.
     private func verified(_ token: String, tag: String, fields: Int) -> [String]? {
-        guard token.utf8.count <= Self.maxLength else { return nil }
-        let parts = token.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
-        guard parts.count == fields + 2, parts[0] == tag, let mac = Base64URL.decode(Substring(parts[fields + 1])), mac.count == 32 else { return nil }
-        let payload = parts[0...fields].joined(separator: ".")
-        guard HMAC<SHA256>.isValidAuthenticationCode(mac, authenticating: Data(payload.utf8), using: box.key) else { return nil }
-        let values = Array(parts[1...fields])
+        let bytes = Array(token.utf8)
+        guard bytes.count <= Self.maxLength, let dot = bytes.lastIndex(of: UInt8(ascii: ".")),
+              let mac = Base64URL.decode(Substring(decoding: bytes[(dot + 1)...], as: UTF8.self)), mac.count == 32,
+              constantTimeEquals(keyed.mac(Array(bytes[..<dot])), mac) else { return nil }
+        let parts = bytes[..<dot].split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
+        guard parts.count == fields + 1, parts[0].elementsEqual(tag.utf8) else { return nil }
+        let values = parts.dropFirst().map { String(decoding: $0, as: UTF8.self) }
         guard EventKeys.isValidEventId(values[0]), Identifier.isValid(values[1]) else { return nil }
         return values
     }
@@ -88,4 +98,23 @@ public struct QueueTokens: Sendable {
         guard (1...15).contains(text.utf8.count), text.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }) else { return nil }
         return Int(text)
     }
+}
+
+/// An HMAC already keyed: each MAC copies it (a value) instead of setting
+/// the key up again (perf showed the key setup at a third of a token check).
+final class KeyedHMAC: @unchecked Sendable {
+    private let keyed: HMAC<SHA256>
+    init(_ keyed: HMAC<SHA256>) { self.keyed = keyed }
+
+    func mac(_ bytes: [UInt8]) -> [UInt8] {
+        var hmac = keyed
+        hmac.update(data: bytes)
+        return Array(hmac.finalize())
+    }
+}
+
+/// Compares MACs without leaking where they differ through timing.
+func constantTimeEquals(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+    guard a.count == b.count else { return false }
+    return zip(a, b).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
 }

@@ -14,9 +14,11 @@ public struct QueueState: Equatable, Sendable {
     public var available, held, sold: Int
     /// ms since the epoch of the last advance (0: none yet).
     public var lastAdvancedAt: Int
+    /// ms since the epoch when the queue last said sold out (0: never).
+    public var soldOutAt: Int
 
     public init(status: String, joined: Int, serving: Int, prequeued: Int, admitPerSecond: Int, admissionSeconds: Int,
-                opensAt: Int, available: Int, held: Int, sold: Int, lastAdvancedAt: Int) {
+                opensAt: Int, available: Int, held: Int, sold: Int, lastAdvancedAt: Int, soldOutAt: Int = 0) {
         self.status = status
         self.joined = joined
         self.serving = serving
@@ -28,6 +30,7 @@ public struct QueueState: Equatable, Sendable {
         self.held = held
         self.sold = sold
         self.lastAdvancedAt = lastAdvancedAt
+        self.soldOutAt = soldOutAt
     }
 
     /// Buyers with a position the queue has not reached (the prequeue before the open).
@@ -42,15 +45,26 @@ public struct QueueAnswer: Equatable, Sendable {
 }
 
 public enum QueueView {
-    /// Polls are spread out: a buyer far back asks rarely, one near the front often.
-    public static let maxRetryAfter = 20
+    /// Polls are spread out: a buyer far back asks rarely, one near the front
+    /// often, each about when their turn should come (a poll that comes late
+    /// leaves an admission unused, one that comes early is wasted work).
+    public static let maxRetryAfter = 30
+    /// The pace assumed for automatic admission before any was observed, positions per second.
+    public static let assumedPace = 1_000.0
 
     /// `GET /v1/events/{e}/queue`.
     public static func summary(_ state: QueueState, observedRate: Double) -> String {
         "{\"status\":\"\(state.status)\",\"waiting\":\(state.waiting),\"admitted\":\(state.serving),"
             + "\"servingPosition\":\(state.serving),\"admitPerSecond\":\(rate(state, observedRate: observedRate)),"
             + "\"automatic\":\(state.admitPerSecond == 0),\"available\":\(max(0, state.available)),"
-            + "\"opensAt\":\(JSONText.quote(ISOTime.string(milliseconds: state.opensAt)))}"
+            + "\"opensAt\":\(JSONText.quote(ISOTime.string(milliseconds: state.opensAt)))"
+            + ",\"soldOutAt\":\(state.soldOutAt > 0 ? JSONText.quote(ISOTime.string(milliseconds: state.soldOutAt)) : "null")}"
+    }
+
+    /// Positions per second to plan polls with: the configured rate, the observed pace, or an assumed one.
+    static func pace(_ state: QueueState, observedRate: Double) -> Double {
+        if state.admitPerSecond > 0 { return Double(state.admitPerSecond) }
+        return observedRate >= 1 ? observedRate : assumedPace
     }
 
     /// The configured rate, or (automatic) the pace observed lately, whole positions per second.
@@ -59,9 +73,12 @@ public enum QueueView {
     }
 
     /// The buyer's place. `admittedAt` is when the queue reached their position (ms), if it has.
-    /// `queueToken` and `admissionToken` mint the tokens the answer carries.
+    /// `draw` is a prequeue buyer's place in the shuffle (QueueTokens.draw), which spreads their
+    /// first polls after the open in roughly the drawn order. `queueToken` is the token to hand
+    /// back, `admissionToken` mints the admission.
     public static func place(_ state: QueueState, ticket: QueueTicket, admittedAt: Int?, now: Int, observedRate: Double,
-                             created: Bool, queueToken: String, admissionToken: (Admission) -> String) -> QueueAnswer {
+                             created: Bool, queueToken: String, draw: UInt64 = 0,
+                             admissionToken: (Admission) -> String) -> QueueAnswer {
         let ok = created ? 201 : 200
         let token = ",\"queueToken\":\(JSONText.quote(queueToken))"
         let spread = ticket.position % 3 // the same buyers do not all come back in the same second
@@ -70,9 +87,12 @@ public enum QueueView {
         }
         if ticket.position == 0 || state.status == "prequeue" {
             let untilOpen = max(0, (state.opensAt - now + 999) / 1000)
-            return QueueAnswer(status: ok, body: "{\"status\":\"prequeue\",\"position\":null,\"ahead\":null,\"estimatedWaitSeconds\":\(untilOpen)"
-                + ",\"opensAt\":\(JSONText.quote(ISOTime.string(milliseconds: state.opensAt)))\(token)}",
-                retryAfter: min(maxRetryAfter, max(1, untilOpen)) + ticket.userId.utf8.reduce(0) { ($0 + Int($1)) % 3 })
+            // The expected wait after the open of a buyer drawn this far back (draws are uniform).
+            let share = Double(draw) / Double(QueueTokens.drawRange)
+            let afterOpen = Int(share * min(Double(maxRetryAfter), Double(state.prequeued) / pace(state, observedRate: observedRate)))
+            let retry = untilOpen > maxRetryAfter ? maxRetryAfter : untilOpen + afterOpen + spread
+            return QueueAnswer(status: ok, body: "{\"status\":\"prequeue\",\"position\":null,\"ahead\":null,\"estimatedWaitSeconds\":\(untilOpen + afterOpen)"
+                + ",\"opensAt\":\(JSONText.quote(ISOTime.string(milliseconds: state.opensAt)))\(token)}", retryAfter: max(1, retry))
         }
         // servingPosition: the state this answer was made from (admitted exactly when position <= servingPosition).
         func head(_ status: String) -> String { "{\"status\":\"\(status)\",\"position\":\(ticket.position),\"servingPosition\":\(state.serving)" }
@@ -92,10 +112,10 @@ public enum QueueView {
                 + ",\"admissionExpiresAt\":\(JSONText.quote(ISOTime.string(milliseconds: deadline))),\"available\":\(max(0, state.available))}")
         }
         let ahead = ticket.position - state.serving - 1
-        let pace = Double(rate(state, observedRate: observedRate))
-        let moving = state.status == "open" && state.available > 0 && pace > 0
-        let wait = moving ? Int((Double(ahead + 1) / pace).rounded(.up)) : nil
-        let retry = wait.map { min(maxRetryAfter, max(1, $0 / 3)) + spread } ?? (5 + spread)
+        let moving = state.status == "open" && state.available > 0
+        let wait = moving ? Int((Double(ahead + 1) / pace(state, observedRate: observedRate)).rounded(.up)) : nil
+        // A little before the turn is due; while nothing moves, soon (seats may come back, or the sale sell out).
+        let retry = wait.map { min(maxRetryAfter, max(1, $0 * 4 / 5)) + spread } ?? (5 + spread)
         return QueueAnswer(status: ok, body: head("waiting") + ",\"ahead\":\(ahead),\"estimatedWaitSeconds\":\(wait.map(String.init) ?? "null")"
             + ",\"queue\":\"\(state.status)\",\"available\":\(max(0, state.available))\(token)}", retryAfter: retry)
     }

@@ -36,7 +36,7 @@ public struct StressOptions: Sendable {
     public var prequeueSeconds: Double?
     public var admissionSeconds = 60
     /// Share of the buyers told "sold out" (or "nothing available now" while waiting) who join the waitlist.
-    public var waitlistShare = 0.2
+    public var waitlistShare = 0.05
     /// How long after the last buyer's final answer the waitlisted keep watching for offers.
     public var waitlistWatchSeconds: Double?
     public var prequeueOrDefault: Double { prequeueSeconds ?? max(3, Double(buyers) / 12_500) }

@@ -184,8 +184,9 @@ public final class StressRun {
         })
     }
 
+    /// A waitlisted buyer looks for an offer every 10 s (an offer is held for the event's hold time, 30 s in the bench).
     private func watchOffer(_ buyer: Buyer) {
-        loop.schedule(after: .seconds(2)) { [self] in
+        loop.schedule(after: .seconds(10)) { [self] in
             if let until = watchUntil, elapsedSeconds > until { return stopWatching() }
             enqueue(PendingRequest(endpoint: .offer, method: "GET", path: "/v1/events/\(options.eventId)/waitlist/me", headers: headers(buyer), body: nil) { [self] response in
                 guard response.status == 200 else { return stopWatching() }

@@ -26,7 +26,7 @@ struct StressCommand: ParsableCommand {
     @Flag(help: "Rush the hold endpoint directly: a created event has no queue (default: through the on-sale queue).") var direct = false
     @Option(help: "Seconds from creating the event to the queue's open (default: about 12,500 joins a second, at least 3).") var prequeue: Double?
     @Option(name: .customLong("admission-seconds"), help: "How long an admitted buyer may take to hold (queued events).") var admissionSeconds = 60
-    @Option(help: "Share of the buyers told sold out who join the waitlist.") var waitlist = 0.2
+    @Option(help: "Share of the buyers told sold out who join the waitlist.") var waitlist = 0.05
     @Option(name: .customLong("waitlist-watch"), help: "Seconds the waitlisted watch for offers after every buyer had an answer (default hold-seconds + 15).")
     var waitlistWatch: Double?
     @Flag(help: "Print the report as JSON.") var json = false

@@ -21,7 +21,7 @@ local function open_if_due(q, s, now)
   local prequeued = redis.call('ZCARD', q.pre)
   redis.call('HSET', q.queue, 'status', 'open', 'prequeued', prequeued, 'joined', prequeued, 'lastTick', now, 'openedAt', now)
   s.status, s.prequeued, s.joined, s.lastTick = 'open', tostring(prequeued), tostring(prequeued), tostring(now)
-  log_event(q.log, 'queue.opened', event_id_of(q.queue), now, {'prequeued', prequeued})
+  log_event(q.log, 'queue.opened', event_id_of(q.queue), now, {'prequeued', prequeued, 'servingPosition', 0, 'joined', prequeued})
   return s
 end
 
@@ -51,12 +51,12 @@ end
 
 -- The state every reply carries, as a flat list (ScriptReplies.QueueState):
 -- status, joined, serving, prequeued, admitPerSecond, admissionSeconds,
--- opensAt, available, held, sold, lastAdvancedAt.
+-- opensAt, available, held, sold, lastAdvancedAt, soldOutAt (0: never).
 local function queue_state(s, inv)
   local status = s.status
   if status == 'open' and s.paused == '1' then status = 'paused' end
   if inv.sales ~= 'open' then status = 'closed' end
   return {status, tonumber(s.joined or 0), tonumber(s.serving or 0), tonumber(s.prequeued or 0),
           tonumber(s.admitPerSecond or 0), tonumber(s.admissionSeconds), tonumber(s.opensAt),
-          inv.available, inv.held, inv.sold, tonumber(s.lastAdvancedAt or 0)}
+          inv.available, inv.held, inv.sold, tonumber(s.lastAdvancedAt or 0), tonumber(s.soldOutAt or 0)}
 end

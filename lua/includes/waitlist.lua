@@ -6,6 +6,7 @@
 --                                      waitlist .. ':' .. U is buyer U's entry (hash)
 --   booking_prefix  sl:{E}:booking:    an offer is a new held booking (booking:ID)
 --   expiry_prefix   sl:{E}:expiry:     and its hold timer (expiry:ID)
+-- Offer bookings are 'w' + 19 hex digits of SHA1(event:n), n counted by offersMade.
 -- An entry: id userId status (waiting|offered|expired|left) position quantity
 -- section ('' = any) joinedAt [bookingId offerExpiresAt]; 'purchased' is read
 -- from the offer's booking (waitlist_get.lua). The event hash counts
@@ -43,7 +44,8 @@ end
 -- by that buyer would) and marks the entry offered.
 local function make_offer(k, user_id, entry_key, position, quantity, seats, hold_ms, now)
   local event_id = event_id_of(k.event)
-  local booking_id = 'w' .. redis.call('HINCRBY', k.event, 'offersMade', 1)
+  -- Unique across events (a payment provider's idempotency key is the booking id), readable, no random source needed.
+  local booking_id = 'w' .. string.sub(redis.sha1hex(event_id .. ':' .. redis.call('HINCRBY', k.event, 'offersMade', 1)), 1, 19)
   local deadline = now + hold_ms
   local prices = redis.call('HMGET', k.seats, unpack(seats))
   local total = 0

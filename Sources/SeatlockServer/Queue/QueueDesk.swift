@@ -60,7 +60,9 @@ final class QueueDesk {
     private let scripts: BookingScripts
     private let shoppingBound: Int
     private let maxAge: Duration
-    private let forgetAfter: Duration = .seconds(10)
+    /// Longer than any Retry-After a poll is given: a queue whose buyers all wait
+    /// must still be read (that read is what moves it on).
+    private let forgetAfter: Duration = .seconds(120)
     private let maxEvents: Int
     private var events: [String: Entry] = [:]
     private var timer: LoopTimer?

@@ -13,13 +13,12 @@ extension BookingHandlers {
         guard case let .buyer(userId) = try authenticate(request) else {
             throw APIError(status: 403, code: "forbidden", message: "the queue is joined with a buyer token")
         }
-        var generator = SystemRandomNumberGenerator()
-        joinQueue(eventId, userId: userId, draw: generator.next(), request, responder)
+        joinQueue(eventId, userId: userId, request, responder)
     }
 
     /// Also the way a prequeue ticket learns the position drawn for it at the open (joining again is idempotent).
-    private func joinQueue(_ eventId: String, userId: String, draw: UInt64, _ request: HTTPRequest, _ responder: HTTPResponder) {
-        queues.join(eventId, userId: userId, draw: draw) { [self] outcome in
+    private func joinQueue(_ eventId: String, userId: String, _ request: HTTPRequest, _ responder: HTTPResponder) {
+        queues.join(eventId, userId: userId, draw: queueTokens.draw(eventId: eventId, userId: userId)) { [self] outcome in
             switch outcome {
             case let .refused(result):
                 respond(responder, result, request: request)
@@ -31,7 +30,7 @@ extension BookingHandlers {
             case let .place(state, place):
                 queues.withQueue(eventId) { _ in } // follow it: this loop's polls will be answered from memory
                 let ticket = QueueTicket(eventId: eventId, userId: userId, position: place.position)
-                answer(self.place(state, ticket, created: place.status == 201), responder)
+                answer(self.place(state, ticket, token: queueTokens.queueToken(ticket), created: place.status == 201), responder)
             }
         }
     }
@@ -47,9 +46,9 @@ extension BookingHandlers {
             guard case let .queue(state) = reading else { return answerWithout(reading, responder) }
             if ticket.position == 0, state.status != "prequeue" {
                 // The prequeue was drawn at the open: one Redis call learns this buyer's position.
-                return joinQueue(eventId, userId: ticket.userId, draw: 0, request, responder)
+                return joinQueue(eventId, userId: ticket.userId, request, responder)
             }
-            answer(place(state, ticket, created: false), responder)
+            answer(place(state, ticket, token: token, created: false), responder) // the same ticket: the same token
         }
     }
 
@@ -106,10 +105,11 @@ extension BookingHandlers {
 
     // MARK: answers
 
-    private func place(_ state: QueueState, _ ticket: QueueTicket, created: Bool) -> QueueAnswer {
-        QueueView.place(state, ticket: ticket, admittedAt: queues.admittedAt(ticket.eventId, position: ticket.position),
-                        now: Int(Date().timeIntervalSince1970 * 1000), observedRate: queues.observedRate(ticket.eventId),
-                        created: created, queueToken: queueTokens.queueToken(ticket), admissionToken: queueTokens.admissionToken)
+    private func place(_ state: QueueState, _ ticket: QueueTicket, token: String, created: Bool) -> QueueAnswer {
+        let draw = ticket.position == 0 ? queueTokens.draw(eventId: ticket.eventId, userId: ticket.userId) : 0
+        return QueueView.place(state, ticket: ticket, admittedAt: queues.admittedAt(ticket.eventId, position: ticket.position),
+                               now: Int(Date().timeIntervalSince1970 * 1000), observedRate: queues.observedRate(ticket.eventId),
+                               created: created, queueToken: token, draw: draw, admissionToken: queueTokens.admissionToken)
     }
 
     private func answer(_ answer: QueueAnswer, _ responder: HTTPResponder) {

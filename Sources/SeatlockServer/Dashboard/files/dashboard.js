@@ -2,17 +2,19 @@
 "use strict";
 
 // Poll periods: counts are cheap and drive the history chart, so every second; the seat
-// map (compact: a byte a seat) and /metrics only every two seconds.
+// map (compact: a byte a seat) and /metrics only every two seconds. The queue summary
+// (answered from the server's memory) every second, and only for a queued event.
 const EVENT_POLL_MS = 1000;
 const STATS_POLL_MS = 1000;
 const SEATS_POLL_MS = 2000;
 const METRICS_POLL_MS = 2000;
+const QUEUE_POLL_MS = 1000;
 const FETCH_TIMEOUT_MS = 8000;
 const HISTORY_MS = 15 * 60 * 1000;
 const RATE_WINDOW_SECONDS = 300;
 const LATENCY_METRIC = "seatlock_http_request_duration_seconds";
 const HOLD_ROUTE = "create_booking";
-const SOURCES = ["event", "stats", "seats", "metrics"];
+const SOURCES = ["event", "stats", "seats", "metrics", "queue"];   // "queue" only shown for a queued event
 
 const eventId = (new URLSearchParams(location.search).get("event") || "").trim();
 const css = getComputedStyle(document.documentElement);
@@ -27,7 +29,12 @@ const state = {
   serverOffsetMs: 0,
   lastSuccess: 0,
   results: {},           // source -> "ok" | error message
-  drawn: { counts: false, rates: false, seatmap: false },
+  drawn: { counts: false, rates: false, seatmap: false, queue: false },
+  queued: false,         // the event has a `queue` object: it sells through its on-sale queue
+  queuePolling: false,
+  queueSettings: null,   // the event's `queue` object (opensAt, admitPerSecond, admissionSeconds)
+  queue: null,           // the latest GET /v1/events/{e}/queue reply
+  queueHistory: [],      // {t: ms, waiting, admitted}, oldest first
 };
 
 const el = id => document.getElementById(id);
@@ -160,6 +167,9 @@ function renderStatus() {
   }
   const errors = [];
   for (const source of SOURCES) {
+    const active = sourceActive(source);
+    el("status-" + source).hidden = !active;
+    if (!active) continue;
     const result = state.results[source];
     el("status-" + source).className = result === undefined ? "wait" : result === "ok" ? "ok" : "bad";
     if (result !== undefined && result !== "ok") errors.push(source + ": " + result);
@@ -169,10 +179,23 @@ function renderStatus() {
   el("status-error").title = text;
 }
 
+function sourceActive(source) {
+  return source !== "queue" || state.queued;
+}
+
+// data-ready="1" (scripts/dashboard-shot waits for it) once the charts and the seat map show
+// data, and for a queued event the queue panel too. Whether the event is queued is known
+// from the event reply, which the counts chart needs anyway (pollEvent notes it first),
+// so a direct event never waits for the queue.
 function markDrawn(part) {
   state.drawn[part] = true;
+  checkReady();
+}
+
+function checkReady() {
   const d = state.drawn;
-  if (d.counts && d.rates && d.seatmap && document.body.dataset.ready !== "1") document.body.dataset.ready = "1";
+  const queueDone = !state.queued || d.queue;
+  if (d.counts && d.rates && d.seatmap && queueDone && document.body.dataset.ready !== "1") document.body.dataset.ready = "1";
 }
 
 // ---------------------------------------------------------------- header
@@ -180,9 +203,11 @@ function markDrawn(part) {
 async function pollEvent() {
   const event = await fetchFrom(eventPath(""));
   state.event = event;
+  noteQueueSettings(event);   // before drawCountsChart: data-ready must know whether to wait for the queue
   recordHistory(event);
   renderHeader();
   drawCountsChart();
+  if (state.queued) renderQueue();
 }
 
 function recordHistory(event) {
@@ -342,22 +367,165 @@ function drawChartLegend(ctx, lines, x, y, formatValue) {
   }
 }
 
-function drawCountsChart() {
-  const history = state.history;
-  if (!history.length) return;
+// A history kept by the page ({t: ms, ...} oldest first, one point a poll) as lines over time;
+// keys = [[label, CSS colour name, field], ...]. Returns how much time the history covers.
+function drawHistoryChart(canvas, history, keys) {
   const xMax = history[history.length - 1].t;
   // At least a minute wide, so the first few polls do not stretch across the whole chart.
   const xMin = Math.min(history[0].t, xMax - 60 * 1000);
-  drawLineChart(el("counts-chart"), {
+  drawLineChart(canvas, {
     xs: history.map(p => p.t),
-    lines: [
-      { label: "sold", colour: colour("sold"), values: history.map(p => p.sold) },
-      { label: "held", colour: colour("held"), values: history.map(p => p.held) },
-      { label: "available", colour: colour("available"), values: history.map(p => p.available) },
-    ],
+    lines: keys.map(([label, name, field]) => ({ label, colour: colour(name), values: history.map(p => p[field]) })),
   }, { xMin, xMax, maxGap: 5000, formatX: clock });
-  el("counts-window").textContent = formatDuration(xMax - history[0].t) + " of history (max 15 min)";
+  return xMax - history[0].t;
+}
+
+function drawCountsChart() {
+  const history = state.history;
+  if (!history.length) return;
+  const span = drawHistoryChart(el("counts-chart"), history,
+    [["sold", "sold", "sold"], ["held", "held", "held"], ["available", "available", "available"]]);
+  el("counts-window").textContent = formatDuration(span) + " of history (max 15 min)";
   markDrawn("counts");
+}
+
+// ---------------------------------------------------------------- on-sale queue
+
+const QUEUE_STATUS_TEXT = { prequeue: "prequeue", open: "open", paused: "paused", sold_out: "sold out", closed: "closed" };
+
+// The event's `queue` object says it sells through an on-sale queue (a queue cannot be added or
+// removed later): only then is the panel shown and GET …/queue polled.
+function noteQueueSettings(event) {
+  const settings = event && event.queue && typeof event.queue === "object" ? event.queue : null;
+  state.queueSettings = settings;
+  const queued = settings !== null;
+  if (queued === state.queued) return;
+  state.queued = queued;
+  document.body.dataset.queue = queued ? "1" : "0";
+  el("queue-panel").hidden = !queued;
+  if (queued && !state.queuePolling) {
+    state.queuePolling = true;
+    startPolling("queue", QUEUE_POLL_MS, pollQueue);
+  }
+  renderStatus();
+  checkReady();
+}
+
+async function pollQueue() {
+  if (!state.queued) return;
+  const queue = await fetchFrom(eventPath("/queue"));
+  state.queue = queue && typeof queue === "object" ? queue : {};
+  recordQueueHistory(state.queue);
+  renderQueue();
+  drawQueueChart();
+  markDrawn("queue");
+}
+
+// The first of the values that is neither missing nor null.
+function pick(...values) {
+  return values.find(v => v !== undefined && v !== null);
+}
+
+// ISO 8601 (as the API sends), or a number of seconds or milliseconds since the epoch; NaN otherwise.
+function parseTime(value) {
+  if (typeof value === "number") return value < 1e11 ? value * 1000 : value;
+  if (typeof value === "string" && value) return Date.parse(value);
+  return NaN;
+}
+
+function servingPosition(queue) {
+  return num(pick(queue.servingPosition, queue.admitted));
+}
+
+function recordQueueHistory(queue) {
+  const now = Date.now();
+  state.queueHistory.push({ t: now, waiting: num(queue.waiting), admitted: servingPosition(queue) });
+  while (state.queueHistory.length && state.queueHistory[0].t < now - HISTORY_MS) state.queueHistory.shift();
+}
+
+// Today's times as a clock; another day's with the date in front.
+function formatMoment(ms) {
+  const date = new Date(ms);
+  if (date.toDateString() === new Date().toDateString()) return clock(ms);
+  return date.toLocaleDateString("en-US", { month: "short", day: "numeric" }) + " " + clock(ms);
+}
+
+function formatCountdown(ms) {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 3600) return formatDuration(s * 1000);
+  const h = Math.floor(s / 3600);
+  return h < 48 ? h + " h " + pad2(Math.floor((s % 3600) / 60)) + " min" : formatInt(Math.floor(h / 24)) + " days";
+}
+
+function formatSeconds(ms) {
+  const s = Math.max(0, ms / 1000);
+  return (s < 100 ? s.toFixed(1) : formatInt(s)) + " s";
+}
+
+// From the latest queue reply, or (before the first one) from the event's queue settings.
+function renderQueue() {
+  const settings = state.queueSettings || {};
+  const reply = state.queue;
+  const q = reply || {};
+  const status = reply ? String(q.status || "") : "";
+  const known = Object.prototype.hasOwnProperty.call(QUEUE_STATUS_TEXT, status);
+  const badge = el("queue-status");
+  badge.textContent = reply ? (known ? QUEUE_STATUS_TEXT[status] : status || "unknown") : "…";
+  badge.dataset.status = reply ? (known ? status : "unknown") : "";
+  badge.title = reply ? "queue status: " + (status || "not reported") : "waiting for the queue summary";
+
+  const nowMs = Date.now() + state.serverOffsetMs;   // opensAt and soldOutAt are the server's times
+  const opensAt = parseTime(pick(q.opensAt, settings.opensAt));
+  const soldOutAt = parseTime(q.soldOutAt);
+
+  el("queue-waiting").textContent = reply ? formatInt(q.waiting) : "–";
+  el("queue-waiting-sub").textContent = status === "prequeue" ? "in the prequeue" : reply ? "not admitted yet" : "\u00a0";
+  el("queue-admitted").textContent = reply ? formatInt(servingPosition(q)) : "–";
+
+  const automatic = typeof q.automatic === "boolean" ? q.automatic : num(settings.admitPerSecond) === 0;
+  const rate = num(pick(q.admitPerSecond, automatic ? undefined : settings.admitPerSecond));
+  el("queue-rate").textContent = reply || !automatic ? formatCompact(rate) + "/s" : "automatic";
+  el("queue-rate-sub").textContent = automatic ? (reply ? "automatic" : "pace not known yet") : "fixed rate";
+  el("queue-rate-sub").title = automatic ? "automatic admission: the pace observed lately" : "the configured rate";
+
+  el("queue-opens").textContent = Number.isFinite(opensAt) ? formatMoment(opensAt) : "–";
+  el("queue-opens").title = Number.isFinite(opensAt) ? new Date(opensAt).toISOString() : "";
+  let opens = "\u00a0";
+  if (Number.isFinite(opensAt)) {
+    const left = opensAt - nowMs;
+    if (status === "prequeue" || (!reply && left > 0)) opens = left > 0 ? "in " + formatCountdown(left) : "opening…";
+    else if (left <= 0) opens = formatCountdown(-left) + " ago";
+    else opens = "in " + formatCountdown(left);
+  }
+  el("queue-opens-sub").textContent = opens;
+  el("queue-opens-sub").title = opens.trim();
+
+  el("queue-soldout").textContent = Number.isFinite(soldOutAt) ? formatMoment(soldOutAt) : "–";
+  el("queue-soldout").title = Number.isFinite(soldOutAt) ? new Date(soldOutAt).toISOString() : "";
+  let soldOut = reply ? "not sold out" : "";
+  if (Number.isFinite(soldOutAt)) {
+    const parts = [];
+    if (Number.isFinite(opensAt)) parts.push(formatSeconds(soldOutAt - opensAt) + " after open");
+    if (status === "open" || status === "paused") parts.push("seats came back");
+    soldOut = parts.join(" · ");
+  } else if (status === "sold_out") {
+    soldOut = "time not reported";
+  }
+  el("queue-soldout-sub").textContent = soldOut || "\u00a0";
+  el("queue-soldout-sub").title = Number.isFinite(soldOutAt) && Number.isFinite(opensAt)
+    ? soldOut + " (" + formatDuration(Math.max(0, soldOutAt - opensAt)) + " after opensAt)" : soldOut;
+
+  const summary = [];
+  if (reply) summary.push(formatInt(q.available) + " available");
+  if (settings.admissionSeconds !== undefined && settings.admissionSeconds !== null) summary.push("admission " + formatDuration(num(settings.admissionSeconds) * 1000));
+  const history = state.queueHistory;
+  if (history.length) summary.push(formatDuration(history[history.length - 1].t - history[0].t) + " of history");
+  el("queue-summary").textContent = summary.join(" · ");
+}
+
+function drawQueueChart() {
+  if (!state.queueHistory.length) return;
+  drawHistoryChart(el("queue-chart"), state.queueHistory, [["waiting", "waiting", "waiting"], ["admitted", "admitted", "admitted"]]);
 }
 
 // ---------------------------------------------------------------- stats
@@ -843,7 +1011,7 @@ function showSeatUnderPointer(event) {
 
 // Canvases follow their panels: redraw from the data already held, at most once a frame.
 function watchSizes() {
-  const redraws = new Map([["counts-chart", drawCountsChart], ["rates-chart", drawRatesChart], ["seatmap", drawSeatMap]]);
+  const redraws = new Map([["counts-chart", drawCountsChart], ["rates-chart", drawRatesChart], ["seatmap", drawSeatMap], ["queue-chart", drawQueueChart]]);
   const pending = new Set();
   const observer = new ResizeObserver(entries => {
     for (const entry of entries) pending.add(entry.target.id);
