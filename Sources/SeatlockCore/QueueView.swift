@@ -49,8 +49,11 @@ public enum QueueView {
     /// often, each about when their turn should come (a poll that comes late
     /// leaves an admission unused, one that comes early is wasted work).
     public static let maxRetryAfter = 30
-    /// The pace assumed for automatic admission before any was observed, positions per second.
-    public static let assumedPace = 1_000.0
+    /// The least pace polls are planned with in automatic admission, positions per
+    /// second: twice the default bound on shoppers (a buyer told "admitted" tries to
+    /// hold within about half a second). Planning with a slower pace than the queue
+    /// can reach would make buyers come late, and their late turns would hold it back.
+    public static let assumedPace = 4_000.0
 
     /// `GET /v1/events/{e}/queue`.
     public static func summary(_ state: QueueState, observedRate: Double) -> String {
@@ -64,7 +67,7 @@ public enum QueueView {
     /// Positions per second to plan polls with: the configured rate, the observed pace, or an assumed one.
     static func pace(_ state: QueueState, observedRate: Double) -> Double {
         if state.admitPerSecond > 0 { return Double(state.admitPerSecond) }
-        return observedRate >= 1 ? observedRate : assumedPace
+        return max(observedRate, assumedPace)
     }
 
     /// The configured rate, or (automatic) the pace observed lately, whole positions per second.
@@ -87,9 +90,14 @@ public enum QueueView {
         }
         if ticket.position == 0 || state.status == "prequeue" {
             let untilOpen = max(0, (state.opensAt - now + 999) / 1000)
-            // The expected wait after the open of a buyer drawn this far back (draws are uniform).
+            // When to come back after the open, from how far back the draw puts the buyer (draws are
+            // uniform): within the first 30 s in drawn order while the seats may last (a buyer takes
+            // at least one), later, 20-45 s, beyond (they will most likely learn the sale's outcome).
             let share = Double(draw) / Double(QueueTokens.drawRange)
-            let afterOpen = Int(share * min(Double(maxRetryAfter), Double(state.prequeued) / pace(state, observedRate: observedRate)))
+            let rank = share * Double(state.prequeued), seats = Double(max(1, state.available + state.held + state.sold))
+            let afterOpen = rank <= seats
+                ? Int(rank / seats * min(Double(maxRetryAfter), seats / pace(state, observedRate: observedRate)))
+                : 20 + Int((rank - seats) / max(1, Double(state.prequeued) - seats) * 25)
             let retry = untilOpen > maxRetryAfter ? maxRetryAfter : untilOpen + afterOpen + spread
             return QueueAnswer(status: ok, body: "{\"status\":\"prequeue\",\"position\":null,\"ahead\":null,\"estimatedWaitSeconds\":\(untilOpen + afterOpen)"
                 + ",\"opensAt\":\(JSONText.quote(ISOTime.string(milliseconds: state.opensAt)))\(token)}", retryAfter: max(1, retry))

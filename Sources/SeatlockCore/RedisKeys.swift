@@ -74,7 +74,9 @@ public struct EventKeys: Sendable {
     public var prequeue: String { prefix + "queue:pre" }
     /// Hash: user id -> position, for buyers who joined after the open.
     public var queuePositions: String { prefix + "queue:who" }
-    /// List of `serving:holds:ms`, one per advance, kept for admissionSeconds.
+    /// Bitmap: the positions whose buyers tried to hold (automatic admission counts them).
+    public var queueAttempts: String { prefix + "queue:tried" }
+    /// List of `serving:tried:ms`, one per advance, kept for admissionSeconds.
     public var queueCheckpoints: String { prefix + "queue:checkpoints" }
 
     /// Sorted set: the waitlist's waiting buyers by position (lua/includes/waitlist.lua).

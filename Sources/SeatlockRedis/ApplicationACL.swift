@@ -15,7 +15,7 @@ public enum ApplicationACL {
     /// Called from inside the Lua scripts (lua/).
     public static let scriptCommands = [
         "decrby", "del", "exists", "expire", "get", "hdel", "hexists", "hget", "hgetall", "hincrby", "hlen", "hmget",
-        "hset", "incr", "incrby", "lindex", "lpop", "pexpireat", "pfadd", "pttl", "rpush", "set", "time", "xadd", "xrange",
+        "hset", "incr", "incrby", "lindex", "lpop", "pexpireat", "pfadd", "pttl", "rpush", "set", "setbit", "time", "xadd", "xrange",
         "zadd", "zcard", "zcount", "zrange", "zrangebyscore", "zrank", "zrem", "zremrangebyscore", "zscore",
     ]
 

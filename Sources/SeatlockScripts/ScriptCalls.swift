@@ -62,7 +62,7 @@ extension BookingScripts {
         let scriptKeys = [keys.event, keys.seats, keys.sold, keys.booking(bookingId), keys.expiry(bookingId), keys.expiries,
                           keys.user(userId), keys.log, idempotencyKey ?? keys.noIdempotency, keys.holdPrefix, keys.freePrefix,
                           keys.rateLimit(user: userId), keys.rateLimit(address: clientAddressKey(client)), keys.admissionLimit,
-                          keys.idempotencyCount(caller: Caller.buyer(userId).scope), keys.liveHolds(userId), keys.queue]
+                          keys.idempotencyCount(caller: Caller.buyer(userId).scope), keys.liveHolds(userId), keys.queue, keys.queueAttempts]
         let position = admittedPosition.map(String.init) ?? ""
         switch request {
         case let .seats(seats):
@@ -142,9 +142,10 @@ extension BookingScripts {
         ScriptCall(script: queueJoin, keys: Self.queueKeys(eventId), args: buyers.flatMap { [$0.userId, String($0.draw & ((1 << 52) - 1))] })
     }
 
-    /// `bound`: automatic admission's cap on admitted buyers without a hold.
-    public func queueTick(event eventId: String, bound: Int) -> ScriptCall {
-        ScriptCall(script: queueTick, keys: Self.queueKeys(eventId) + [EventKeys(eventId).queueCheckpoints], args: [String(bound)])
+    /// `bound`: automatic admission's cap on admitted buyers without a hold;
+    /// `told`: the highest position the caller has told "admitted".
+    public func queueTick(event eventId: String, bound: Int, told: Int = 0) -> ScriptCall {
+        ScriptCall(script: queueTick, keys: Self.queueKeys(eventId) + [EventKeys(eventId).queueCheckpoints], args: [String(bound), String(told)])
     }
 
     public func queueControl(event eventId: String, pause: Bool, actor: String) -> ScriptCall {

@@ -174,7 +174,8 @@ public final class StressRun {
                 stats.waitlistJoined += 1
                 finish(buyer, .waitlisted) // the final answer; offers may follow
                 watchers += 1
-                watchOffer(buyer)
+                // Offers come from holds that end: none before a hold's time has passed.
+                loop.schedule(after: .seconds(max(0, options.holdSeconds - 10))) { [self] in watchOffer(buyer) }
             case 409 where Self.contains("waitlist_not_open", in: response.body):
                 // Seats came back meanwhile: back to the queue (or the hold endpoint).
                 if buyer.queueToken != nil { pollQueue(buyer) } else { shop(buyer) }

@@ -3,7 +3,7 @@
 -- from its KEYS/ARGV (its header lists them), with the fields
 --   keys:      event seats sold booking expiry expiries user log idem
 --              hold_prefix free_prefix user_limit address_limit event_limit
---              idem_count live queue
+--              idem_count live queue tried
 --   arguments: booking_id user_id fingerprint policy (admission.lua) position
 
 local function hold_fail(h, status, code, message, extra)
@@ -23,7 +23,7 @@ end
 -- A queued event sells only to admitted buyers (invariant 8). The loop
 -- verified the admission token's signature, buyer, event and deadline; the
 -- queue itself must have reached its position. Not recorded under the
--- Idempotency-Key: a refusal changes nothing.
+-- Idempotency-Key: a refusal changes nothing (but the attempt is counted, below).
 local function check_admission(h, event)
   local q = redis.call('HMGET', h.queue, 'status', 'serving')
   if not q[1] then return nil end
@@ -34,6 +34,9 @@ local function check_admission(h, event)
   if tonumber(h.position) > tonumber(q[2] or 0) then
     return {403, error_body('admission_invalid', 'the queue has not admitted this position')}
   end
+  -- An admitted buyer who tries is done shopping, whether this hold succeeds
+  -- or not: automatic admission counts each position once (queue_tick.lua).
+  if redis.call('SETBIT', h.tried, h.position, 1) == 0 then redis.call('HINCRBY', h.queue, 'tried', 1) end
   return nil
 end
 
@@ -100,7 +103,7 @@ local function write_hold(h, event, seats, prices)
   redis.call('HINCRBY', h.event, 'held', #seats)
   local fields = {'bookingId', booking_id, 'userId', user_id, 'seats', list, 'amountCents', total}
   if event.queued then
-    redis.call('HINCRBY', h.queue, 'holds', 1) -- for automatic admission (queue_tick.lua)
+    redis.call('HINCRBY', h.queue, 'holds', 1)
     redis.call('HSET', h.booking, 'position', h.position)
     fields[#fields + 1] = 'position'
     fields[#fields + 1] = h.position

@@ -53,6 +53,8 @@ final class QueueDesk {
         var advances: [Advance] = []
         var advancesLoaded = false
         var observedRate = 0.0
+        /// The highest position this loop has told "admitted" (automatic admission counts from it).
+        var told = 0
         var waiters: [(Reading) -> Void] = []
     }
 
@@ -158,6 +160,11 @@ final class QueueDesk {
         return advances[low].at
     }
 
+    /// A buyer at `position` was just told "admitted".
+    func told(_ eventId: String, position: Int) {
+        if let told = events[eventId]?.told, position > told { events[eventId]?.told = position }
+    }
+
     /// Positions admitted per second over the last ~5 s of advances.
     func observedRate(_ eventId: String) -> Double { events[eventId]?.observedRate ?? 0 }
 
@@ -170,7 +177,7 @@ final class QueueDesk {
         var commands: [[String]] = []
         var loading: [String] = []
         for id in ids {
-            let call = scripts.queueTick(event: id, bound: shoppingBound)
+            let call = scripts.queueTick(event: id, bound: shoppingBound, told: events[id]?.told ?? 0)
             commands.append(call.script.evalshaArguments(keys: call.keys, args: call.args))
             if events[id]?.advancesLoaded == false {
                 loading.append(id)
