@@ -34,7 +34,8 @@ Returns {status, body}:
   422 idempotency_mismatch; a replay returns the recorded reply.
   {429, body, retry-after seconds}: rate_limited / too_many_idempotency_keys
   (not recorded under the Idempotency-Key).
-Nothing but the rate-limit state is written unless every check passed.
+Nothing but the rate-limit state (and, for a queued event, the attempt's bit in
+sl:{E}:queue:tried, includes/holding.lua) is written unless every check passed.
 ]]
 --@include common
 --@include seats

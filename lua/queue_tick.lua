@@ -10,17 +10,18 @@ KEYS[2] sl:{E}:queue:pre          the prequeue
 KEYS[3] sl:{E}:queue:who          user id -> position
 KEYS[4] sl:{E}:event              event hash
 KEYS[5] sl:{E}:log                the event's log stream
-KEYS[6] sl:{E}:queue:checkpoints  list of "serving:tried:ms", one per advance, as old as admissionSeconds
+KEYS[6] sl:{E}:queue:checkpoints  list of "serving:told:tried:ms", one per advance, as old as admissionSeconds
+KEYS[7] sl:{E}:queue:told         bitmap: positions whose buyers were told "admitted"
 ARGV[1] automatic admission's bound on admitted buyers without a hold yet (e.g. 2000)
-ARGV[2] the highest position the calling loop has told "admitted" (0: none)
+ARGV[2..] positions the calling loop told "admitted" since its last call (each counted once, ever)
 
 How far it advances:
   fixed (admitPerSecond > 0): that many positions per second (fractions carried);
-  automatic (0): while the buyers told "admitted" within the last
-    admissionSeconds who have not tried to hold yet are fewer than min(bound,
-    seats available) - a buyer is "shopping" from the poll that tells them
-    until their first hold attempt (includes/holding.lua counts it, made or
-    refused) or their admission lapses - and while fewer than 2 x `bound`
+  automatic (0): while the buyers told "admitted" who have not tried to
+    hold yet are fewer than min(bound, seats available) - a buyer is
+    "shopping" from the poll that first tells them until their first hold
+    attempt (includes/holding.lua counts it, made or refused) or until
+    admissionSeconds have passed - and while fewer than 2 x `bound`
     positions are admitted but not told yet (their buyers poll later).
 Neither advances while nothing is available (seats may come back) or while paused.
 
@@ -31,8 +32,8 @@ Returns {0, 'no_event'} or {0, 'no_queue'} (an event that sells directly), else
 --@include queue
 
 local q = {queue = KEYS[1], pre = KEYS[2], who = KEYS[3], event = KEYS[4], log = KEYS[5]}
-local checkpoints = KEYS[6]
-local bound, told_here = tonumber(ARGV[1]), tonumber(ARGV[2])
+local checkpoints, told_bits = KEYS[6], KEYS[7]
+local bound = tonumber(ARGV[1])
 local inv = inventory(q.event)
 local s = read_hash(q.queue)
 if not inv then return {0, 'no_event'} end
@@ -54,24 +55,29 @@ elseif s.status == 'sold_out' and inv.available > 0 then
     'servingPosition', s.serving or 0, 'joined', s.joined or 0})
 end
 
-if told_here > tonumber(s.told or 0) then
-  s.told = tostring(told_here)
-  redis.call('HSET', q.queue, 'told', told_here)
+local newly_told = 0
+for i = 2, #ARGV do
+  local position = tonumber(ARGV[i])
+  if position >= 1 and position <= tonumber(s.serving or 0) and redis.call('SETBIT', told_bits, position, 1) == 0 then
+    newly_told = newly_told + 1
+  end
 end
+if newly_told > 0 then s.told = tostring(redis.call('HINCRBY', q.queue, 'told', newly_told)) end
 
 local last = tonumber(s.lastTick or now)
 if s.status == 'open' and s.paused ~= '1' and inv.sales == 'open' and now - last >= 100 then
-  local serving, joined, tried = tonumber(s.serving or 0), tonumber(s.joined or 0), tonumber(s.tried or 0)
+  local serving, joined = tonumber(s.serving or 0), tonumber(s.joined or 0)
+  local told, tried = tonumber(s.told or 0), tonumber(s.tried or 0)
   -- The newest checkpoint older than the admission window: positions up
   -- to it have either tried or lapsed. Older checkpoints are dropped.
   local cutoff = now - tonumber(s.admissionSeconds) * 1000
-  local lapsed_serving, lapsed_tried = 0, 0
+  local lapsed_told, lapsed_tried = 0, 0
   while true do
     local first = redis.call('LINDEX', checkpoints, 0)
     if not first then break end
-    local cs, ch, cms = string.match(first, '^(%d+):(%d+):(%d+)$')
-    if tonumber(cms) > cutoff then break end
-    lapsed_serving, lapsed_tried = tonumber(cs), tonumber(ch)
+    local ct, cr, cms = string.match(first, '^%d+:(%d+):(%d+):(%d+)$')
+    if not cms or tonumber(cms) > cutoff then break end
+    lapsed_told, lapsed_tried = tonumber(ct), tonumber(cr)
     local second = redis.call('LINDEX', checkpoints, 1)
     if not second or tonumber(string.match(second, ':(%d+)$')) > cutoff then break end
     redis.call('LPOP', checkpoints)
@@ -84,8 +90,7 @@ if s.status == 'open' and s.paused ~= '1' and inv.sales == 'open' and now - last
       step = math.floor(credit)
       redis.call('HSET', q.queue, 'credit', tostring(credit - step))
     else
-      local told = math.min(serving, tonumber(s.told or 0))
-      local shopping = math.max(0, (told - lapsed_serving) - (tried - lapsed_tried))
+      local shopping = math.max(0, (told - tried) - math.max(0, lapsed_told - lapsed_tried))
       step = math.min(math.min(bound, inv.available) - shopping, 2 * bound - (serving - told))
     end
     step = math.max(0, math.min(step, joined - serving))
@@ -96,7 +101,7 @@ if s.status == 'open' and s.paused ~= '1' and inv.sales == 'open' and now - last
     serving = serving + step
     s.serving, s.lastAdvancedAt = tostring(serving), tostring(now)
     redis.call('HSET', q.queue, 'serving', serving, 'lastAdvancedAt', now)
-    redis.call('RPUSH', checkpoints, serving .. ':' .. tried .. ':' .. now)
+    redis.call('RPUSH', checkpoints, serving .. ':' .. told .. ':' .. tried .. ':' .. now)
     log_event(q.log, 'queue.advanced', event_id, now, {'servingPosition', serving, 'joined', joined, 'admitted', step})
   end
   redis.call('HSET', q.queue, 'lastTick', now)

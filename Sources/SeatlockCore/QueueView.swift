@@ -49,11 +49,16 @@ public enum QueueView {
     /// often, each about when their turn should come (a poll that comes late
     /// leaves an admission unused, one that comes early is wasted work).
     public static let maxRetryAfter = 30
-    /// The least pace polls are planned with in automatic admission, positions per
-    /// second: twice the default bound on shoppers (a buyer told "admitted" tries to
-    /// hold within about half a second). Planning with a slower pace than the queue
-    /// can reach would make buyers come late, and their late turns would hold it back.
+    /// A buyer further back than the seats on sale polls this rarely.
+    public static let farBack = 45
+    /// The pace polls are planned with in automatic admission before any was
+    /// observed, positions per second: twice the default bound on shoppers (a buyer
+    /// told "admitted" tries to hold within about half a second).
     public static let assumedPace = 4_000.0
+    /// Buyers this close to the serving position poll every second or two: their
+    /// turn may come any moment (twice the default bound: queue_tick.lua admits at
+    /// most that many buyers ahead of those told).
+    public static let nearFront = 4_000
 
     /// `GET /v1/events/{e}/queue`.
     public static func summary(_ state: QueueState, observedRate: Double) -> String {
@@ -67,7 +72,7 @@ public enum QueueView {
     /// Positions per second to plan polls with: the configured rate, the observed pace, or an assumed one.
     static func pace(_ state: QueueState, observedRate: Double) -> Double {
         if state.admitPerSecond > 0 { return Double(state.admitPerSecond) }
-        return max(observedRate, assumedPace)
+        return observedRate >= 1 ? observedRate : assumedPace
     }
 
     /// The configured rate, or (automatic) the pace observed lately, whole positions per second.
@@ -98,7 +103,7 @@ public enum QueueView {
             let afterOpen = rank <= seats
                 ? Int(rank / seats * min(Double(maxRetryAfter), seats / pace(state, observedRate: observedRate)))
                 : 20 + Int((rank - seats) / max(1, Double(state.prequeued) - seats) * 25)
-            let retry = untilOpen > maxRetryAfter ? maxRetryAfter : untilOpen + afterOpen + spread
+            let retry = untilOpen + afterOpen + spread // (nothing can change for this buyer before then)
             return QueueAnswer(status: ok, body: "{\"status\":\"prequeue\",\"position\":null,\"ahead\":null,\"estimatedWaitSeconds\":\(untilOpen + afterOpen)"
                 + ",\"opensAt\":\(JSONText.quote(ISOTime.string(milliseconds: state.opensAt)))\(token)}", retryAfter: max(1, retry))
         }
@@ -122,8 +127,22 @@ public enum QueueView {
         let ahead = ticket.position - state.serving - 1
         let moving = state.status == "open" && state.available > 0
         let wait = moving ? Int((Double(ahead + 1) / pace(state, observedRate: observedRate)).rounded(.up)) : nil
-        // A little before the turn is due; while nothing moves, soon (seats may come back, or the sale sell out).
-        let retry = wait.map { min(maxRetryAfter, max(1, $0 * 4 / 5)) + spread } ?? (5 + spread)
+        // A second before the turn is due (each poll in between is wasted work); near the front, every second or two; while nothing moves,
+        // soon (seats may come back, or the sale sell out).
+        // Planned with at least the assumed pace: a slow observed pace would make buyers come
+        // late, and positions admitted but not yet told hold the queue back (queue_tick.lua).
+        let planning = max(pace(state, observedRate: observedRate), state.admitPerSecond > 0 ? 0 : assumedPace)
+        let untilNear = Int((Double(ahead - nearFront) / planning).rounded(.up))
+        let retry: Int
+        if ahead < nearFront {
+            retry = 1 + spread % 2
+        } else if !moving || ahead >= state.available {
+            // Nothing moves, or the seats on sale now would not reach this far (only seats that come
+            // back could): rarely, but within the minute, to learn the sale's outcome.
+            retry = (moving ? farBack : 5) + spread
+        } else {
+            retry = min(maxRetryAfter, max(1, untilNear)) + spread
+        }
         return QueueAnswer(status: ok, body: head("waiting") + ",\"ahead\":\(ahead),\"estimatedWaitSeconds\":\(wait.map(String.init) ?? "null")"
             + ",\"queue\":\"\(state.status)\",\"available\":\(max(0, state.available))\(token)}", retryAfter: retry)
     }

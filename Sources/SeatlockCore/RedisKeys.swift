@@ -76,7 +76,9 @@ public struct EventKeys: Sendable {
     public var queuePositions: String { prefix + "queue:who" }
     /// Bitmap: the positions whose buyers tried to hold (automatic admission counts them).
     public var queueAttempts: String { prefix + "queue:tried" }
-    /// List of `serving:tried:ms`, one per advance, kept for admissionSeconds.
+    /// Bitmap: the positions whose buyers were told "admitted" (automatic admission counts them).
+    public var queueTold: String { prefix + "queue:told" }
+    /// List of `serving:told:tried:ms`, one per advance, kept for admissionSeconds.
     public var queueCheckpoints: String { prefix + "queue:checkpoints" }
 
     /// Sorted set: the waitlist's waiting buyers by position (lua/includes/waitlist.lua).

@@ -143,9 +143,11 @@ extension BookingScripts {
     }
 
     /// `bound`: automatic admission's cap on admitted buyers without a hold;
-    /// `told`: the highest position the caller has told "admitted".
-    public func queueTick(event eventId: String, bound: Int, told: Int = 0) -> ScriptCall {
-        ScriptCall(script: queueTick, keys: Self.queueKeys(eventId) + [EventKeys(eventId).queueCheckpoints], args: [String(bound), String(told)])
+    /// `told`: positions the caller told "admitted" since its last call.
+    public func queueTick(event eventId: String, bound: Int, told: [Int] = []) -> ScriptCall {
+        let keys = EventKeys(eventId)
+        return ScriptCall(script: queueTick, keys: Self.queueKeys(eventId) + [keys.queueCheckpoints, keys.queueTold],
+                          args: [String(bound)] + told.map(String.init))
     }
 
     public func queueControl(event eventId: String, pause: Bool, actor: String) -> ScriptCall {

@@ -29,6 +29,12 @@ public final class StressRun {
     private var queueHead = 0
     private var followUps: [PendingRequest] = []
     private var followUpsHead = 0
+    /// Steps of a purchase (look, hold, pay, confirmation polls, the waitlist)
+    /// go before everyone's queue polls: each buyer has a connection of their
+    /// own in life, so one buyer's checkout never waits for others' polls;
+    /// this pool of connections must not make it.
+    private var purchases: [PendingRequest] = []
+    private var purchasesHead = 0
     private var random: SeededRandom
     private let tokens: BuyerTokens
     private var arrived = 0
@@ -348,14 +354,20 @@ public final class StressRun {
     // MARK: the request queue
 
     private func enqueue(_ request: PendingRequest, followUp: Bool = true) {
-        if followUp { followUps.append(request) } else { queue.append(request) }
+        switch request.endpoint {
+        case .look, .hold, .pay, .poll, .waitlist: purchases.append(request)
+        default: if followUp { followUps.append(request) } else { queue.append(request) }
+        }
         pump()
     }
 
     private func pump() {
         while !idle.isEmpty {
             let request: PendingRequest
-            if followUpsHead < followUps.count {
+            if purchasesHead < purchases.count {
+                request = purchases[purchasesHead]
+                purchasesHead += 1
+            } else if followUpsHead < followUps.count {
                 request = followUps[followUpsHead]
                 followUpsHead += 1
             } else if queueHead < queue.count {
@@ -365,6 +377,10 @@ public final class StressRun {
                 break
             }
             fire(request, on: idle.removeLast())
+        }
+        if purchasesHead > 1024, purchasesHead * 2 > purchases.count {
+            purchases.removeFirst(purchasesHead)
+            purchasesHead = 0
         }
         if followUpsHead > 1024, followUpsHead * 2 > followUps.count {
             followUps.removeFirst(followUpsHead)

@@ -5,11 +5,15 @@
 // JSON error body. Afterwards the server still answers /healthz, and neither
 // the event nor the held booking has changed. Then come forged and broken
 // buyer tokens, one buyer reaching for another's booking (BOLA), and the
-// per-buyer seat limit pushed from outside.
+// per-buyer seat limit pushed from outside. The on-sale queue's and the
+// waitlist's routes are in the table too (the fixture's event sells
+// directly); the requests that need an event with a queue run against one
+// in QueuedEventHostileTests.
 import Crypto
 import Foundation
 import SeatlockCore
 import SeatlockHTTP
+import SeatlockRedis
 import SeatlockTestSupport
 import Testing
 
@@ -64,6 +68,32 @@ import Testing
                                           json: #"{"seats":["A-2-1"]}"#)
         #expect(byHandMade.status == 201, "\(preview(byHandMade))")
 
+        // The queue's and the waitlist's requests as the cases below send them, unbroken. The
+        // fixture's event sells directly, so the unbroken answers are these 409s: the 400s,
+        // 401s, 403s and 422s there come from what each case breaks.
+        let waitlisted = try http.request("POST", waitlistPath(f), headers: f.headers, json: validWaitlist)
+        #expect(waitlisted.status == 409 && waitlisted.string("error") == "waitlist_not_open", "\(preview(waitlisted))")
+        let withSection = try http.request("POST", waitlistPath(f), headers: f.headers, json: #"{"quantity":2,"section":"A"}"#)
+        #expect(withSection.status == 409 && withSection.string("error") == "waitlist_not_open", "\(preview(withSection))")
+        let entry = try http.request("GET", waitlistPath(f) + "/me", headers: f.headers)
+        #expect(entry.status == 404 && entry.string("error") == "not_on_waitlist", "\(preview(entry))")
+        let joined = try http.request("POST", queuePath(f), headers: f.headers)
+        #expect(joined.status == 409 && joined.string("error") == "no_queue", "\(preview(joined))")
+        let polled = try http.request("GET", queuePath(f) + "/me", headers: ["Queue-Token": signedQueueToken(event: f.event, user: f.owner)])
+        #expect(polled.status == 409 && polled.string("error") == "no_queue", "\(preview(polled))")
+        let paused = try http.request("POST", queuePath(f) + "/pause", headers: adminJSONHeaders)
+        #expect(paused.status == 409 && paused.string("error") == "no_queue", "\(preview(paused))")
+        // Queue tokens and admissions made by hand the way the forged ones are made, but
+        // correctly, are the server's own (QueuedEventHostileTests checks one it issued).
+        let deadline = nowMilliseconds + 600_000
+        #expect(signedQueuePayload("q1.\(f.event).\(f.owner).7") == signedQueueToken(event: f.event, user: f.owner, position: 7))
+        #expect(signedQueuePayload("a1.\(f.event).\(f.owner).7.\(deadline)")
+            == serverQueueTokens.admissionToken(Admission(eventId: f.event, userId: f.owner, position: 7, expiresAt: deadline)))
+        // The queue the creation cases break, unbroken, makes a queued event.
+        let queued = try http.request("POST", "/v1/events", headers: adminJSONHeaders, json: queuedEventJSON(id: queuedEventId(f), queue: validQueue))
+        #expect(queued.status == 201, "\(preview(queued))")
+        #expect(try http.request("GET", "/v1/events/\(queuedEventId(f))").status == 200)
+
         let paid = try http.request("POST", bookingPath(f) + "/payment", headers: f.headers, body: validPayment)
         #expect(paid.status == 202 && paid.string("status") == "payment_pending", "\(preview(paid))")
         let released = try http.request("DELETE", bookingPath(f), headers: f.headers)
@@ -89,6 +119,10 @@ import Testing
         }
         let reply = try deliver(hostile.request(fixture), over: server.http)
         expectRefusal(reply, hostile.outcome, hostile.name)
+        if let check = hostile.afterwards {
+            let again = try deliver(check.request(fixture), over: server.http)
+            expectRefusal(again, check.outcome, "\(hostile.name): afterwards, \(check.name)")
+        }
         try expectHealthyAndUnchanged(server, fixture, after: hostile.name)
     }
 }
@@ -282,6 +316,128 @@ import Testing
     }
 }
 
+@Suite struct QueuedEventHostileTests {
+    /// The table's fixture sells directly. These requests need an event that sells through
+    /// its queue: one such event, its owner admitted and holding A-1-1 with the admission.
+    /// Each request gets its 4xx and code; afterwards the event, the booking, the queue, the
+    /// waitlist and the event's log are as they were.
+    @Test func hostileRequestsToAQueuedEventAreRefusedAndChangeNothing() throws {
+        let server = try TestServer.shared()
+        let event = TestServer.uniqueEventId("hxq")
+        try QueueTests.createQueuedEvent(server, event, seats: 20, queue: #"{"admitPerSecond":1000,"admissionSeconds":600}"#)
+        let unique = shortUnique()
+        let owner = "qowner-" + unique, mallory = "qmallory-" + unique
+        let path = "/v1/events/\(event)"
+        let joined = try server.http.request("POST", path + "/queue", headers: server.buyerHeaders(owner))
+        try #require(joined.status == 201, "joining: \(preview(joined))")
+        let queueToken = try #require(joined.string("queueToken"), "\(preview(joined))")
+        let position = try #require(joined.json?["position"] as? Int, "\(preview(joined))")
+        // The tokens the cases make by hand are made as the server makes them.
+        #expect(signedQueueToken(event: event, user: owner, position: position) == queueToken)
+        let place = try QueueTests.pollUntil(server, event, queueToken, ["admitted"])
+        let admission = try #require(place.string("admissionToken"), "the owner was not admitted: \(preview(place))")
+        var admitted = server.buyerHeaders(owner)
+        admitted["Admission"] = admission
+        let held = try server.http.request("POST", path + "/bookings", headers: admitted, json: #"{"seats":["A-1-1"]}"#)
+        try #require(held.status == 201, "holding A-1-1 with the admission: \(preview(held))")
+        let booking = try #require(held.string("id"))
+
+        let now = nowMilliseconds
+        func hold(_ user: String, admission token: String?) -> HostileWire {
+            var headers = server.buyerHeaders(user)
+            headers["Admission"] = token
+            return .http(method: "POST", path: path + "/bookings", headers: headers, body: Array(#"{"seats":["A-1-2"]}"#.utf8))
+        }
+        func poll(_ token: String?) -> HostileWire {
+            var headers: [String: String] = [:]
+            headers["Queue-Token"] = token
+            return .http(method: "GET", path: path + "/queue/me", headers: headers, body: nil)
+        }
+        func send(_ method: String, _ tail: String, _ headers: [String: String], json: String? = nil) -> HostileWire {
+            .http(method: method, path: path + tail, headers: headers, body: json.map { Array($0.utf8) })
+        }
+        let unsignedForMallory = bearer(ForgedToken.make(header: #"{"alg":"none","typ":"JWT"}"#, claims: ForgedToken.claims(mallory),
+                                                         signature: .unsigned))
+        let zeroedAdmission = "a1.\(event).\(owner).\(position).\(now + 600_000).\(zeroMAC)"
+        let laterAdmission = replacingField(4, of: admission, with: String(now + 86_400_000))
+        let expiredAdmission = signedAdmission(event: event, user: owner, position: position, expiresIn: -1)
+        let unreachedAdmission = signedAdmission(event: event, user: mallory, position: 1000)
+        let zeroedPlace = "q1.\(event).\(owner).\(position).\(zeroMAC)"
+        let movedPlace = replacingField(3, of: queueToken, with: String(position + 1))
+        let elsewherePlace = signedQueueToken(event: "\(event)x", user: owner, position: position)
+        let otherSecretPlace = QueueTokens(secret: otherSecret).queueToken(QueueTicket(eventId: event, userId: owner, position: position))
+        let cases: [(name: String, wire: HostileWire, outcome: HostileOutcome)] = [
+            ("a hold without an Admission header, by a buyer who never joined", hold(mallory, admission: nil), .admissionRequired),
+            ("a hold by another buyer with the owner's admission", hold(mallory, admission: admission), .admissionInvalid),
+            ("a hold with Admission: garbage", hold(owner, admission: "garbage"), .admissionInvalid),
+            ("a hold with the owner's admission remade with an all-zero MAC", hold(owner, admission: zeroedAdmission), .admissionInvalid),
+            ("a hold with the owner's admission respelled in its MAC's unused bits", hold(owner, admission: respelled(admission)), .admissionInvalid),
+            ("a hold with the owner's admission, its deadline moved a day later", hold(owner, admission: laterAdmission), .admissionInvalid),
+            ("a hold with the owner's queue token as the admission", hold(owner, admission: queueToken), .admissionInvalid),
+            ("a hold with a genuine admission of the owner's that expired a second ago", hold(owner, admission: expiredAdmission), .admissionInvalid),
+            ("a hold with a genuine admission at a position the queue has not reached", hold(mallory, admission: unreachedAdmission), .admissionInvalid),
+            ("a poll without a Queue-Token", poll(nil), .queueTokenRequired),
+            ("a poll with Queue-Token: garbage", poll("garbage"), .invalidQueueToken),
+            ("a poll with a 300-character Queue-Token", poll(String(repeating: "q", count: 300)), .invalidQueueToken),
+            ("a poll with the owner's place remade with an all-zero MAC", poll(zeroedPlace), .invalidQueueToken),
+            ("a poll with the owner's queue token respelled in its MAC's unused bits", poll(respelled(queueToken)), .invalidQueueToken),
+            ("a poll with the owner's queue token moved to the next position", poll(movedPlace), .invalidQueueToken),
+            ("a poll with a genuine queue token of the owner's for another event", poll(elsewherePlace), .invalidQueueToken),
+            ("a poll with the owner's place signed with another secret", poll(otherSecretPlace), .invalidQueueToken),
+            ("a poll with the owner's admission as the queue token", poll(admission), .invalidQueueToken),
+            ("a poll with the owner's bearer token as the queue token", poll(server.token(owner)), .invalidQueueToken),
+            ("pausing with the owner's buyer token", send("POST", "/queue/pause", server.buyerHeaders(owner)), .forbidden),
+            ("resuming with the owner's buyer token", send("POST", "/queue/resume", server.buyerHeaders(owner)), .forbidden),
+            ("pausing without a token", send("POST", "/queue/pause", [:]), .unauthorized),
+            ("resuming without a token", send("POST", "/queue/resume", [:]), .unauthorized),
+            ("pausing with the owner's queue token as the bearer token", send("POST", "/queue/pause", ["Authorization": bearer(queueToken)]), .unauthorized),
+            ("pausing with the owner's admission as the bearer token", send("POST", "/queue/pause", ["Authorization": bearer(admission)]), .unauthorized),
+            ("joining with the admin token", send("POST", "/queue", server.adminHeaders), .forbidden),
+            ("joining without a token", send("POST", "/queue", [:]), .unauthorized),
+            ("joining with an unsigned (alg none) token naming another buyer", send("POST", "/queue", ["Authorization": unsignedForMallory]), .unauthorized),
+            ("joining the waitlist while seats are on sale", send("POST", "/waitlist", server.buyerHeaders(mallory), json: validWaitlist),
+             .waitlistNotOpen),
+            ("joining the waitlist with a field choosing the position",
+             send("POST", "/waitlist", server.buyerHeaders(mallory), json: #"{"quantity":1,"position":1}"#), .invalidRequest),
+            ("joining the waitlist for 51 seats", send("POST", "/waitlist", server.buyerHeaders(mallory), json: #"{"quantity":51}"#), .limitExceeded),
+            ("reading the waitlist entry of a buyer who never joined", send("GET", "/waitlist/me", server.buyerHeaders(mallory)), .notOnWaitlist),
+            ("leaving the waitlist as a buyer who never joined", send("DELETE", "/waitlist/me", server.buyerHeaders(mallory)), .notOnWaitlist),
+        ]
+
+        let client = try server.redis.client()
+        let keys = EventKeys(event)
+        /// The queue's settings and counts, who is in it, the waitlist, and the log (its
+        /// advances aside: the queue reached the owner before this is first read).
+        func state() throws -> String {
+            let queue = try client.call("HMGET", keys.queue, "status", "paused", "joined", "prequeued").array?.map { $0.string ?? "-" } ?? []
+            let positions = try client.call("HLEN", keys.queuePositions).int ?? -1
+            let prequeue = try client.call("ZCARD", keys.prequeue).int ?? -1
+            let waitlist = try client.call("ZCARD", keys.waitlist).int ?? -1
+            let entries = try client.send(["XRANGE", keys.log, "-", "+"]).array ?? []
+            let log = entries.compactMap { $0.array?.last?.fields["type"] }.filter { $0 != "queue.advanced" }
+            return "queue \(queue), positions \(positions), prequeue \(prequeue), waitlist \(waitlist), log \(log)"
+        }
+        let before = try state()
+        for hostile in cases {
+            let reply = try deliver(hostile.wire, over: server.http)
+            expectRefusal(reply, hostile.outcome, hostile.name)
+            let health = try server.http.request("GET", "/healthz")
+            #expect(health.status == 200, "\(hostile.name): /healthz answered \(preview(health))")
+            let summary = try server.http.request("GET", path)
+            let heldSeats = summary.json?["held"] as? Int, soldSeats = summary.json?["sold"] as? Int
+            #expect(summary.status == 200 && heldSeats == 1 && soldSeats == 0, "\(hostile.name): the event changed: \(preview(summary))")
+            let after = try server.http.request("GET", path + "/bookings/\(booking)", headers: server.buyerHeaders(owner))
+            #expect(after.status == 200 && after.string("status") == "held" && after.seats == ["A-1-1"],
+                    "\(hostile.name): the held booking changed: \(preview(after))")
+            let current = try state()
+            #expect(current == before, "\(hostile.name): the queue, the waitlist or the log changed: \(before) -> \(current)")
+        }
+        // The owner's own place is still answered, and still admitted.
+        let still = try server.http.request("GET", path + "/queue/me", headers: ["Queue-Token": queueToken])
+        #expect(still.status == 200 && still.string("status") == "admitted", "\(preview(still))")
+    }
+}
+
 // MARK: - the hostile cases
 
 /// One hostile request: its name, how to build it from a fixture, and the answer it must get.
@@ -290,19 +446,23 @@ struct HostileCase: Sendable, CustomTestStringConvertible {
     let outcome: HostileOutcome
     /// Register the fixture's e-mail address before sending the request (the duplicate-address case).
     let registersEmailFirst: Bool
+    /// Sent after the request: what the request tried to make (an event, a waitlist entry) was not made.
+    let afterwards: HostileAftercheck?
     let request: @Sendable (HostileFixture) -> HostileWire
 
-    init(_ name: String, _ outcome: HostileOutcome, registersEmailFirst: Bool = false,
+    init(_ name: String, _ outcome: HostileOutcome, registersEmailFirst: Bool = false, afterwards: HostileAftercheck? = nil,
          request: @escaping @Sendable (HostileFixture) -> HostileWire) {
         self.name = name
         self.outcome = outcome
         self.registersEmailFirst = registersEmailFirst
+        self.afterwards = afterwards
         self.request = request
     }
 
     var testDescription: String { name }
 
     static let all: [HostileCase] = holdBodies + paymentBodies + requestHeaders + seatListingQueries + pathIds + registrations
+        + queueRoutes + queueTokenHeaders + admissionHeaders + waitlistRequests + queuedEventCreations
 
     static let holdBodies: [HostileCase] = [
         // Not JSON, or not the JSON asked for.
@@ -505,6 +665,210 @@ struct HostileCase: Sendable, CustomTestStringConvertible {
         },
     ]
 
+    /// The queue's routes on the fixture's event, which sells directly (so an unbroken
+    /// request there is 409 no_queue): who may join, read, pause and resume, and how.
+    static let queueRoutes: [HostileCase] = [
+        queueRequest("the owner joining an event that sells directly", .noQueue, "POST", "") { $0.headers },
+        queueRequest("the admin token joining", .forbidden, "POST", "") { _ in adminJSONHeaders },
+        queueRequest("no Authorization header", .unauthorized, "POST", "") { _ in jsonHeaders },
+        queueRequest("the owner's queue token as the bearer token", .unauthorized, "POST", "") { f in
+            f.headers.merging(["Authorization": bearer(signedQueueToken(event: f.event, user: f.owner))]) { $1 }
+        },
+        queueRequest("an unsigned (alg none) token naming the owner", .unauthorized, "POST", "") { f in
+            let forged = ForgedToken.make(header: #"{"alg":"none","typ":"JWT"}"#, claims: ForgedToken.claims(f.owner), signature: .unsigned)
+            return f.headers.merging(["Authorization": bearer(forged)]) { $1 }
+        },
+        queueRequest("joining with Content-Type text/plain", .unsupportedMediaType, "POST", "") {
+            $0.headers.merging(["Content-Type": "text/plain"]) { $1 }
+        },
+        queueRequest("joining with a 100 KiB body", .bodyTooLarge, "POST", "", body: hundredKiBBody) { $0.headers },
+        queueRequest("DELETE, which the queue does not have", .methodNotAllowed, "DELETE", "") { $0.headers },
+        queueRequest("the public summary of an event that sells directly", .noQueue, "GET", "") { _ in [:] },
+        queueRequest("pausing with the owner's buyer token", .forbidden, "POST", "/pause") { $0.headers },
+        queueRequest("resuming with the owner's buyer token", .forbidden, "POST", "/resume") { $0.headers },
+        queueRequest("pausing without a token", .unauthorized, "POST", "/pause") { _ in jsonHeaders },
+        queueRequest("resuming without a token", .unauthorized, "POST", "/resume") { _ in jsonHeaders },
+        queueRequest("pausing with 'Bearer garbage'", .unauthorized, "POST", "/pause") { _ in
+            ["Authorization": "Bearer garbage", "Content-Type": "application/json"]
+        },
+        queueRequest("pausing with the admin token under the scheme 'Token'", .unauthorized, "POST", "/pause") { _ in
+            ["Authorization": "Token " + TestSecrets.adminToken, "Content-Type": "application/json"]
+        },
+        queueRequest("resuming with the admin token as a Queue-Token and no Authorization", .unauthorized, "POST", "/resume") { _ in
+            ["Queue-Token": TestSecrets.adminToken, "Content-Type": "application/json"]
+        },
+        queueRequest("the admin pausing an event that sells directly", .noQueue, "POST", "/pause") { _ in adminJSONHeaders },
+        queueRequest("the admin resuming an event that sells directly", .noQueue, "POST", "/resume") { _ in adminJSONHeaders },
+        queueRequest("GET, which pause does not have", .methodNotAllowed, "GET", "/pause") { _ in adminJSONHeaders },
+        queueRequest("PUT, which the buyer's place does not have", .methodNotAllowed, "PUT", "/me") { $0.headers },
+    ]
+
+    /// `GET …/queue/me` with a Queue-Token that is not the genuine token of a place in this
+    /// event's queue. The tokens "signed" are signed with the server's own secret, so only
+    /// what each one breaks is wrong.
+    static let queueTokenHeaders: [HostileCase] = [
+        queuePoll("no Queue-Token header", .queueTokenRequired) { _ in nil },
+        queuePoll("an empty Queue-Token") { _ in "" },
+        queuePoll("'garbage'") { _ in "garbage" },
+        queuePoll("300 characters") { _ in String(repeating: "q", count: 300) },
+        queuePoll("the owner's place with an all-zero MAC") { f in "q1.\(f.event).\(f.owner).1.\(zeroMAC)" },
+        queuePoll("the owner's genuine token with its position changed") { f in
+            replacingField(3, of: signedQueueToken(event: f.event, user: f.owner), with: "2")
+        },
+        queuePoll("the owner's genuine token respelled in its MAC's unused bits") { f in respelled(signedQueueToken(event: f.event, user: f.owner)) },
+        queuePoll("the owner's genuine token for another event") { f in signedQueueToken(event: "\(f.event)x", user: f.owner) },
+        queuePoll("the owner's place signed with another secret") { f in
+            QueueTokens(secret: otherSecret).queueToken(QueueTicket(eventId: f.event, userId: f.owner, position: 1))
+        },
+        queuePoll("the owner's genuine admission token") { f in signedAdmission(event: f.event, user: f.owner) },
+        queuePoll("the owner's bearer token") { $0.token },
+        queuePoll("the admin token") { _ in TestSecrets.adminToken },
+        queuePoll("signed, with a negative position") { f in signedQueuePayload("q1.\(f.event).\(f.owner).-1") },
+        queuePoll("signed, with a 16-digit position") { f in signedQueuePayload("q1.\(f.event).\(f.owner).1234567890123456") },
+        queuePoll("signed, with a field too many") { f in signedQueuePayload("q1.\(f.event).\(f.owner).1.1") },
+        queuePoll("signed, with the tag in capitals (Q1)") { f in signedQueuePayload("Q1.\(f.event).\(f.owner).1") },
+        queuePoll("signed, with a hash tag in the user id") { f in signedQueuePayload("q1.\(f.event).\(f.owner){x}.1") },
+        queuePoll("signed, its position padded with zeros past 256 characters") { f in
+            signedQueuePayload("q1.\(f.event).\(f.owner).1\(String(repeating: "0", count: 250))")
+        },
+        queuePoll("the owner's genuine token, on an event that sells directly", .noQueue) { f in signedQueueToken(event: f.event, user: f.owner) },
+    ]
+
+    /// A hold that would succeed, with an Admission header that is not this buyer's live
+    /// admission to this event: refused on the loop, before Redis (the fixture's event
+    /// has no queue, so the hold script would not check one).
+    static let admissionHeaders: [HostileCase] = [
+        withAdmission("'garbage'") { _ in "garbage" },
+        withAdmission("empty") { _ in "" },
+        withAdmission("300 characters") { _ in String(repeating: "a", count: 300) },
+        withAdmission("the owner's admission with an all-zero MAC") { f in "a1.\(f.event).\(f.owner).1.\(liveDeadline).\(zeroMAC)" },
+        withAdmission("the owner's genuine admission with its deadline moved a day later") { f in
+            replacingField(4, of: signedAdmission(event: f.event, user: f.owner), with: String(liveDeadline + 86_400_000))
+        },
+        withAdmission("the owner's genuine admission with its position changed") { f in
+            replacingField(3, of: signedAdmission(event: f.event, user: f.owner), with: "2")
+        },
+        withAdmission("the owner's genuine admission respelled in its MAC's unused bits") { f in
+            respelled(signedAdmission(event: f.event, user: f.owner))
+        },
+        withAdmission("another buyer's genuine admission") { f in signedAdmission(event: f.event, user: "mallory") },
+        withAdmission("the owner's genuine admission to another event") { f in signedAdmission(event: "\(f.event)x", user: f.owner) },
+        withAdmission("the owner's genuine admission, expired a second ago") { f in signedAdmission(event: f.event, user: f.owner, expiresIn: -1) },
+        withAdmission("the owner's admission signed with another secret") { f in
+            QueueTokens(secret: otherSecret).admissionToken(Admission(eventId: f.event, userId: f.owner, position: 1, expiresAt: liveDeadline))
+        },
+        withAdmission("the owner's genuine queue token") { f in signedQueueToken(event: f.event, user: f.owner) },
+        withAdmission("the owner's bearer token") { $0.token },
+        withAdmission("signed, at position 0") { f in signedQueuePayload("a1.\(f.event).\(f.owner).0.\(liveDeadline)") },
+        withAdmission("signed, with a negative position") { f in signedQueuePayload("a1.\(f.event).\(f.owner).-1.\(liveDeadline)") },
+        withAdmission("signed, with a 16-digit deadline") { f in signedQueuePayload("a1.\(f.event).\(f.owner).1.9999999999999999") },
+        withAdmission("signed, with a field too many") { f in signedQueuePayload("a1.\(f.event).\(f.owner).1.\(liveDeadline).1") },
+        withAdmission("signed, with the tag in capitals (A1)") { f in signedQueuePayload("A1.\(f.event).\(f.owner).1.\(liveDeadline)") },
+    ]
+
+    /// `POST …/waitlist` and `…/waitlist/me`. The fixture's event has seats on sale, so a
+    /// body that passes validation is 409 waitlist_not_open; these are refused before.
+    /// Afterwards the owner is not on the waitlist.
+    static let waitlistRequests: [HostileCase] = [
+        waitlist("an unknown field naming another buyer", #"{"quantity":1,"userId":"someone-else"}"#, .invalidRequest),
+        waitlist("an unknown field choosing the position", #"{"quantity":1,"position":1}"#, .invalidRequest),
+        waitlist("quantity as a string", #"{"quantity":"2"}"#, .invalidJSON),
+        waitlist("quantity as a float", #"{"quantity":2.5}"#, .invalidJSON),
+        waitlist("quantity as a bool", #"{"quantity":true}"#, .invalidJSON),
+        waitlist("quantity null", #"{"quantity":null}"#, .invalidJSON),
+        waitlist("quantity as a list", #"{"quantity":["1"]}"#, .invalidJSON),
+        waitlist("quantity as an object", #"{"quantity":{"n":1}}"#, .invalidJSON),
+        waitlist("NaN as the quantity", #"{"quantity":NaN}"#, .invalidJSON),
+        waitlist("quantity 1e309 (past the largest double)", #"{"quantity":1e309}"#, .invalidJSON),
+        waitlist("quantity 99999999999999999999", #"{"quantity":99999999999999999999}"#, .invalidJSON),
+        waitlist("quantity 1e9", #"{"quantity":1e9}"#, .invalidJSON),
+        waitlist("a quantity with a leading plus (+2, not JSON)", #"{"quantity":+2}"#, .invalidJSON),
+        waitlist("a quantity in hex (0x2)", #"{"quantity":0x2}"#, .invalidJSON),
+        waitlist("quantity 0", #"{"quantity":0}"#, .invalidRequest),
+        waitlist("quantity -1", #"{"quantity":-1}"#, .invalidRequest),
+        waitlist("quantity -0", #"{"quantity":-0}"#, .invalidRequest),
+        waitlist("quantity 1e-400 (underflows to zero)", #"{"quantity":1e-400}"#, .invalidShape),
+        waitlist("quantity 51 (one past the per-request limit)", #"{"quantity":51}"#, .limitExceeded),
+        waitlist("quantity 999999999", #"{"quantity":999999999}"#, .limitExceeded),
+        waitlist("no fields", "{}", .invalidJSON),
+        waitlist("a section without a quantity", #"{"section":"A"}"#, .invalidJSON),
+        waitlist("section as a number", #"{"quantity":1,"section":1}"#, .invalidJSON),
+        waitlist("section null", #"{"quantity":1,"section":null}"#, .invalidJSON),
+        waitlist("section as a list", #"{"quantity":1,"section":["A"]}"#, .invalidJSON),
+        waitlist("a dash in the section (A-1)", #"{"quantity":1,"section":"A-1"}"#, .invalidRequest),
+        waitlist("an empty section", #"{"quantity":1,"section":""}"#, .invalidRequest),
+        waitlist("a hash-tag section", #"{"quantity":1,"section":"{A}"}"#, .invalidRequest),
+        waitlist("a glob section", #"{"quantity":1,"section":"*"}"#, .invalidRequest),
+        waitlist("a colon in the section", #"{"quantity":1,"section":"A:B"}"#, .invalidRequest),
+        waitlist("a NUL escape in the section", #"{"quantity":1,"section":"A\u0000"}"#, .invalidRequest),
+        waitlist("CR LF in the section", #"{"quantity":1,"section":"A\r\n"}"#, .invalidRequest),
+        waitlist("a 17-character section", #"{"quantity":1,"section":"ABCDEFGHIJKLMNOPQ"}"#, .invalidRequest),
+        waitlist("an emoji section", #"{"quantity":1,"section":"🎟"}"#, .invalidRequest),
+        waitlist("a fullwidth section", #"{"quantity":1,"section":"Ａ"}"#, .invalidRequest),
+        waitlist("the same key twice", #"{"quantity":1,"quantity":60}"#, .invalidJSON),
+        waitlist("a JSON list", "[]", .invalidJSON),
+        waitlist("the object inside a list", #"[{"quantity":1}]"#, .invalidJSON),
+        waitlist("an empty body", "", .invalidJSON),
+        waitlist("a truncated body", #"{"quantity":1"#, .invalidJSON),
+        waitlist("trailing garbage after the object", #"{"quantity":1}garbage"#, .invalidJSON),
+        waitlistBytes("invalid UTF-8 (C3 28) inside the section", bodyBytes(#"{"quantity":1,"section":""#, [0xC3, 0x28], #""}"#), .invalidJSON),
+        waitlistBytes("a raw NUL byte between tokens", bodyBytes(#"{"quantity":1"#, [0x00], "}"), .invalidJSON),
+        waitlistBytes("a UTF-16LE body with a byte-order mark", utf16LittleEndianWithBOM(validWaitlist), .invalidJSON),
+        // Valid bodies the event refuses: seats are on sale (checked before the event's own limit and sections).
+        waitlist("quantity 5, past maxSeatsPerUser 4, while seats are on sale", #"{"quantity":5}"#, .waitlistNotOpen),
+        waitlist("a section the event does not have, while seats are on sale", #"{"quantity":1,"section":"Z"}"#, .waitlistNotOpen),
+        waitlistBytes("the admin token", Array(validWaitlist.utf8), .forbidden) { _ in adminJSONHeaders },
+        waitlistBytes("no Authorization header", Array(validWaitlist.utf8), .unauthorized) { _ in jsonHeaders },
+        waitlistBytes("the owner's genuine admission as the bearer token", Array(validWaitlist.utf8), .unauthorized) { f in
+            f.headers.merging(["Authorization": bearer(signedAdmission(event: f.event, user: f.owner))]) { $1 }
+        },
+        waitlistBytes("Content-Type text/plain", Array(validWaitlist.utf8), .unsupportedMediaType) {
+            $0.headers.merging(["Content-Type": "text/plain"]) { $1 }
+        },
+        waitlistBytes("a 100 KiB body", hundredKiBBody, .bodyTooLarge),
+        waitlistEntry("the owner, who never joined, reading an entry", .notOnWaitlist, "GET") { $0.headers },
+        waitlistEntry("the owner, who never joined, leaving", .notOnWaitlist, "DELETE") { $0.headers },
+        waitlistEntry("the admin token reading", .forbidden, "GET") { _ in adminJSONHeaders },
+        waitlistEntry("the admin token leaving", .forbidden, "DELETE") { _ in adminJSONHeaders },
+        waitlistEntry("no Authorization header", .unauthorized, "GET") { _ in [:] },
+        waitlistEntry("an unsigned (alg none) token naming the owner, leaving", .unauthorized, "DELETE") { f in
+            ["Authorization": bearer(ForgedToken.make(header: #"{"alg":"none","typ":"JWT"}"#, claims: ForgedToken.claims(f.owner), signature: .unsigned))]
+        },
+        waitlistEntry("POST, which the entry does not have", .methodNotAllowed, "POST") { $0.headers },
+        HostileCase("waitlist: GET /v1/events/{e}/waitlist, which the waitlist does not have", .methodNotAllowed) { f in
+            .http(method: "GET", path: waitlistPath(f), headers: f.headers, body: nil)
+        },
+    ]
+
+    /// `POST /v1/events` of an event with a broken `queue` (validQueue, one thing broken
+    /// each). Afterwards the event does not exist.
+    static let queuedEventCreations: [HostileCase] = [
+        createQueued("an unknown field inside queue (admitPerSecnd, a typo)", #"{"admitPerSecnd":5}"#),
+        createQueued("an unknown field inside queue setting the serving position", #"{"admitPerSecond":5,"serving":1000}"#),
+        createQueued("an unknown field inside queue pausing it", #"{"admitPerSecond":5,"paused":true}"#),
+        createQueued("admitPerSecond -1", #"{"admitPerSecond":-1}"#),
+        createQueued("admitPerSecond 100001", #"{"admitPerSecond":100001}"#),
+        createQueued("admitPerSecond 9223372036854775807 (Int.max)", #"{"admitPerSecond":9223372036854775807}"#),
+        createQueued("admitPerSecond 1e20 (past Int)", #"{"admitPerSecond":1e20}"#, .invalidJSON),
+        createQueued("admitPerSecond as a float", #"{"admitPerSecond":2.5}"#, .invalidJSON),
+        createQueued("admitPerSecond as a string", #"{"admitPerSecond":"5"}"#, .invalidJSON),
+        createQueued("admissionSeconds 9", #"{"admissionSeconds":9}"#),
+        createQueued("admissionSeconds 0", #"{"admissionSeconds":0}"#),
+        createQueued("admissionSeconds -60", #"{"admissionSeconds":-60}"#),
+        createQueued("admissionSeconds 86401", #"{"admissionSeconds":86401}"#),
+        createQueued("admissionSeconds as a bool", #"{"admissionSeconds":true}"#, .invalidJSON),
+        createQueued("opensAt 'tomorrow'", #"{"opensAt":"tomorrow"}"#),
+        createQueued("opensAt a date without a time", #"{"opensAt":"2027-01-01"}"#),
+        createQueued("opensAt without a time zone", #"{"opensAt":"2027-01-01T19:00:00"}"#),
+        createQueued("opensAt empty", #"{"opensAt":""}"#),
+        createQueued("opensAt past 40 characters (fractional seconds padded)", #"{"opensAt":"2027-01-01T19:00:00.00000000000000000000Z"}"#),
+        createQueued("opensAt as a number", #"{"opensAt":1798750800}"#, .invalidJSON),
+        createQueued("queue as a list", "[]", .invalidJSON),
+        createQueued("queue as a string", #""on""#, .invalidJSON),
+        createQueued("queue as a bool", "true", .invalidJSON),
+        createQueued("a buyer token creating a queued event", validQueue, .forbidden, byOwner: true),
+    ]
+
     /// The request line breaks: evhttp 2.1 splits it on spaces and ends it
     /// at LF, and C strings end at NUL. Kept out of `all`; see the test.
     static let brokenRequestLines: [HostileCase] = [
@@ -571,6 +935,58 @@ extension HostileCase {
             .http(method: "POST", path: "/v1/users", headers: jsonHeaders, body: Array(body(f).utf8))
         }
     }
+
+    /// `method` on `/v1/events/{e}/queue` + `tail`, with the headers `headers` makes.
+    fileprivate static func queueRequest(_ name: String, _ outcome: HostileOutcome, _ method: String, _ tail: String, body: [UInt8]? = nil,
+                                         _ headers: @escaping @Sendable (HostileFixture) -> [String: String]) -> HostileCase {
+        HostileCase("queue: \(method) /v1/events/{e}/queue\(tail): " + name, outcome) { f in
+            .http(method: method, path: queuePath(f) + tail, headers: headers(f), body: body)
+        }
+    }
+
+    /// The owner's `GET …/queue/me` with the Queue-Token `token` makes (nil: none).
+    fileprivate static func queuePoll(_ name: String, _ outcome: HostileOutcome = .invalidQueueToken,
+                                      _ token: @escaping @Sendable (HostileFixture) -> String?) -> HostileCase {
+        HostileCase("queue token on GET /v1/events/{e}/queue/me: " + name, outcome) { f in
+            var headers = f.headers
+            headers["Queue-Token"] = token(f)
+            return .http(method: "GET", path: queuePath(f) + "/me", headers: headers, body: nil)
+        }
+    }
+
+    /// A hold that would succeed, sent with the Admission header `admission` makes.
+    fileprivate static func withAdmission(_ name: String, _ admission: @escaping @Sendable (HostileFixture) -> String) -> HostileCase {
+        withHeaders("Admission: " + name, .admissionInvalid) { f in f.headers.merging(["Admission": admission(f)]) { $1 } }
+    }
+
+    fileprivate static func waitlist(_ name: String, _ json: String, _ outcome: HostileOutcome) -> HostileCase {
+        waitlistBytes(name, Array(json.utf8), outcome)
+    }
+
+    /// The owner's `POST …/waitlist` with `body` (and the headers `headers` makes, if given).
+    fileprivate static func waitlistBytes(_ name: String, _ body: [UInt8], _ outcome: HostileOutcome,
+                                          _ headers: (@Sendable (HostileFixture) -> [String: String])? = nil) -> HostileCase {
+        HostileCase("waitlist join: " + name, outcome, afterwards: .ownerNotOnWaitlist) { f in
+            .http(method: "POST", path: waitlistPath(f), headers: headers?(f) ?? f.headers, body: body)
+        }
+    }
+
+    /// `method` on `/v1/events/{e}/waitlist/me`, with the headers `headers` makes.
+    fileprivate static func waitlistEntry(_ name: String, _ outcome: HostileOutcome, _ method: String,
+                                          _ headers: @escaping @Sendable (HostileFixture) -> [String: String]) -> HostileCase {
+        HostileCase("waitlist entry: \(method) /v1/events/{e}/waitlist/me: " + name, outcome, afterwards: .ownerNotOnWaitlist) { f in
+            .http(method: method, path: waitlistPath(f) + "/me", headers: headers(f), body: nil)
+        }
+    }
+
+    /// `POST /v1/events` of a new event whose `queue` is `queue` (JSON), by the admin or, if `byOwner`, the fixture's buyer.
+    fileprivate static func createQueued(_ name: String, _ queue: String, _ outcome: HostileOutcome = .invalidRequest,
+                                         byOwner: Bool = false) -> HostileCase {
+        HostileCase("POST /v1/events with a queue: " + name, outcome, afterwards: .queuedEventAbsent) { f in
+            .http(method: "POST", path: "/v1/events", headers: byOwner ? f.headers : adminJSONHeaders,
+                  body: Array(queuedEventJSON(id: queuedEventId(f), queue: queue).utf8))
+        }
+    }
 }
 
 /// What a hostile request must get: one of `statuses`, and, unless `codes`
@@ -597,6 +1013,16 @@ struct HostileOutcome: Sendable {
     static let unsupportedMediaType = HostileOutcome(statuses: [415], codes: ["unsupported_media_type"])
     static let limitExceeded = HostileOutcome(statuses: [422], codes: ["limit_exceeded"])
     static let headersTooLarge = HostileOutcome(statuses: [431], codes: ["headers_too_large"])
+    static let invalidJSON = HostileOutcome(statuses: [400], codes: ["invalid_json"])
+    static let queueTokenRequired = HostileOutcome(statuses: [401], codes: ["queue_token_required"])
+    static let invalidQueueToken = HostileOutcome(statuses: [401], codes: ["invalid_queue_token"])
+    static let admissionRequired = HostileOutcome(statuses: [403], codes: ["admission_required"])
+    static let admissionInvalid = HostileOutcome(statuses: [403], codes: ["admission_invalid"])
+    static let eventNotFound = HostileOutcome(statuses: [404], codes: ["event_not_found"])
+    static let notOnWaitlist = HostileOutcome(statuses: [404], codes: ["not_on_waitlist"])
+    static let methodNotAllowed = HostileOutcome(statuses: [405], codes: ["method_not_allowed"])
+    static let noQueue = HostileOutcome(statuses: [409], codes: ["no_queue"])
+    static let waitlistNotOpen = HostileOutcome(statuses: [409], codes: ["waitlist_not_open"])
 }
 
 /// How a hostile request goes out: through the client, or as raw bytes
@@ -604,6 +1030,30 @@ struct HostileOutcome: Sendable {
 enum HostileWire: Sendable {
     case http(method: String, path: String, headers: [String: String], body: [UInt8]?)
     case raw([UInt8])
+}
+
+/// A request sent after a hostile one, with the answer it must still get: what the
+/// hostile request tried to make (an event, a waitlist entry) was not made.
+struct HostileAftercheck: Sendable {
+    let name: String
+    let outcome: HostileOutcome
+    let request: @Sendable (HostileFixture) -> HostileWire
+
+    init(_ name: String, _ outcome: HostileOutcome, request: @escaping @Sendable (HostileFixture) -> HostileWire) {
+        self.name = name
+        self.outcome = outcome
+        self.request = request
+    }
+
+    /// The event a creation case tried to make does not exist.
+    static let queuedEventAbsent = HostileAftercheck("the event was not created", .eventNotFound) { f in
+        .http(method: "GET", path: "/v1/events/\(queuedEventId(f))", headers: [:], body: nil)
+    }
+
+    /// The fixture's owner has no waitlist entry.
+    static let ownerNotOnWaitlist = HostileAftercheck("the owner is not on the waitlist", .notOnWaitlist) { f in
+        .http(method: "GET", path: waitlistPath(f) + "/me", headers: f.headers, body: nil)
+    }
 }
 
 /// What every hostile case starts from: a new event (5 rows of 10 seats in
@@ -862,6 +1312,58 @@ private let email255Characters = String(repeating: "a", count: 64) + "@"
 
 private func holdPath(_ f: HostileFixture) -> String { "/v1/events/\(f.event)/bookings" }
 private func bookingPath(_ f: HostileFixture) -> String { "/v1/events/\(f.event)/bookings/\(f.booking)" }
+private func queuePath(_ f: HostileFixture) -> String { "/v1/events/\(f.event)/queue" }
+private func waitlistPath(_ f: HostileFixture) -> String { "/v1/events/\(f.event)/waitlist" }
+
+private let adminJSONHeaders = ["Authorization": "Bearer " + TestSecrets.adminToken, "Content-Type": "application/json"]
+private let validWaitlist = #"{"quantity":1}"#
+
+// MARK: queue tokens and admissions
+
+/// Signs like the server (same secret), so a case's token is wrong only where the case breaks it.
+private let serverQueueTokens = QueueTokens(secret: TestSecrets.tokenSecret)
+private let otherSecret = "other-secret-0123456789-0123456789-abcdef"
+/// 43 base64url symbols of 32 zero bytes: a MAC of the right shape that signs nothing.
+private let zeroMAC = String(repeating: "A", count: 43)
+private var nowMilliseconds: Int { Int(Date().timeIntervalSince1970 * 1000) }
+/// The deadline of an admission issued now: ten minutes on.
+private var liveDeadline: Int { nowMilliseconds + 600_000 }
+
+/// `payload` + "." + its HMAC-SHA256 under the server's secret: how QueueTokens signs
+/// both kinds (`q1.E.U.P`, `a1.E.U.P.T`), here for payloads it would never sign.
+private func signedQueuePayload(_ payload: String) -> String {
+    let key = SymmetricKey(data: Data(TestSecrets.tokenSecret.utf8))
+    return payload + "." + base64URL(Array(HMAC<SHA256>.authenticationCode(for: Data(payload.utf8), using: key)))
+}
+
+private func signedQueueToken(event: String, user: String, position: Int = 1) -> String {
+    serverQueueTokens.queueToken(QueueTicket(eventId: event, userId: user, position: position))
+}
+
+/// A genuine admission, live for `seconds` from now (negative: expired that long ago).
+private func signedAdmission(event: String, user: String, position: Int = 1, expiresIn seconds: Int = 600) -> String {
+    serverQueueTokens.admissionToken(Admission(eventId: event, userId: user, position: position, expiresAt: nowMilliseconds + seconds * 1000))
+}
+
+/// `token` with its dot-separated field `index` replaced, its MAC kept (so it no longer matches).
+private func replacingField(_ index: Int, of token: String, with value: String) -> String {
+    var parts = token.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+    guard parts.indices.contains(index) else { return token + "." + value }
+    parts[index] = value
+    return parts.joined(separator: ".")
+}
+
+// MARK: queued events
+
+/// The event a creation case would make: new with each fixture.
+private func queuedEventId(_ f: HostileFixture) -> String { f.event + "-q" }
+/// The queue the creation cases break one thing of.
+private let validQueue = #"{"opensAt":"2027-01-01T19:00:00Z","admitPerSecond":100,"admissionSeconds":60}"#
+
+private func queuedEventJSON(id: String, queue: String) -> String {
+    #"{"id":"\#(id)","name":"Queued \#(id)","venue":"Hall","startsAt":"2027-01-01T20:00:00Z","#
+        + #""sections":[{"id":"A","rows":1,"seatsPerRow":10,"priceCents":1000}],"queue":\#(queue)}"#
+}
 
 private func shortUnique() -> String {
     String(UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(12)).lowercased()

@@ -98,7 +98,7 @@ struct HeaderError: Error, CustomStringConvertible {
             scripts.createUser(try UserRegistration.decode(Array(#"{"email":"a@b.example","name":"A"}"#.utf8)), id: user,
                                client: "127.0.0.1"),
             scripts.queueJoin(event: event, buyers: [(user, 7)]),
-            scripts.queueTick(event: event, bound: 2000),
+            scripts.queueTick(event: event, bound: 2000, told: [1]),
             scripts.queueControl(event: event, pause: true, actor: "admin"),
             scripts.waitlistJoin(event: event, user: user, WaitlistRequest(quantity: 2, section: "A")),
             scripts.waitlistGet(event: event, user: user),

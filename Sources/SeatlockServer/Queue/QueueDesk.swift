@@ -53,8 +53,8 @@ final class QueueDesk {
         var advances: [Advance] = []
         var advancesLoaded = false
         var observedRate = 0.0
-        /// The highest position this loop has told "admitted" (automatic admission counts from it).
-        var told = 0
+        /// Positions this loop told "admitted" since its last read (automatic admission counts them).
+        var told: Set<Int> = []
         var waiters: [(Reading) -> Void] = []
     }
 
@@ -74,6 +74,8 @@ final class QueueDesk {
     private var pendingJoins: [String: [PendingJoin]] = [:]
     private var joinFlush: LoopTimer?
     private let maxJoinBatch = 200
+    /// A read reports at most this many told positions (a few more per read than the bound admits).
+    private let maxToldPerRead = 5_000
 
     init(loop: EventLoop, redis: RedisConnection, scripts: BookingScripts, shoppingBound: Int,
          refresh: Duration = .milliseconds(100), maxEvents: Int = 1_000) {
@@ -162,7 +164,8 @@ final class QueueDesk {
 
     /// A buyer at `position` was just told "admitted".
     func told(_ eventId: String, position: Int) {
-        if let told = events[eventId]?.told, position > told { events[eventId]?.told = position }
+        guard let count = events[eventId]?.told.count, count < maxToldPerRead else { return }
+        events[eventId]?.told.insert(position)
     }
 
     /// Positions admitted per second over the last ~5 s of advances.
@@ -177,7 +180,8 @@ final class QueueDesk {
         var commands: [[String]] = []
         var loading: [String] = []
         for id in ids {
-            let call = scripts.queueTick(event: id, bound: shoppingBound, told: events[id]?.told ?? 0)
+            let call = scripts.queueTick(event: id, bound: shoppingBound, told: Array(events[id]?.told ?? []))
+            events[id]?.told = [] // (lost if the read fails: the buyer's next poll reports it again)
             commands.append(call.script.evalshaArguments(keys: call.keys, args: call.args))
             if events[id]?.advancesLoaded == false {
                 loading.append(id)
@@ -234,7 +238,7 @@ final class QueueDesk {
     private static func advance(_ value: RedisValue) -> Advance? {
         guard let text = value.string else { return nil }
         let parts = text.split(separator: ":")
-        guard parts.count == 3, let serving = Int(parts[0]), let at = Int(parts[2]) else { return nil }
+        guard parts.count == 4, let serving = Int(parts[0]), let at = Int(parts[3]) else { return nil }
         return Advance(serving: serving, at: at)
     }
 

@@ -107,10 +107,11 @@ extension BookingHandlers {
 
     private func place(_ state: QueueState, _ ticket: QueueTicket, token: String, created: Bool) -> QueueAnswer {
         let draw = ticket.position == 0 ? queueTokens.draw(eventId: ticket.eventId, userId: ticket.userId) : 0
-        if ticket.position > 0, ticket.position <= state.serving { queues.told(ticket.eventId, position: ticket.position) }
-        return QueueView.place(state, ticket: ticket, admittedAt: queues.admittedAt(ticket.eventId, position: ticket.position),
+        let answer = QueueView.place(state, ticket: ticket, admittedAt: queues.admittedAt(ticket.eventId, position: ticket.position),
                                now: Int(Date().timeIntervalSince1970 * 1000), observedRate: queues.observedRate(ticket.eventId),
                                created: created, queueToken: token, draw: draw, admissionToken: queueTokens.admissionToken)
+        if answer.body.hasPrefix(#"{"status":"admitted""#) { queues.told(ticket.eventId, position: ticket.position) }
+        return answer
     }
 
     private func answer(_ answer: QueueAnswer, _ responder: HTTPResponder) {
