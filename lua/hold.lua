@@ -18,6 +18,7 @@ KEYS[15] sl:{E}:idemkeys:u_U      Idempotency-Keys the buyer used in 24 h
 KEYS[16] sl:{E}:user:U:live       the buyer's live holds (booking id -> deadline)
 KEYS[17] sl:{E}:queue             the on-sale queue (absent: the event sells directly)
 KEYS[18] sl:{E}:queue:tried       bitmap: queue positions that tried to hold (automatic admission)
+KEYS[19] sl:{E}:queue:told        bitmap: queue positions told "admitted" (a hold attempt sets it too)
 ARGV[1]   booking id (new)
 ARGV[2]   user id
 ARGV[3]   request fingerprint or ''
@@ -45,7 +46,7 @@ sl:{E}:queue:tried, includes/holding.lua) is written unless every check passed.
 -- The call's keys and arguments by name, for includes/holding.lua.
 local h = {event = KEYS[1], seats = KEYS[2], sold = KEYS[3], booking = KEYS[4], expiry = KEYS[5], expiries = KEYS[6],
            user = KEYS[7], log = KEYS[8], idem = KEYS[9], hold_prefix = KEYS[10], free_prefix = KEYS[11],
-           user_limit = KEYS[12], address_limit = KEYS[13], event_limit = KEYS[14], idem_count = KEYS[15], live = KEYS[16], queue = KEYS[17], tried = KEYS[18],
+           user_limit = KEYS[12], address_limit = KEYS[13], event_limit = KEYS[14], idem_count = KEYS[15], live = KEYS[16], queue = KEYS[17], tried = KEYS[18], told = KEYS[19],
            booking_id = ARGV[1], user_id = ARGV[2], fingerprint = ARGV[3], policy = ARGV[4], position = ARGV[5]}
 
 local event, refusal = begin_hold(h)
@@ -58,7 +59,10 @@ local unknown, taken = {}, {}
 for i, seat in ipairs(seats) do
   if not prices[i] then
     unknown[#unknown + 1] = seat
-  elseif redis.call('EXISTS', h.hold_prefix .. seat) == 1 or redis.call('HEXISTS', h.sold, seat) == 1 then
+  elseif redis.call('EXISTS', h.hold_prefix .. seat) == 1 or redis.call('HEXISTS', h.sold, seat) == 1
+      or not redis.call('ZSCORE', h.free_prefix .. seat_parts(seat), seat) then
+    -- Not in the free set: held, sold, or a hold whose key lapsed but whose booking has
+    -- not been expired yet - that seat goes back through expire.lua (to the waitlist first).
     taken[#taken + 1] = seat
   end
 end

@@ -10,7 +10,7 @@ KEYS[2] sl:{E}:queue:pre          the prequeue
 KEYS[3] sl:{E}:queue:who          user id -> position
 KEYS[4] sl:{E}:event              event hash
 KEYS[5] sl:{E}:log                the event's log stream
-KEYS[6] sl:{E}:queue:checkpoints  list of "serving:told:tried:ms", one per advance, as old as admissionSeconds
+KEYS[6] sl:{E}:queue:checkpoints  list of "serving:told:tried:ms", one per advance (and a second while still), as old as admissionSeconds
 KEYS[7] sl:{E}:queue:told         bitmap: positions whose buyers were told "admitted"
 ARGV[1] automatic admission's bound on admitted buyers without a hold yet (e.g. 2000)
 ARGV[2..] positions the calling loop told "admitted" since its last call (each counted once, ever)
@@ -22,7 +22,8 @@ How far it advances:
     "shopping" from the poll that first tells them until their first hold
     attempt (includes/holding.lua counts it, made or refused) or until
     admissionSeconds have passed - and while fewer than 2 x `bound`
-    positions are admitted but not told yet (their buyers poll later).
+    positions admitted within admissionSeconds are not told yet (their
+    buyers poll later).
 Neither advances while nothing is available (seats may come back) or while paused.
 
 Returns {0, 'no_event'} or {0, 'no_queue'} (an event that sells directly), else
@@ -71,13 +72,13 @@ if s.status == 'open' and s.paused ~= '1' and inv.sales == 'open' and now - last
   -- The newest checkpoint older than the admission window: positions up
   -- to it have either tried or lapsed. Older checkpoints are dropped.
   local cutoff = now - tonumber(s.admissionSeconds) * 1000
-  local lapsed_told, lapsed_tried = 0, 0
+  local lapsed_serving, lapsed_told, lapsed_tried = 0, 0, 0
   while true do
     local first = redis.call('LINDEX', checkpoints, 0)
     if not first then break end
-    local ct, cr, cms = string.match(first, '^%d+:(%d+):(%d+):(%d+)$')
+    local cs, ct, cr, cms = string.match(first, '^(%d+):(%d+):(%d+):(%d+)$')
     if not cms or tonumber(cms) > cutoff then break end
-    lapsed_told, lapsed_tried = tonumber(ct), tonumber(cr)
+    lapsed_serving, lapsed_told, lapsed_tried = tonumber(cs), tonumber(ct), tonumber(cr)
     local second = redis.call('LINDEX', checkpoints, 1)
     if not second or tonumber(string.match(second, ':(%d+)$')) > cutoff then break end
     redis.call('LPOP', checkpoints)
@@ -90,8 +91,11 @@ if s.status == 'open' and s.paused ~= '1' and inv.sales == 'open' and now - last
       step = math.floor(credit)
       redis.call('HSET', q.queue, 'credit', tostring(credit - step))
     else
+      -- Both counts only over the admission window: a buyer who never tries, or never
+      -- polls to be told, stops counting once their admission has lapsed.
       local shopping = math.max(0, (told - tried) - math.max(0, lapsed_told - lapsed_tried))
-      step = math.min(math.min(bound, inv.available) - shopping, 2 * bound - (serving - told))
+      local untold = math.max(0, (serving - lapsed_serving) - (told - lapsed_told))
+      step = math.min(math.min(bound, inv.available) - shopping, 2 * bound - untold)
     end
     step = math.max(0, math.min(step, joined - serving))
   else
@@ -101,8 +105,13 @@ if s.status == 'open' and s.paused ~= '1' and inv.sales == 'open' and now - last
     serving = serving + step
     s.serving, s.lastAdvancedAt = tostring(serving), tostring(now)
     redis.call('HSET', q.queue, 'serving', serving, 'lastAdvancedAt', now)
-    redis.call('RPUSH', checkpoints, serving .. ':' .. told .. ':' .. tried .. ':' .. now)
     log_event(q.log, 'queue.advanced', event_id, now, {'servingPosition', serving, 'joined', joined, 'admitted', step})
+  end
+  -- A checkpoint per advance, and one a second while the queue stands still, so
+  -- that what was admitted before a standstill lapses out of the counts above.
+  local newest = redis.call('LINDEX', checkpoints, -1)
+  if step > 0 or not newest or now - tonumber(string.match(newest, ':(%d+)$')) >= 1000 then
+    redis.call('RPUSH', checkpoints, serving .. ':' .. told .. ':' .. tried .. ':' .. now)
   end
   redis.call('HSET', q.queue, 'lastTick', now)
 end

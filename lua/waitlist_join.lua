@@ -4,6 +4,7 @@ KEYS[1] sl:{E}:event         event hash (counters, sections, waitlistJoined, wai
 KEYS[2] sl:{E}:waitlist      waiting buyers by position
 KEYS[3] sl:{E}:waitlist:U    the buyer's entry (includes/waitlist.lua)
 KEYS[4] sl:{E}:log           the event's log stream
+KEYS[5] sl:{E}:user:U        the buyer's seats held + bought
 ARGV[1] user id
 ARGV[2] quantity (1..50, validated)
 ARGV[3] section id, or '' for any section
@@ -12,7 +13,7 @@ Returns {status, body}: 201 entry JSON (new, or again after the last entry
 was left or its offer let go), 200 (already on it: the same entry);
 404 event_not_found / section_not_found; 409 sales_closed; 409
 waitlist_not_open (seats are on sale: buy them); 422 limit_exceeded
-(quantity above maxSeatsPerUser).
+(quantity plus the seats the buyer has above maxSeatsPerUser).
 ]]
 --@include common
 --@include waitlist_entry
@@ -28,8 +29,10 @@ local available = tonumber(e[2]) - tonumber(e[3] or 0) - tonumber(e[4] or 0)
 if available > 0 then
   return {409, error_body('waitlist_not_open', 'seats are on sale now: the waitlist opens when the event is sold out', ',"available":' .. available)}
 end
-if quantity > tonumber(e[5]) then
-  return {422, error_body('limit_exceeded', 'at most ' .. e[5] .. ' seats per buyer for this event')}
+local have = tonumber(redis.call('GET', KEYS[5]) or '0')
+if have + quantity > tonumber(e[5]) then
+  -- (an entry no offer could ever fill would only hold its place at the front)
+  return {422, error_body('limit_exceeded', 'at most ' .. e[5] .. ' seats per buyer for this event (you have ' .. have .. ')')}
 end
 if section ~= '' and not string.find(',' .. e[6], ',' .. section .. ':', 1, true) then
   return {404, error_body('section_not_found', 'this event has no section ' .. section)}

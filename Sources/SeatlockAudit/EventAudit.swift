@@ -427,9 +427,11 @@ struct WaitlistReplay {
 
     /// The first `scanned` entries still waiting, in position order (the script's ZRANGE 0 49).
     private mutating func firstWaiting() -> [Waiting] {
-        while head < order.count, waiting[order[head].userId] == nil { head += 1 }
+        // (a buyer who left and joined again is waiting at their new position only)
+        func isWaiting(_ entry: Waiting) -> Bool { waiting[entry.userId]?.position == entry.position }
+        while head < order.count, !isWaiting(order[head]) { head += 1 }
         var first: [Waiting] = []
-        for entry in order[head...] where waiting[entry.userId] != nil {
+        for entry in order[head...] where isWaiting(entry) {
             first.append(entry)
             if first.count == Self.scanned { break }
         }

@@ -103,7 +103,7 @@ public enum QueueView {
             let afterOpen = rank <= seats
                 ? Int(rank / seats * min(Double(maxRetryAfter), seats / pace(state, observedRate: observedRate)))
                 : 20 + Int((rank - seats) / max(1, Double(state.prequeued) - seats) * 25)
-            let retry = untilOpen + afterOpen + spread // (nothing can change for this buyer before then)
+            let retry = untilOpen + min(afterOpen, max(1, state.admissionSeconds / 3)) + spread // (nothing changes for this buyer before then)
             return QueueAnswer(status: ok, body: "{\"status\":\"prequeue\",\"position\":null,\"ahead\":null,\"estimatedWaitSeconds\":\(untilOpen + afterOpen)"
                 + ",\"opensAt\":\(JSONText.quote(ISOTime.string(milliseconds: state.opensAt)))\(token)}", retryAfter: max(1, retry))
         }
@@ -143,8 +143,10 @@ public enum QueueView {
         } else {
             retry = min(maxRetryAfter, max(1, untilNear)) + spread
         }
+        // Never longer than a third of the admission window: a buyer admitted meanwhile must come back in time.
+        let capped = min(retry, max(1, state.admissionSeconds / 3))
         return QueueAnswer(status: ok, body: head("waiting") + ",\"ahead\":\(ahead),\"estimatedWaitSeconds\":\(wait.map(String.init) ?? "null")"
-            + ",\"queue\":\"\(state.status)\",\"available\":\(max(0, state.available))\(token)}", retryAfter: retry)
+            + ",\"queue\":\"\(state.status)\",\"available\":\(max(0, state.available))\(token)}", retryAfter: capped)
     }
 }
 

@@ -62,7 +62,7 @@ extension BookingScripts {
         let scriptKeys = [keys.event, keys.seats, keys.sold, keys.booking(bookingId), keys.expiry(bookingId), keys.expiries,
                           keys.user(userId), keys.log, idempotencyKey ?? keys.noIdempotency, keys.holdPrefix, keys.freePrefix,
                           keys.rateLimit(user: userId), keys.rateLimit(address: clientAddressKey(client)), keys.admissionLimit,
-                          keys.idempotencyCount(caller: Caller.buyer(userId).scope), keys.liveHolds(userId), keys.queue, keys.queueAttempts]
+                          keys.idempotencyCount(caller: Caller.buyer(userId).scope), keys.liveHolds(userId), keys.queue, keys.queueAttempts, keys.queueTold]
         let position = admittedPosition.map(String.init) ?? ""
         switch request {
         case let .seats(seats):
@@ -156,7 +156,7 @@ extension BookingScripts {
 
     public func waitlistJoin(event eventId: String, user userId: String, _ request: WaitlistRequest) -> ScriptCall {
         let keys = EventKeys(eventId)
-        return ScriptCall(script: waitlistJoin, keys: [keys.event, keys.waitlist, keys.waitlistEntry(userId), keys.log],
+        return ScriptCall(script: waitlistJoin, keys: [keys.event, keys.waitlist, keys.waitlistEntry(userId), keys.log, keys.user(userId)],
                           args: [userId, String(request.quantity), request.section ?? ""])
     }
 

@@ -354,9 +354,10 @@ public final class StressRun {
     // MARK: the request queue
 
     private func enqueue(_ request: PendingRequest, followUp: Bool = true) {
-        switch request.endpoint {
-        case .look, .hold, .pay, .poll, .waitlist: purchases.append(request)
-        default: if followUp { followUps.append(request) } else { queue.append(request) }
+        switch (followUp, request.endpoint) {
+        case (false, _): queue.append(request) // an arrival: behind everyone already here
+        case (true, .look), (true, .hold), (true, .pay), (true, .poll), (true, .waitlist): purchases.append(request)
+        case (true, _): followUps.append(request)
         }
         pump()
     }

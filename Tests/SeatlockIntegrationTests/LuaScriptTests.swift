@@ -303,8 +303,13 @@ struct ScriptHarness {
         let booking = BookingID.random()
         #expect(try h.hold(["A-1-1"], booking: booking).0 == 201)
         #expect(try h.pay(booking).0 == 202)
-        // The hold key vanished (as if its TTL lapsed) and someone else took the seat.
+        // The hold key vanished (as if its TTL lapsed): nobody may take the seat until
+        // the booking is expired (hold.lua takes only seats in the free set) ...
         try h.client.call("DEL", h.keys.hold("A-1-1"))
+        #expect(try h.hold(["A-1-1"], user: "early").0 == 409)
+        // ... but should it come back to the free set meanwhile (an operator, an older
+        // version), someone else takes it, and the late payment must not sell it.
+        try h.client.call("ZADD", h.keys.free("A"), "10001", "A-1-1")
         #expect(try h.hold(["A-1-1"], user: "other").0 == 201)
         #expect(try h.confirm(booking).0 == 409)
         #expect(try h.client.call("HEXISTS", h.keys.sold, "A-1-1").int == 0)
@@ -362,7 +367,11 @@ struct ScriptHarness {
         let old = BookingID.random()
         #expect(try h.hold(["A-1-1", "A-1-2"], booking: old).0 == 201)
         Thread.sleep(forTimeInterval: 1.1)
-        // The hold keys lapsed by TTL; a new buyer takes A-1-1 before the expire script runs.
+        // The hold keys lapsed by TTL. Before the expire script runs nobody may take the
+        // seats (not in the free set: they come back through expire.lua, to the waitlist first).
+        #expect(try h.hold(["A-1-1"], user: "u1", booking: BookingID.random()).0 == 409)
+        // Should A-1-1 be put back by hand meanwhile and taken, expire must leave it to its new owner.
+        try h.client.call("ZADD", h.keys.free("A"), "10001", "A-1-1")
         let newer = BookingID.random()
         #expect(try h.hold(["A-1-1"], user: "u2", booking: newer).0 == 201)
         #expect(try h.expire(old).array?.first?.int == 1)

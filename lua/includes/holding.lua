@@ -3,7 +3,7 @@
 -- from its KEYS/ARGV (its header lists them), with the fields
 --   keys:      event seats sold booking expiry expiries user log idem
 --              hold_prefix free_prefix user_limit address_limit event_limit
---              idem_count live queue tried
+--              idem_count live queue tried told
 --   arguments: booking_id user_id fingerprint policy (admission.lua) position
 
 local function hold_fail(h, status, code, message, extra)
@@ -37,6 +37,8 @@ local function check_admission(h, event)
   -- An admitted buyer who tries is done shopping, whether this hold succeeds
   -- or not: automatic admission counts each position once (queue_tick.lua).
   if redis.call('SETBIT', h.tried, h.position, 1) == 0 then redis.call('HINCRBY', h.queue, 'tried', 1) end
+  -- (and was told, whether or not its loop's report of that reached Redis)
+  if redis.call('SETBIT', h.told, h.position, 1) == 0 then redis.call('HINCRBY', h.queue, 'told', 1) end
   return nil
 end
 

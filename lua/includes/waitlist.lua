@@ -86,7 +86,8 @@ local function offer_to_waitlist(k, seats, now)
     local entry_key = k.waitlist .. ':' .. user_id
     local w = redis.call('HMGET', entry_key, 'quantity', 'section', 'position')
     local quantity = tonumber(w[1])
-    local picked, rest = pick_seats(left, quantity, w[2] or '')
+    local picked, rest
+    if quantity then picked, rest = pick_seats(left, quantity, w[2] or '') end -- (an entry without its hash is skipped)
     if picked and tonumber(redis.call('GET', k.user_prefix .. user_id) or '0') + quantity <= max_seats then
       make_offer(k, user_id, entry_key, w[3], quantity, picked, hold_ms, now)
       left = rest

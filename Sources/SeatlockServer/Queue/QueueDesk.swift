@@ -174,14 +174,25 @@ final class QueueDesk {
     private func read() {
         guard !reading, !events.isEmpty else { return }
         let now = ContinuousClock.now
-        events = events.filter { now - $0.value.lastAsked < forgetAfter || !$0.value.waiters.isEmpty }
+        // An id that is no queue (made up, or an event that sells directly) is forgotten
+        // soon: only real queues are read for minutes after the last ask.
+        events = events.filter { _, entry in
+            let forget: Duration = switch entry.reading {
+            case .noEvent?, .noQueue?: .seconds(2)
+            default: forgetAfter
+            }
+            return now - entry.lastAsked < forget || !entry.waiters.isEmpty
+        }
         let ids = Array(events.keys)
         guard !ids.isEmpty else { return }
         var commands: [[String]] = []
         var loading: [String] = []
+        var reported: [String: Set<Int>] = [:]
         for id in ids {
-            let call = scripts.queueTick(event: id, bound: shoppingBound, told: Array(events[id]?.told ?? []))
-            events[id]?.told = [] // (lost if the read fails: the buyer's next poll reports it again)
+            let told = events[id]?.told ?? []
+            reported[id] = told
+            events[id]?.told = []
+            let call = scripts.queueTick(event: id, bound: shoppingBound, told: Array(told))
             commands.append(call.script.evalshaArguments(keys: call.keys, args: call.args))
             if events[id]?.advancesLoaded == false {
                 loading.append(id)
@@ -207,8 +218,14 @@ final class QueueDesk {
                 }
                 guard var entry = events[id] else { continue }
                 let reading = Self.reading(result)
+                if case .unavailable = reading { entry.told.formUnion(reported[id] ?? []) } // reported again next time
                 if let checkpoints, case .queue = reading {
-                    entry.advances = (checkpoints.array ?? []).compactMap(Self.advance)
+                    // (standstill checkpoints repeat a serving position: its first time is when it was reached)
+                    var seen = 0
+                    entry.advances = (checkpoints.array ?? []).compactMap(Self.advance).filter { advance in
+                        defer { seen = max(seen, advance.serving) }
+                        return advance.serving > seen
+                    }
                     entry.advancesLoaded = true
                 }
                 if case let .queue(state) = reading { note(state, in: &entry) }
