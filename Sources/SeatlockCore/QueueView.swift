@@ -49,7 +49,7 @@ public enum QueueView {
     /// often, each about when their turn should come (a poll that comes late
     /// leaves an admission unused, one that comes early is wasted work).
     public static let maxRetryAfter = 30
-    /// A buyer further back than the seats on sale polls this rarely.
+    /// The longest wait between a waiting buyer's polls (and a third of the admission window at most).
     public static let farBack = 45
     /// The pace polls are planned with in automatic admission before any was
     /// observed, positions per second: twice the default bound on shoppers (a buyer
@@ -96,14 +96,16 @@ public enum QueueView {
         if ticket.position == 0 || state.status == "prequeue" {
             let untilOpen = max(0, (state.opensAt - now + 999) / 1000)
             // When to come back after the open, from how far back the draw puts the buyer (draws are
-            // uniform): within the first 30 s in drawn order while the seats may last (a buyer takes
-            // at least one), later, 20-45 s, beyond (they will most likely learn the sale's outcome).
+            // uniform), never later than `longest` (a third of the admission window, at most 45 s):
+            // early, in drawn order, while the seats may last (a buyer takes at least one); beyond
+            // them spread over the second half of that time (they will most likely learn the outcome).
+            let longest = min(farBack, max(2, state.admissionSeconds / 3))
             let share = Double(draw) / Double(QueueTokens.drawRange)
             let rank = share * Double(state.prequeued), seats = Double(max(1, state.available + state.held + state.sold))
             let afterOpen = rank <= seats
-                ? Int(rank / seats * min(Double(maxRetryAfter), seats / pace(state, observedRate: observedRate)))
-                : 20 + Int((rank - seats) / max(1, Double(state.prequeued) - seats) * 25)
-            let retry = untilOpen + min(afterOpen, max(1, state.admissionSeconds / 3)) + spread // (nothing changes for this buyer before then)
+                ? Int(rank / seats * min(Double(maxRetryAfter), seats / pace(state, observedRate: observedRate), Double(longest / 2)))
+                : longest / 2 + Int((rank - seats) / max(1, Double(state.prequeued) - seats) * Double(longest - longest / 2))
+            let retry = untilOpen + afterOpen + spread // (nothing changes for this buyer before then)
             return QueueAnswer(status: ok, body: "{\"status\":\"prequeue\",\"position\":null,\"ahead\":null,\"estimatedWaitSeconds\":\(untilOpen + afterOpen)"
                 + ",\"opensAt\":\(JSONText.quote(ISOTime.string(milliseconds: state.opensAt)))\(token)}", retryAfter: max(1, retry))
         }
@@ -127,19 +129,22 @@ public enum QueueView {
         let ahead = ticket.position - state.serving - 1
         let moving = state.status == "open" && state.available > 0
         let wait = moving ? Int((Double(ahead + 1) / pace(state, observedRate: observedRate)).rounded(.up)) : nil
-        // A second before the turn is due (each poll in between is wasted work); near the front, every second or two; while nothing moves,
-        // soon (seats may come back, or the sale sell out).
-        // Planned with at least the assumed pace: a slow observed pace would make buyers come
+        // Far back: when the buyer should be near the front (each poll before that is wasted work);
+        // near the front, every second or two; while nothing moves, soon (seats may come back, or the
+        // sale sell out). Planned with at least the assumed pace: a slow observed pace would make buyers come
         // late, and positions admitted but not yet told hold the queue back (queue_tick.lua).
         let planning = max(pace(state, observedRate: observedRate), state.admitPerSecond > 0 ? 0 : assumedPace)
         let untilNear = Int((Double(ahead - nearFront) / planning).rounded(.up))
         let retry: Int
         if ahead < nearFront {
             retry = 1 + spread % 2
-        } else if !moving || ahead >= state.available {
-            // Nothing moves, or the seats on sale now would not reach this far (only seats that come
-            // back could): rarely, but within the minute, to learn the sale's outcome.
-            retry = (moving ? farBack : 5) + spread
+        } else if !moving {
+            retry = 5 + spread
+        } else if ahead >= state.available {
+            // The seats on sale now would not reach this far (only seats that come back could):
+            // rarely, spread over the second half of the longest wait so that they do not come together.
+            let longest = min(farBack, max(2, state.admissionSeconds / 3))
+            retry = longest / 2 + ticket.position % (longest - longest / 2 + 1)
         } else {
             retry = min(maxRetryAfter, max(1, untilNear)) + spread
         }
