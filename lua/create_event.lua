@@ -57,7 +57,7 @@ redis.call('HSET', KEYS[1], 'id', ARGV[2], 'name', ARGV[3], 'venue', ARGV[4], 's
 if ARGV[9] ~= '' then
   local opens, rate, admission = string.match(ARGV[9], '^(%d+) (%d+) (%d+)$')
   redis.call('HSET', KEYS[7], 'status', tonumber(opens) > now and 'prequeue' or 'open', 'opensAt', opens,
-    'admitPerSecond', rate, 'admissionSeconds', admission, 'joined', 0, 'serving', 0, 'prequeued', 0, 'holds', 0, 'lastTick', now)
+    'admitPerSecond', rate, 'admissionSeconds', admission, 'joined', 0, 'serving', 0, 'prequeued', 0, 'lastTick', now)
   redis.call('HSET', KEYS[1], 'queue', ARGV[9])
 end
 log_event(KEYS[3], 'event.created', ARGV[2], now, {'capacity', capacity, 'sections', table.concat(section_ids, ',')})

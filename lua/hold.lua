@@ -59,10 +59,10 @@ local unknown, taken = {}, {}
 for i, seat in ipairs(seats) do
   if not prices[i] then
     unknown[#unknown + 1] = seat
-  elseif redis.call('EXISTS', h.hold_prefix .. seat) == 1 or redis.call('HEXISTS', h.sold, seat) == 1
-      or not redis.call('ZSCORE', h.free_prefix .. seat_parts(seat), seat) then
-    -- Not in the free set: held, sold, or a hold whose key lapsed but whose booking has
-    -- not been expired yet - that seat goes back through expire.lua (to the waitlist first).
+  elseif not redis.call('ZSCORE', h.free_prefix .. seat_parts(seat), seat) or redis.call('EXISTS', h.hold_prefix .. seat) == 1 then
+    -- Free means in its section's free set: not held, not sold, and not a hold whose key
+    -- lapsed before expire.lua ended its booking (that seat comes back through expire.lua,
+    -- to the waitlist first). A live hold key is never overwritten, whatever the set says.
     taken[#taken + 1] = seat
   end
 end

@@ -16,10 +16,8 @@ admission. Returns {200, 'state', state...} (includes/queue.lua), or
 --@include queue
 
 local q = {queue = KEYS[1], pre = KEYS[2], who = KEYS[3], event = KEYS[4], log = KEYS[5]}
-local inv = inventory(q.event)
-if not inv then return {404, error_body('event_not_found', 'no such event')} end
-local s = read_hash(q.queue)
-if not s then return {409, error_body('no_queue', 'this event sells directly, without a queue')} end
+local inv, s, refusal = load_queue(q)
+if not inv then return refusal end
 local now = now_ms()
 local paused = ARGV[1] == 'pause' and '1' or '0'
 if (s.paused or '0') ~= paused then
@@ -28,6 +26,4 @@ if (s.paused or '0') ~= paused then
   log_event(q.log, paused == '1' and 'queue.paused' or 'queue.resumed', event_id_of(q.queue), now,
     {'servingPosition', s.serving or 0, 'joined', s.joined or 0, 'actor', ARGV[2]})
 end
-local reply = {200, 'state'}
-for _, v in ipairs(queue_state(s, inv)) do reply[#reply + 1] = v end
-return reply
+return state_reply(200, 'state', s, inv)

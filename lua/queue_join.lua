@@ -21,10 +21,8 @@ Refusals for the whole event: {404, body} event_not_found, {409, body} no_queue.
 --@include queue
 
 local q = {queue = KEYS[1], pre = KEYS[2], who = KEYS[3], event = KEYS[4], log = KEYS[5]}
-local inv = inventory(q.event)
-if not inv then return {404, error_body('event_not_found', 'no such event')} end
-local s = read_hash(q.queue)
-if not s then return {409, error_body('no_queue', 'this event sells directly, without a queue: book at POST /v1/events/{id}/bookings')} end
+local inv, s, refusal = load_queue(q)
+if not inv then return refusal end
 local now = now_ms()
 s = open_if_due(q, s, now)
 local closed = inv.sales ~= 'open' or s.status == 'sold_out' or inv.exhausted
@@ -50,7 +48,4 @@ for i = 1, #ARGV, 2 do
   places[#places + 1] = position
 end
 if s.status == 'prequeue' then s.prequeued = tostring(redis.call('ZCARD', q.pre)) end
-local reply = {1, 'joined'}
-for _, v in ipairs(queue_state(s, inv)) do reply[#reply + 1] = v end
-for _, v in ipairs(places) do reply[#reply + 1] = v end
-return reply
+return state_reply(1, 'joined', s, inv, places)

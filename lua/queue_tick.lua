@@ -116,6 +116,4 @@ if s.status == 'open' and s.paused ~= '1' and inv.sales == 'open' and now - last
   redis.call('HSET', q.queue, 'lastTick', now)
 end
 
-local reply = {1, 'state'}
-for _, v in ipairs(queue_state(s, inv)) do reply[#reply + 1] = v end
-return reply
+return state_reply(1, 'state', s, inv)

@@ -105,7 +105,6 @@ local function write_hold(h, event, seats, prices)
   redis.call('HINCRBY', h.event, 'held', #seats)
   local fields = {'bookingId', booking_id, 'userId', user_id, 'seats', list, 'amountCents', total}
   if event.queued then
-    redis.call('HINCRBY', h.queue, 'holds', 1)
     redis.call('HSET', h.booking, 'position', h.position)
     fields[#fields + 1] = 'position'
     fields[#fields + 1] = h.position

@@ -2,7 +2,7 @@
 -- queue_control.lua). Included after common. Keys come from the caller: `q`,
 -- a table with the fields
 --   queue  sl:{E}:queue       hash: status opensAt admitPerSecond admissionSeconds
---                             joined serving prequeued holds lastTick credit paused
+--                             joined serving prequeued told tried lastTick credit paused
 --   pre    sl:{E}:queue:pre   sorted set: the prequeue, user id by a random draw
 --   who    sl:{E}:queue:who   hash: user id -> position (joined after the open)
 --   event  sl:{E}:event       the event hash (counters, status)
@@ -49,6 +49,18 @@ local function inventory(event_key)
           exhausted = available <= 0 and (held <= 0 or wanted >= held)}
 end
 
+-- The event's inventory and the queue's state, or nil and the reply for an
+-- event that does not exist or sells directly (queue_join, queue_control).
+local function load_queue(q)
+  local inv = inventory(q.event)
+  if not inv then return nil, nil, {404, error_body('event_not_found', 'no such event')} end
+  local s = read_hash(q.queue)
+  if not s then
+    return nil, nil, {409, error_body('no_queue', 'this event sells directly, without a queue: book at POST /v1/events/{id}/bookings')}
+  end
+  return inv, s
+end
+
 -- The state every reply carries, as a flat list (ScriptReplies.QueueState):
 -- status, joined, serving, prequeued, admitPerSecond, admissionSeconds,
 -- opensAt, available, held, sold, lastAdvancedAt, soldOutAt (0: never).
@@ -59,4 +71,12 @@ local function queue_state(s, inv)
   return {status, tonumber(s.joined or 0), tonumber(s.serving or 0), tonumber(s.prequeued or 0),
           tonumber(s.admitPerSecond or 0), tonumber(s.admissionSeconds), tonumber(s.opensAt),
           inv.available, inv.held, inv.sold, tonumber(s.lastAdvancedAt or 0), tonumber(s.soldOutAt or 0)}
+end
+
+-- {code, word, state..., extra...}: the reply of the queue scripts.
+local function state_reply(code, word, s, inv, extra)
+  local reply = {code, word}
+  for _, v in ipairs(queue_state(s, inv)) do reply[#reply + 1] = v end
+  for _, v in ipairs(extra or {}) do reply[#reply + 1] = v end
+  return reply
 end
