@@ -14,10 +14,10 @@ end
 -- refusal is recorded under the Idempotency-Key: nothing may be written for
 -- an event that does not exist, and closed sales may open again.
 local function open_event(event_key)
-  local e = redis.call('HMGET', event_key, 'status', 'holdSeconds', 'maxSeatsPerUser', 'sections')
+  local e = redis.call('HMGET', event_key, 'status', 'holdSeconds', 'maxSeatsPerUser', 'sections', 'queue')
   if not e[1] then return nil, {404, error_body('event_not_found', 'no such event')} end
   if e[1] ~= 'open' then return nil, {409, error_body('sales_closed', 'sales are closed for this event')} end
-  return {hold_ms = tonumber(e[2]) * 1000, max_seats = tonumber(e[3]), sections = e[4]}
+  return {hold_ms = tonumber(e[2]) * 1000, max_seats = tonumber(e[3]), sections = e[4], queued = e[5] ~= false}
 end
 
 -- A queued event sells only to admitted buyers (invariant 8). The loop
@@ -25,13 +25,11 @@ end
 -- queue itself must have reached its position. Not recorded under the
 -- Idempotency-Key: a refusal changes nothing (but the attempt is counted, below).
 local function check_admission(h, event)
-  local q = redis.call('HMGET', h.queue, 'status', 'serving')
-  if not q[1] then return nil end
-  event.queued = true
+  if not event.queued then return nil end -- (the event hash says so: no read of the queue for a direct sale)
   if h.position == '' then
     return {403, error_body('admission_required', 'this event sells through its queue: join at POST /v1/events/{id}/queue and send the Admission header')}
   end
-  if tonumber(h.position) > tonumber(q[2] or 0) then
+  if tonumber(h.position) > tonumber(redis.call('HGET', h.queue, 'serving') or '0') then
     return {403, error_body('admission_invalid', 'the queue has not admitted this position')}
   end
   -- An admitted buyer who tries is done shopping, whether this hold succeeds
