@@ -83,3 +83,21 @@ public func clientAddressKey(_ address: String) -> String {
         && address.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) || ($0 >= 65 && $0 <= 70) || $0 == 46 || $0 == 58 }
     return allowed ? address : "unknown"
 }
+
+/// The buyer's address behind a load balancer. When the peer is one of the
+/// `trusted` proxies, the client is the right-most X-Forwarded-For entry
+/// that is not itself a trusted proxy (every proxy appends the address it
+/// saw, so entries left of that one are whatever the client claimed and are
+/// never believed). From any other peer the header is ignored: a client
+/// cannot pick its own rate-limit bucket. Entries that are not numeric
+/// addresses collapse like any other (`clientAddressKey`).
+public func clientAddress(peer: String, forwardedFor: String?, trusted: Set<String>) -> String {
+    guard !trusted.isEmpty, trusted.contains(peer), let forwardedFor, !forwardedFor.isEmpty else { return peer }
+    var hops = forwardedFor.split(separator: ",", omittingEmptySubsequences: false)
+    guard hops.count <= 32 else { return "unknown" } // (no real chain of proxies is that long)
+    while let hop = hops.popLast() {
+        let address = String(hop.trimmingCharacters(in: .whitespaces))
+        if !trusted.contains(address) || hops.isEmpty { return clientAddressKey(address) }
+    }
+    return peer
+}

@@ -48,6 +48,11 @@ final class BookingHandlers {
 
     func handle(_ request: HTTPRequest, _ responder: HTTPResponder) {
         let started = ContinuousClock.now
+        var request = request
+        if !config.trustedProxies.isEmpty {
+            request.remoteAddress = clientAddress(peer: request.remoteAddress, forwardedFor: request.header("x-forwarded-for"),
+                                                  trusted: config.trustedProxies)
+        }
         let label = RouteLabel()
         responder.onAnswer = { [recorder] status in recorder.request(route: label.name, status: status, took: .now - started) }
         do {

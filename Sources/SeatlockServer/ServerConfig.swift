@@ -16,6 +16,9 @@ public struct ServerConfig: Sendable {
     public var http = HTTPLimits()
     /// Rate limits and caps against bots (SeatlockCore/AbusePolicy.swift).
     public var abuse = AbusePolicy()
+    /// Load balancers whose X-Forwarded-For names the buyer's address (exact
+    /// numeric addresses; `clientAddress(peer:forwardedFor:trusted:)`).
+    public var trustedProxies: Set<String> = []
     public var redisOptions = RedisConnectionOptions()
     /// Automatic queue admission: at most this many admitted buyers without a
     /// hold yet (and never more than the seats available), lua/queue_tick.lua.

@@ -128,6 +128,8 @@ struct LimitOptions: ParsableArguments {
     var maxLiveHolds: Int?
     @Option(name: .customLong("max-idempotency-keys"), help: "New Idempotency-Keys per buyer per event per 24 h, 0 = no cap (default 1000)")
     var maxIdempotencyKeys: Int?
+    @Option(name: .customLong("trusted-proxy"), help: "A load balancer's address whose X-Forwarded-For gives the buyer's address for the per-address limits; repeat for several (env SEATLOCK_TRUSTED_PROXIES, comma-separated; default none: the header is ignored)")
+    var trustedProxies: [String] = []
     @Option(name: .customLong("max-connections"), help: "Open HTTP connections, all loops together (default 10000)")
     var maxConnections: Int?
     @Option(name: .customLong("max-connections-per-address"), help: "Open HTTP connections from one client address (default 512)")
@@ -154,6 +156,11 @@ struct LimitOptions: ParsableArguments {
             guard range.contains(flag) else { throw ValidationError("--\(name) must be \(range.lowerBound)-\(range.upperBound)") }
             value = flag
         }
+        let proxies = trustedProxies.isEmpty ? (env["SEATLOCK_TRUSTED_PROXIES"] ?? "").split(separator: ",").map { String($0.trimmingCharacters(in: .whitespaces)) }.filter { !$0.isEmpty } : trustedProxies
+        for proxy in proxies where clientAddressKey(proxy) != proxy {
+            throw ValidationError("--trusted-proxy takes a numeric IPv4 or IPv6 address, not \(proxy)")
+        }
+        config.trustedProxies = Set(proxies)
         try bounded(maxLiveHolds, 0...1000, "max-live-holds", into: &config.abuse.maxLiveHolds)
         try bounded(maxIdempotencyKeys, 0...1_000_000, "max-idempotency-keys", into: &config.abuse.maxIdempotencyKeys)
         try bounded(maxConnections, 1...1_000_000, "max-connections", into: &config.http.maxConnections)

@@ -225,3 +225,31 @@ enum HMACForTests {
     }
 }
 
+
+@Suite struct ClientAddressTests {
+    let proxies: Set<String> = ["10.0.0.1", "10.0.0.2"]
+
+    @Test func aTrustedProxyNamesTheBuyer() {
+        #expect(clientAddress(peer: "10.0.0.1", forwardedFor: "203.0.113.7", trusted: proxies) == "203.0.113.7")
+        // Two proxies in a row: the right-most entry that is not one of ours.
+        #expect(clientAddress(peer: "10.0.0.1", forwardedFor: "203.0.113.7, 10.0.0.2", trusted: proxies) == "203.0.113.7")
+        // What the client wrote itself, left of what our proxy saw, is never believed.
+        #expect(clientAddress(peer: "10.0.0.1", forwardedFor: "1.2.3.4, 198.51.100.9", trusted: proxies) == "198.51.100.9")
+        #expect(clientAddress(peer: "10.0.0.1", forwardedFor: "2001:db8::1", trusted: proxies) == "2001:db8::1")
+    }
+
+    @Test func anyOtherPeerKeepsItsOwnAddress() {
+        #expect(clientAddress(peer: "198.51.100.9", forwardedFor: "1.2.3.4", trusted: proxies) == "198.51.100.9")
+        #expect(clientAddress(peer: "10.0.0.1", forwardedFor: "1.2.3.4", trusted: []) == "10.0.0.1")
+        #expect(clientAddress(peer: "10.0.0.1", forwardedFor: nil, trusted: proxies) == "10.0.0.1")
+        #expect(clientAddress(peer: "10.0.0.1", forwardedFor: "", trusted: proxies) == "10.0.0.1")
+    }
+
+    @Test func junkCannotShapeAKey() {
+        #expect(clientAddress(peer: "10.0.0.1", forwardedFor: "sl:{x}:event", trusted: proxies) == "unknown")
+        #expect(clientAddress(peer: "10.0.0.1", forwardedFor: "1.2.3.4, ", trusted: proxies) == "unknown")
+        #expect(clientAddress(peer: "10.0.0.1", forwardedFor: Array(repeating: "1.2.3.4", count: 40).joined(separator: ","), trusted: proxies) == "unknown")
+        // Every hop one of ours: the left-most is the best there is.
+        #expect(clientAddress(peer: "10.0.0.1", forwardedFor: "10.0.0.2", trusted: proxies) == "10.0.0.2")
+    }
+}

@@ -1,10 +1,15 @@
 -- wrk driver for scripts/bench-hold: explicit 2-seat holds (adjacent seats
 -- in a random row) by buyers drawn at random from a token file.
 -- Environment: BENCH_TOKENS (file, one JWT a line), BENCH_EVENT,
--- BENCH_ROWS, BENCH_SEATS_PER_ROW.
+-- BENCH_ROWS, BENCH_SEATS_PER_ROW; BENCH_FORWARDED=1 sends each buyer's own
+-- address (10.x.y.z, from its token's line) as X-Forwarded-For, as a load
+-- balancer would; BENCH_DELAY_MS paces each connection (a request, then
+-- that long after its answer): an offered load below saturation.
 local event = os.getenv("BENCH_EVENT") or "bench-http"
 local rows = tonumber(os.getenv("BENCH_ROWS") or "250")
 local per_row = tonumber(os.getenv("BENCH_SEATS_PER_ROW") or "1000")
+local forwarded = os.getenv("BENCH_FORWARDED") == "1"
+local pause = tonumber(os.getenv("BENCH_DELAY_MS") or "")
 local tokens = {}
 local threads = {}
 statuses = {}
@@ -20,12 +25,20 @@ function init(args)
 end
 
 function request()
-  local token = tokens[math.random(#tokens)]
+  local index = math.random(#tokens)
+  local token = tokens[index]
   local row = math.random(rows)
   local number = math.random(per_row - 1)
   local body = string.format('{"seats":["A-%d-%d","A-%d-%d"]}', row, number, row, number + 1)
-  return wrk.format("POST", "/v1/events/" .. event .. "/bookings",
-    {["Authorization"] = "Bearer " .. token, ["Content-Type"] = "application/json"}, body)
+  local headers = {["Authorization"] = "Bearer " .. token, ["Content-Type"] = "application/json"}
+  if forwarded then
+    headers["X-Forwarded-For"] = string.format("10.%d.%d.%d", math.floor(index / 65536) % 256, math.floor(index / 256) % 256, index % 256)
+  end
+  return wrk.format("POST", "/v1/events/" .. event .. "/bookings", headers, body)
+end
+
+if pause then
+  function delay() return pause end
 end
 
 function response(status, headers, body)
