@@ -1,29 +1,33 @@
---[[ analytics_apply.lua — fold one log entry into the event's analytics
-(the `analytics` consumer group, and `AnalyticsService.rebuild`).
+--[[ analytics_apply.lua — fold log entries into the event's analytics (the
+`analytics` consumer group, and `AnalyticsService.rebuild`), a batch of
+entries of one event per call.
 
 Entries are applied in log order, each exactly once. An entry whose id is
 <= lastEntry was applied already (a redelivery): nothing changes. An entry
 with a log entry between lastEntry and itself comes too early (the one
 before it failed, or was left pending by a crashed consumer): it is refused
-with 'gap' and nothing changes; the caller applies the log after lastEntry
-first. So the figures are a fold of the log, in order, whatever the
-delivery order. They depend on the log alone: times are the entry's `at`
-and the booking's `createdAt` (never rewritten), never the clock, so a
-replay of the log gives the same figures, series and histogram included.
+with 'gap', and so is every entry after it in the call; the caller applies
+the log after lastEntry first. So the figures are a fold of the log, in
+order, whatever the delivery order. They depend on the log alone: times are
+the entry's `at` and the booking's `createdAt` (never rewritten), never the
+clock, so a replay of the log gives the same figures, series and histogram
+included. The counters, lastEntry and each series slot are written once
+per call, whatever the number of entries.
 
 KEYS[1] sl:{E}:stats              hash: counters, live held/sold, lastEntry
 KEYS[2] sl:{E}:stats:buyers       HyperLogLog of buyer ids
 KEYS[3] sl:{E}:stats:confirm_ms   hash: hold -> confirmation histogram (ms)
 KEYS[4] sl:{E}:stats:series       hash: per-second ring buffer, field = second % 3600
-KEYS[5] sl:{E}:booking:B          the entry's booking, read for booking.confirmed (`sl:{E}:booking:` when the entry has none)
-KEYS[6] sl:{E}:log                the event's log (read only: is this the next entry?)
+KEYS[5] sl:{E}:log                the event's log (read only: is this the next entry?)
+KEYS[6..] sl:{E}:booking:B        per entry, in order: its booking, read for booking.confirmed (`sl:{E}:booking:` for any other entry)
 (A rebuild passes staging keys as KEYS[1..4] and swaps them in at the end.)
-ARGV[1] entry id (ms-seq)
-ARGV[2..] the entry's fields: name, value, name, value, ...
+ARGV[1..] the entries, in log order, each as: its id (ms-seq), N, then N name/value pairs of its fields
 
-Returns {1, 'applied', id}; {0, 'duplicate', lastEntry} (already applied,
-nothing written); {0, 'gap', lastEntry} (an earlier entry is not applied
-yet, nothing written); {0, 'invalid', ''} (ARGV[1] is not a stream id).
+Returns {lastEntry, outcome of entry 1, outcome of entry 2, ...}, each
+outcome 'applied', 'duplicate' (already applied, nothing written), 'gap'
+(an earlier log entry is not applied yet: nothing written for it or any
+entry after it) or 'invalid' (not a stream id, skipped); lastEntry is the
+last entry applied after the call.
 
 What each topic does (n = number of seats in the entry's `seats`):
   booking.initiated    bookingsInitiated +1, holds +1, buyer into the HLL; series holds
@@ -71,90 +75,117 @@ local function seat_count(list)
   return n
 end
 
--- Validate and decide before the first write.
-local id = ARGV[1]
-local id_ms, id_seq = parse_id(id)
-if not id_ms then return {0, 'invalid', ''} end
-local last = redis.call('HGET', KEYS[1], 'lastEntry') or ''
-if last ~= '' then
-  local last_ms, last_seq = parse_id(last)
-  if last_ms and (id_ms < last_ms or (id_ms == last_ms and id_seq <= last_seq)) then
-    return {0, 'duplicate', last}
-  end
+local function after(ms, seq, other)
+  local other_ms, other_seq = parse_id(other)
+  return not other_ms or ms > other_ms or (ms == other_ms and seq > other_seq)
 end
-local before = redis.call('XRANGE', KEYS[6], last == '' and '-' or '(' .. last, '(' .. id, 'COUNT', 1)
-if #before > 0 then return {0, 'gap', last} end
 
-local f = {}
-for i = 2, #ARGV - 1, 2 do f[ARGV[i]] = ARGV[i + 1] end
-local kind = f.type or ''
--- A dead letter replayed for another group repeats an entry already counted.
-if f.replayFor and f.replayFor ~= 'analytics' then kind = 'replayed' end
-local at = integer(f.at)
-local n = seat_count(f.seats)
-local amount = integer(f.amountCents) or 0
-
-local counts = {}   -- stats field -> increment
-local series = {}   -- series field -> increment
+local counts = {}   -- stats field -> increment, over the whole call
+local seconds = {}  -- second -> series field -> increment
 local function add(field, by) counts[field] = (counts[field] or 0) + by end
-
-if kind == 'booking.initiated' then
-  add('bookingsInitiated', 1); add('holds', 1)
-  series.holds = 1
-  if f.userId and f.userId ~= '' then redis.call('PFADD', KEYS[2], f.userId) end
-elseif kind == 'seat.reserved' then
-  add('seatsHeld', n); add('held', n)
-  series.seatsHeld = n
-elseif kind == 'booking.confirmed' then
-  add('confirmations', 1); add('seatsSold', n); add('held', -n); add('sold', n); add('revenueCents', amount)
-  series.confirmations = 1
-  series.seatsSold = n
-  local created = integer(redis.call('HGET', KEYS[5], 'createdAt'))
-  if created and at then
-    local ms = math.max(0, at - created)
-    local bucket = '+Inf'
-    for _, bound in ipairs(BOUNDS) do
-      if ms <= bound then bucket = tostring(bound) break end
-    end
-    redis.call('HINCRBY', KEYS[3], bucket, 1)
-    redis.call('HINCRBY', KEYS[3], 'count', 1)
-    redis.call('HINCRBY', KEYS[3], 'sum', ms)
-    if ms > (tonumber(redis.call('HGET', KEYS[3], 'max')) or -1) then redis.call('HSET', KEYS[3], 'max', ms) end
-  end
-elseif kind == 'booking.expired' then
-  add('expiries', 1); add('held', -n)
-  series.expiries = 1
-elseif kind == 'booking.released' then
-  add('releases', 1); add('held', -n)
-  series.releases = 1
-elseif kind == 'booking.cancelled' then
-  if f.reason == 'refund_requested' then
-    add('refunds', 1)
-  else
-    add('cancellations', 1); add('held', -n)
-  end
-elseif kind == 'seat.released' then
-  if f.reason == 'refund' then add('sold', -n) end
-elseif kind == 'payment.requested' then
-  add('paymentsRequested', 1)
-elseif kind == 'payment.completed' then
-  add('paymentsCompleted', 1)
-elseif kind == 'payment.failed' then
-  add('paymentsFailed', 1)
-elseif kind == 'payment.refunded' then
-  add('paymentsRefunded', 1)
-elseif kind == 'payment.refund_requested' then
-  add('revenueCents', -amount)
+local function plot(at, field, by)
+  if not at then return end
+  local second = math.floor(at / 1000)
+  local slot = seconds[second]
+  if not slot then slot = {}; seconds[second] = slot end
+  slot[field] = (slot[field] or 0) + by
 end
+
+-- One entry's effect on the counters, series and histogram.
+local function fold(f, booking_key)
+  local kind = f.type or ''
+  -- A dead letter replayed for another group repeats an entry already counted.
+  if f.replayFor and f.replayFor ~= 'analytics' then kind = 'replayed' end
+  local at = integer(f.at)
+  local n = seat_count(f.seats)
+  local amount = integer(f.amountCents) or 0
+  if kind == 'booking.initiated' then
+    add('bookingsInitiated', 1); add('holds', 1)
+    plot(at, 'holds', 1)
+    if f.userId and f.userId ~= '' then redis.call('PFADD', KEYS[2], f.userId) end
+  elseif kind == 'seat.reserved' then
+    add('seatsHeld', n); add('held', n)
+    plot(at, 'seatsHeld', n)
+  elseif kind == 'booking.confirmed' then
+    add('confirmations', 1); add('seatsSold', n); add('held', -n); add('sold', n); add('revenueCents', amount)
+    plot(at, 'confirmations', 1)
+    plot(at, 'seatsSold', n)
+    local created = integer(redis.call('HGET', booking_key, 'createdAt'))
+    if created and at then
+      local ms = math.max(0, at - created)
+      local bucket = '+Inf'
+      for _, bound in ipairs(BOUNDS) do
+        if ms <= bound then bucket = tostring(bound) break end
+      end
+      redis.call('HINCRBY', KEYS[3], bucket, 1)
+      redis.call('HINCRBY', KEYS[3], 'count', 1)
+      redis.call('HINCRBY', KEYS[3], 'sum', ms)
+      if ms > (tonumber(redis.call('HGET', KEYS[3], 'max')) or -1) then redis.call('HSET', KEYS[3], 'max', ms) end
+    end
+  elseif kind == 'booking.expired' then
+    add('expiries', 1); add('held', -n)
+    plot(at, 'expiries', 1)
+  elseif kind == 'booking.released' then
+    add('releases', 1); add('held', -n)
+    plot(at, 'releases', 1)
+  elseif kind == 'booking.cancelled' then
+    if f.reason == 'refund_requested' then
+      add('refunds', 1)
+    else
+      add('cancellations', 1); add('held', -n)
+    end
+  elseif kind == 'seat.released' then
+    if f.reason == 'refund' then add('sold', -n) end
+  elseif kind == 'payment.requested' then
+    add('paymentsRequested', 1)
+  elseif kind == 'payment.completed' then
+    add('paymentsCompleted', 1)
+  elseif kind == 'payment.failed' then
+    add('paymentsFailed', 1)
+  elseif kind == 'payment.refunded' then
+    add('paymentsRefunded', 1)
+  elseif kind == 'payment.refund_requested' then
+    add('revenueCents', -amount)
+  end
+end
+
+local last = redis.call('HGET', KEYS[1], 'lastEntry') or ''
+local first_last = last
+local reply = {''}
+local i, entry, gapped = 1, 0, false
+while i <= #ARGV do
+  entry = entry + 1
+  local id, pairs_count = ARGV[i], tonumber(ARGV[i + 1]) or 0
+  local first_field = i + 2
+  i = first_field + 2 * pairs_count
+  local id_ms, id_seq = parse_id(id)
+  local outcome
+  if gapped then
+    outcome = 'gap'
+  elseif not id_ms then
+    outcome = 'invalid'
+  elseif last ~= '' and not after(id_ms, id_seq, last) then
+    outcome = 'duplicate'
+  elseif #redis.call('XRANGE', KEYS[5], last == '' and '-' or '(' .. last, '(' .. id, 'COUNT', 1) > 0 then
+    outcome, gapped = 'gap', true
+  else
+    local f = {}
+    for j = first_field, i - 2, 2 do f[ARGV[j]] = ARGV[j + 1] end
+    fold(f, KEYS[5 + entry])
+    last, outcome = id, 'applied'
+  end
+  reply[#reply + 1] = outcome
+end
+reply[1] = last
+if last == first_last then return reply end
 
 for field, by in pairs(counts) do redis.call('HINCRBY', KEYS[1], field, by) end
-redis.call('HSET', KEYS[1], 'lastEntry', id)
+redis.call('HSET', KEYS[1], 'lastEntry', last)
 
--- The series slot for the entry's second; a slot left by an older second is
--- started over (3600 fields at most, whatever the event's length). A slot
--- already holding a later second is left alone (clock stepped back).
-if next(series) and at then
-  local second = math.floor(at / 1000)
+-- The series slot of each second: a slot left by an older second is started
+-- over (3600 fields at most, whatever the event's length). A slot already
+-- holding a later second is left alone (clock stepped back).
+for second, series in pairs(seconds) do
   local field = tostring(second % SLOTS)
   local slot
   local stored = redis.call('HGET', KEYS[4], field)
@@ -163,14 +194,15 @@ if next(series) and at then
     if ok and type(decoded) == 'table' then slot = decoded end
   end
   if not slot or tonumber(slot.t) ~= second then
-    if slot and tonumber(slot.t) and tonumber(slot.t) > second then return {1, 'applied', id} end
-    slot = {}
+    if slot and tonumber(slot.t) and tonumber(slot.t) > second then slot = nil else slot = {} end
   end
-  local function value(name) return (tonumber(slot[name]) or 0) + (series[name] or 0) end
-  redis.call('HSET', KEYS[4], field, string.format(
-    '{"t":%d,"holds":%d,"confirmations":%d,"expiries":%d,"releases":%d,"seatsHeld":%d,"seatsSold":%d}',
-    second, value('holds'), value('confirmations'), value('expiries'), value('releases'),
-    value('seatsHeld'), value('seatsSold')))
+  if slot then
+    local function value(name) return (tonumber(slot[name]) or 0) + (series[name] or 0) end
+    redis.call('HSET', KEYS[4], field, string.format(
+      '{"t":%d,"holds":%d,"confirmations":%d,"expiries":%d,"releases":%d,"seatsHeld":%d,"seatsSold":%d}',
+      second, value('holds'), value('confirmations'), value('expiries'), value('releases'),
+      value('seatsHeld'), value('seatsSold')))
+  end
 end
 
-return {1, 'applied', id}
+return reply

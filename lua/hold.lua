@@ -35,8 +35,9 @@ Returns {status, body}:
   422 idempotency_mismatch; a replay returns the recorded reply.
   {429, body, retry-after seconds}: rate_limited / too_many_idempotency_keys
   (not recorded under the Idempotency-Key).
-Nothing but the rate-limit state (and, for a queued event, the attempt's bit in
-sl:{E}:queue:tried, includes/holding.lua) is written unless every check passed.
+A refusal writes nothing (the rate limits are spent only by a hold that is
+made) but, with an Idempotency-Key, its record and the key count, and, for a
+queued event, the attempt's bits in sl:{E}:queue:tried/told (includes/holding.lua).
 ]]
 --@include common
 --@include seats

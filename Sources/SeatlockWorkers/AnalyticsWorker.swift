@@ -1,7 +1,8 @@
 // The analytics service: the `analytics` consumer group on every event's
-// log. Each entry goes through analytics_apply.lua, which folds it into the
+// log. The entries go through analytics_apply.lua, which folds them into the
 // event's real-time figures (sl:{E}:stats, :buyers, :confirm_ms, :series):
-// one atomic call per entry, nothing computed here.
+// one atomic call per batch a read brought (up to 256 entries of one event),
+// nothing computed here.
 //
 // The figures are a fold of the log in order, each entry exactly once. The
 // script skips an entry it already applied (redelivery) and refuses one that
@@ -31,6 +32,7 @@ public struct AnalyticsOptions: Sendable {
 
     public init(consumer: String = "analytics-\(ProcessInfo.processInfo.processIdentifier)") {
         self.consumer = ConsumerOptions(group: "analytics", consumer: consumer)
+        self.consumer.batchSize = 256 // (one script call folds a whole read)
     }
 }
 
@@ -62,8 +64,8 @@ public final class AnalyticsWorker: LoopWorker {
     public init(loop: EventLoop, redis: RedisURL, script: LuaScript, options: AnalyticsOptions) {
         self.script = script
         self.options = options
-        consumer = StreamConsumer(loop: loop, redis: redis, options: options.consumer) { [unowned self] entry, done in
-            handle(entry, done)
+        consumer = StreamConsumer(loop: loop, redis: redis, options: options.consumer) { [unowned self] entries, done in
+            handle(entries, done)
         }
     }
 
@@ -71,30 +73,36 @@ public final class AnalyticsWorker: LoopWorker {
 
     private var redis: RedisConnection { consumer.connection }
 
-
-    private func handle(_ entry: StreamEntry, _ done: @escaping (HandlerOutcome) -> Void) {
-        guard let eventId = EventKeys.eventId(ofLog: entry.stream) else { return done(.done) } // not an event's log
-        apply(entry, eventId: eventId, rounds: options.catchUpRounds, done)
+    /// `entries`: one stream's, in log order.
+    private func handle(_ entries: [StreamEntry], _ done: @escaping ([HandlerOutcome]) -> Void) {
+        guard let first = entries.first, let eventId = EventKeys.eventId(ofLog: first.stream) else {
+            return done(entries.map { _ in .done }) // not an event's log
+        }
+        apply(entries, eventId: eventId, rounds: options.catchUpRounds, done)
     }
 
-    private func apply(_ entry: StreamEntry, eventId: String, rounds: Int, _ done: @escaping (HandlerOutcome) -> Void) {
-        redis.run(AnalyticsScript.call(script, eventId: eventId, entryId: entry.id, fields: entry.fields)) { [self] result in
+    private func apply(_ entries: [StreamEntry], eventId: String, rounds: Int, _ done: @escaping ([HandlerOutcome]) -> Void) {
+        redis.run(AnalyticsScript.call(script, eventId: eventId, entries: entries.map { ($0.id, $0.fields) })) { [self] result in
             let reply: RedisValue
             switch result {
             case let .success(value): reply = value
-            case let .failure(error): return done(.failed("analytics_apply.lua: \(error)"))
+            case let .failure(error): return done(entries.map { _ in .failed("analytics_apply.lua: \(error)") })
             }
-            switch AnalyticsScript.outcome(reply) {
-            case .applied?, .duplicate?, .invalid?:
-                done(.done)
-            case let .gap(lastEntry)? where rounds > 0:
-                catchUp(stream: entry.stream, eventId: eventId, after: lastEntry, before: entry.id) { [self] in
-                    apply(entry, eventId: eventId, rounds: rounds - 1, done)
-                }
-            case .gap?:
-                done(.failed("entries before it are still not applied"))
-            case nil:
-                done(.failed("analytics_apply.lua answered \(reply)"))
+            guard let outcomes = AnalyticsScript.outcomes(reply), outcomes.count == entries.count else {
+                return done(entries.map { _ in .failed("analytics_apply.lua answered \(reply)") })
+            }
+            // Entries before the first gap are done; from it on, none was applied.
+            guard let gap = outcomes.firstIndex(where: { if case .gap = $0 { true } else { false } }),
+                  case let .gap(lastEntry) = outcomes[gap] else {
+                return done(outcomes.map { _ in .done })
+            }
+            let settled: [HandlerOutcome] = Array(repeating: .done, count: gap)
+            let rest = Array(entries[gap...])
+            guard rounds > 0 else {
+                return done(settled + rest.map { _ in .failed("entries before it are still not applied") })
+            }
+            catchUp(stream: rest[0].stream, eventId: eventId, after: lastEntry, before: rest[0].id) { [self] in
+                apply(rest, eventId: eventId, rounds: rounds - 1) { done(settled + $0) }
             }
         }
     }
@@ -124,21 +132,12 @@ public final class AnalyticsWorker: LoopWorker {
             guard case let .success(list) = result, list.errorMessage == nil else { return completion("XRANGE: \(result)") }
             let entries = StreamConsumer.entries(stream: stream, list: list)
             guard let last = entries.last else { return completion(nil) }
-            // Sent back to back on one connection: Redis runs them in order.
-            var remaining = entries.count
-            var failure: String?
-            for entry in entries {
-                redis.run(AnalyticsScript.call(script, eventId: eventId, entryId: entry.id, fields: entry.fields)) { [self] result in
-                    switch result.map(AnalyticsScript.outcome) {
-                    case .success(.applied?), .success(.duplicate?), .success(.invalid?): break
-                    default: failure = failure ?? "entry \(entry.id): \(result)"
-                    }
-                    remaining -= 1
-                    guard remaining == 0 else { return }
-                    if let failure { return completion(failure) }
-                    if entries.count < options.catchUpBatch { return completion(nil) }
-                    catchUpBatch(stream: stream, eventId: eventId, start: "(" + last.id, end: end, completion: completion)
-                }
+            redis.run(AnalyticsScript.call(script, eventId: eventId, entries: entries.map { ($0.id, $0.fields) })) { [self] result in
+                let outcomes = (try? result.get()).flatMap(AnalyticsScript.outcomes) ?? []
+                let failed = outcomes.count != entries.count || outcomes.contains { if case .gap = $0 { true } else { false } }
+                if failed { return completion("entries after \(start): \(result)") }
+                if entries.count < options.catchUpBatch { return completion(nil) }
+                catchUpBatch(stream: stream, eventId: eventId, start: "(" + last.id, end: end, completion: completion)
             }
         }
     }
@@ -188,13 +187,19 @@ public final class AnalyticsService: LoopService, @unchecked Sendable {
             let list = try client.checked(["XRANGE", log, start, "+", "COUNT", String(batch)])
             let entries = StreamConsumer.entries(stream: log, list: list)
             if let last = entries.last {
-                let calls = entries.map { AnalyticsScript.call(script, eventId: eventId, entryId: $0.id, fields: $0.fields, into: staging) }
+                let chunks = stride(from: 0, to: entries.count, by: 256).map { entries[$0..<min($0 + 256, entries.count)] }
+                let calls = chunks.map { AnalyticsScript.call(script, eventId: eventId, entries: $0.map { ($0.id, $0.fields) }, into: staging) }
                 let replies = try client.pipeline(calls.map { $0.script.evalshaArguments(keys: $0.keys, args: $0.args) })
-                for (entry, reply) in zip(entries, replies) {
-                    switch AnalyticsScript.outcome(reply) {
-                    case .applied?: applied += 1
-                    case .duplicate?, .invalid?: break
-                    default: throw AnalyticsError(.unexpectedReply, "entry \(entry.id) of \(log): \(reply)")
+                for (chunk, reply) in zip(chunks, replies) {
+                    guard let outcomes = AnalyticsScript.outcomes(reply), outcomes.count == chunk.count else {
+                        throw AnalyticsError(.unexpectedReply, "entries from \(chunk.first?.id ?? "?") of \(log): \(reply)")
+                    }
+                    for (entry, outcome) in zip(chunk, outcomes) {
+                        switch outcome {
+                        case .applied: applied += 1
+                        case .duplicate, .invalid: break
+                        case .gap: throw AnalyticsError(.unexpectedReply, "entry \(entry.id) of \(log): gap")
+                        }
                     }
                 }
                 start = "(" + last.id

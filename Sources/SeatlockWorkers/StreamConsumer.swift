@@ -52,10 +52,13 @@ public enum DeadLetter {
 
 public final class StreamConsumer {
     public typealias Handler = (StreamEntry, @escaping (HandlerOutcome) -> Void) -> Void
+    /// Entries of one stream, in log order; the outcomes come back in the same order.
+    public typealias BatchHandler = ([StreamEntry], @escaping ([HandlerOutcome]) -> Void) -> Void
 
     private let loop: EventLoop
     private let options: ConsumerOptions
-    private let handler: Handler
+    private let handler: Handler?
+    private let batchHandler: BatchHandler?
     private let reader: RedisConnection
     private let commands: RedisConnection
     private var streams: [String] = []
@@ -66,12 +69,28 @@ public final class StreamConsumer {
     private var onDrained: (() -> Void)?
     /// Why each entry last failed here, for its dead letter (bounded).
     private var lastFailure: [String: String] = [:]
+    /// Entries handled since the loop last came round, acked together: one
+    /// XACK per stream for a batch, not one per entry.
+    private var acks: [String: [String]] = [:]
+    private var acksScheduled = false
     private let logger: Logger
 
-    public init(loop: EventLoop, redis: RedisURL, options: ConsumerOptions, handler: @escaping Handler) {
+    /// Each entry handled on its own: a slow one does not hold up the others.
+    public convenience init(loop: EventLoop, redis: RedisURL, options: ConsumerOptions, handler: @escaping Handler) {
+        self.init(loop: loop, redis: redis, options: options, handler: handler, batchHandler: nil)
+    }
+
+    /// The entries each read brought, handed over a stream at a time (a
+    /// handler that folds them in one call).
+    public convenience init(loop: EventLoop, redis: RedisURL, options: ConsumerOptions, batchHandler: @escaping BatchHandler) {
+        self.init(loop: loop, redis: redis, options: options, handler: nil, batchHandler: batchHandler)
+    }
+
+    private init(loop: EventLoop, redis: RedisURL, options: ConsumerOptions, handler: Handler?, batchHandler: BatchHandler?) {
         self.loop = loop
         self.options = options
         self.handler = handler
+        self.batchHandler = batchHandler
         var readerOptions = RedisConnectionOptions()
         readerOptions.commandTimeout = options.block + .seconds(2) // XREADGROUP BLOCK must not look stuck
         reader = RedisConnection(loop: loop, url: redis, options: readerOptions)
@@ -137,7 +156,7 @@ public final class StreamConsumer {
                     discover()
                     return
                 }
-                for entry in Self.entries(reply) { dispatch(entry) }
+                dispatch(Self.entries(reply))
                 readIfIdle()
             case .failure:
                 loop.schedule(after: .milliseconds(200)) { [weak self] in self?.readIfIdle() }
@@ -145,30 +164,63 @@ public final class StreamConsumer {
         }
     }
 
-    private func dispatch(_ entry: StreamEntry) {
-        inFlight += 1
+    private func dispatch(_ entries: [StreamEntry]) {
+        inFlight += entries.count
         // A dead letter replayed to the log is meant for the group that
         // failed it (scripts/ops/dlq-replay marks it); every other group has
         // already handled the original and must not count or act twice.
-        if let target = entry.fields[DeadLetter.replayField], target != options.group {
-            commands.send(["XACK", entry.stream, options.group, entry.id]) { [self] _ in finished() }
+        var mine: [StreamEntry] = []
+        for entry in entries {
+            if let target = entry.fields[DeadLetter.replayField], target != options.group { ack(entry) } else { mine.append(entry) }
+        }
+        if let handler {
+            for entry in mine { handler(entry) { [self] outcome in settle(entry, outcome) } }
             return
         }
-        handler(entry) { [self] outcome in
-            switch outcome {
-            case .done:
-                lastFailure[entry.id] = nil
-                commands.send(["XACK", entry.stream, options.group, entry.id]) { [self] _ in finished() }
-            case let .failed(reason):
-                if lastFailure.count < 10_000 { lastFailure[entry.id] = reason }
-                logger.warning("entry not handled; it stays pending", metadata: ["stream": "\(entry.stream)", "id": "\(entry.id)", "reason": "\(reason)"])
-                finished()
+        guard let batchHandler else { return }
+        var start = mine.startIndex
+        while start < mine.endIndex { // (a read brings the entries of each stream together, in order)
+            let stream = mine[start].stream
+            let end = mine[start...].firstIndex { $0.stream != stream } ?? mine.endIndex
+            let batch = Array(mine[start..<end])
+            batchHandler(batch) { [self] outcomes in
+                for (index, entry) in batch.enumerated() {
+                    settle(entry, index < outcomes.count ? outcomes[index] : .failed("the handler gave no outcome"))
+                }
+            }
+            start = end
+        }
+    }
+
+    private func settle(_ entry: StreamEntry, _ outcome: HandlerOutcome) {
+        switch outcome {
+        case .done:
+            lastFailure[entry.id] = nil
+            ack(entry)
+        case let .failed(reason):
+            if lastFailure.count < 10_000 { lastFailure[entry.id] = reason }
+            logger.warning("entry not handled; it stays pending", metadata: ["stream": "\(entry.stream)", "id": "\(entry.id)", "reason": "\(reason)"])
+            finished()
+        }
+    }
+
+    private func ack(_ entry: StreamEntry) {
+        acks[entry.stream, default: []].append(entry.id)
+        guard !acksScheduled else { return }
+        acksScheduled = true
+        loop.schedule(after: .zero) { [self] in
+            acksScheduled = false
+            let batches = acks
+            acks = [:]
+            for (stream, ids) in batches {
+                // (an XACK that fails leaves the entries pending: claimed again, and handlers are idempotent)
+                commands.send(["XACK", stream, options.group] + ids) { [self] _ in finished(ids.count) }
             }
         }
     }
 
-    private func finished() {
-        inFlight -= 1
+    private func finished(_ count: Int = 1) {
+        inFlight -= count
         if inFlight == 0, let onDrained {
             self.onDrained = nil
             onDrained()
@@ -194,7 +246,7 @@ public final class StreamConsumer {
                             let cause = lastFailure.removeValue(forKey: entry.id) ?? "failed on another consumer"
                             deadLetter(entry, reason: "delivered \(deliveries) times without success; last failure: \(cause)")
                         } else {
-                            dispatch(entry)
+                            dispatch([entry])
                         }
                     }
                 }

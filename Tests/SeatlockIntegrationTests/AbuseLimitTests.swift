@@ -90,6 +90,21 @@ import Testing
         #expect(try server.pay(event, booking: booking, user: "greedy").status == 429)
     }
 
+    @Test func aRefusedHoldSpendsNoBudgetAndWritesNothing() throws {
+        let server = try server { $0.perBuyer = RateLimit(perSecond: 0.001, burst: 2); $0.perAddress = RateLimit(perSecond: 0.001, burst: 3) }
+        defer { server.stop() }
+        let event = TestServer.uniqueEventId()
+        try server.createEvent(event, maxSeatsPerUser: 20)
+        #expect(try server.hold(event, user: "first", seats: ["A-1-1"]).status == 201)
+        // A seat someone holds, again and again: 409, never 429, and no budget is spent.
+        for _ in 0..<5 { #expect(try server.hold(event, user: "late", seats: ["A-1-1"]).status == 409) }
+        #expect(try TestRedis.shared().client().send(["EXISTS", EventKeys(event).rateLimit(user: "late")]).int == 0)
+        // The budgets are whole: the buyer's two holds (the address's second and third), then the limit.
+        #expect(try server.hold(event, user: "late", seats: ["A-2-1"]).status == 201)
+        #expect(try server.hold(event, user: "late", seats: ["A-2-2"]).status == 201)
+        #expect(try server.hold(event, user: "late", seats: ["A-2-3"]).status == 429)
+    }
+
     @Test func anAddressGetsItsBurstAcrossBuyers() throws {
         let server = try server { $0.perAddress = RateLimit(perSecond: 0.001, burst: 3) }
         defer { server.stop() }

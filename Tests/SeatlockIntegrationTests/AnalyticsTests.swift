@@ -326,6 +326,17 @@ private struct AnalyticsSnapshot: Equatable {
         let keys = AnalyticsKeys(event)
         let stats = try client.call("HGETALL", keys.stats).fields
         #expect(stats == ["bookingsInitiated": "1", "holds": "1", "seatsHeld": "2", "held": "0", "releases": "1", "lastEntry": entries[2].id])
+        // The same log folded in batches, on fresh keys: a batch stops at its
+        // first gap (nothing after it applied), duplicates are skipped.
+        let batched = AnalyticsKeys.staging(event)
+        func applyBatch(_ indices: [Int]) throws -> [AnalyticsScript.Outcome]? {
+            try AnalyticsScript.outcomes(client.run(AnalyticsScript.call(script, eventId: event, entries: indices.map { (entries[$0].id, entries[$0].fields) }, into: batched)))
+        }
+        #expect(try applyBatch([0, 2, 1]) == [.applied, .gap(lastEntry: entries[0].id), .gap(lastEntry: entries[0].id)])
+        #expect(try applyBatch([0, 1, 2]) == [.duplicate(lastEntry: entries[2].id), .applied, .applied])
+        #expect(try client.call("HGETALL", batched.stats).fields == stats)
+        #expect(try client.call("HGETALL", batched.series).fields == client.call("HGETALL", keys.series).fields)
+        try client.checked(["DEL"] + batched.all)
         let series = try client.call("HGETALL", keys.series).fields
         #expect(EventStats.seriesPoints(series) == [SeriesPoint(t: 1_800_000_000, holds: 1, releases: 1, seatsHeld: 2)])
         #expect(series.keys.sorted() == [String(1_800_000_000 % EventStats.seriesSeconds)])

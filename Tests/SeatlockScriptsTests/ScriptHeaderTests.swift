@@ -16,6 +16,8 @@ struct ScriptHeader {
     /// The highest ARGV index declared, and whether the last one is variadic (`ARGV[n..]`).
     var argumentCount = 0
     var variadic = false
+    /// The last KEYS pattern repeats (`KEYS[n..]`): one key of it per item.
+    var variadicKeys = false
 
     init(source: String) throws {
         guard source.hasPrefix("--[["), let end = source.range(of: "]]") else { throw HeaderError("no --[[ header block ]]") }
@@ -32,6 +34,7 @@ struct ScriptHeader {
                     throw HeaderError("KEYS[\(index)] has no key pattern")
                 }
                 keys.append(String(pattern))
+                variadicKeys = isVariadic
             } else if index > argumentCount {
                 argumentCount = index
                 variadic = isVariadic
@@ -103,7 +106,8 @@ struct HeaderError: Error, CustomStringConvertible {
             scripts.waitlistJoin(event: event, user: user, WaitlistRequest(quantity: 2, section: "A")),
             scripts.waitlistGet(event: event, user: user),
             scripts.waitlistLeave(event: event, user: user),
-            AnalyticsScript.call(analytics, eventId: event, entryId: "1-1", fields: ["type": "booking.confirmed", "bookingId": booking]),
+            AnalyticsScript.call(analytics, eventId: event, entries: [("1-1", ["type": "booking.confirmed", "bookingId": booking]),
+                                                                     ("1-2", ["type": "booking.confirmed", "bookingId": "bk2"])]),
         ]
     }
 
@@ -117,8 +121,12 @@ struct HeaderError: Error, CustomStringConvertible {
             let header = try ScriptHeader(source: call.script.source)
             let name = call.script.name
             #expect(!header.keys.isEmpty, "\(name).lua declares no KEYS")
-            #expect(header.keys.count == call.keys.count, "\(name).lua declares \(header.keys.count) KEYS, the builder passes \(call.keys.count)")
-            for (index, (pattern, key)) in zip(header.keys, call.keys).enumerated() {
+            var patterns = header.keys
+            if header.variadicKeys, let repeated = patterns.last, call.keys.count >= patterns.count - 1 {
+                patterns = patterns.dropLast() + Array(repeating: repeated, count: call.keys.count - patterns.count + 1)
+            }
+            #expect(patterns.count == call.keys.count, "\(name).lua declares \(header.keys.count) KEYS, the builder passes \(call.keys.count)")
+            for (index, (pattern, key)) in zip(patterns, call.keys).enumerated() {
                 #expect(ScriptHeader.matches(pattern, key, eventId: Self.event),
                         "\(name).lua KEYS[\(index + 1)] is \(pattern), the builder passes \(key)")
             }

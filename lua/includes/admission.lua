@@ -35,8 +35,10 @@ end
 
 -- `limits`: list of {key, rate, burst}. Every limit is checked before any is
 -- written, so a request refused by one does not use up the others. Returns
--- nil when admitted, else the 429 reply.
-local function rate_limit(limits, now)
+-- nil and the writes that spend the budget (rate_spend), or the 429 reply.
+-- Reads only: a caller that refuses for another reason afterwards (seat
+-- taken, sold out) spends nothing.
+local function rate_check(limits, now)
   local updates, wait = {}, 0
   for _, limit in ipairs(limits) do
     local key, rate, burst = limit[1], limit[2], limit[3]
@@ -45,10 +47,21 @@ local function rate_limit(limits, now)
       if ok then updates[#updates + 1] = {key, value} else wait = math.max(wait, value) end
     end
   end
-  if wait > 0 then return too_many('rate_limited', 'too many requests; slow down', wait) end
+  if wait > 0 then return nil, too_many('rate_limited', 'too many requests; slow down', wait) end
+  return updates
+end
+
+local function rate_spend(updates, now)
   for _, update in ipairs(updates) do
     redis.call('SET', update[1], string.format('%.3f', update[2]), 'PX', math.ceil(update[2] - now) + 1)
   end
+end
+
+-- rate_check and rate_spend at once: nil when admitted, else the 429 reply.
+local function rate_limit(limits, now)
+  local updates, refused = rate_check(limits, now)
+  if refused then return refused end
+  rate_spend(updates, now)
   return nil
 end
 
@@ -68,9 +81,9 @@ local function idempotency_cap(count_key, fingerprint, max)
 end
 
 -- Live holds (held or payment_pending) are a sorted set booking id -> hold
--- deadline, so an entry whose end was missed still leaves at its deadline.
--- Returns the number of live holds.
+-- deadline, so an entry whose end was missed still leaves at its deadline
+-- (counted out here; write_hold in holding.lua drops such entries).
+-- Returns the number of live holds. Reads only.
 local function live_holds(live_key, now)
-  redis.call('ZREMRANGEBYSCORE', live_key, '-inf', now)
-  return redis.call('ZCARD', live_key)
+  return redis.call('ZCOUNT', live_key, '(' .. now, '+inf')
 end

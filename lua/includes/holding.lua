@@ -40,9 +40,11 @@ local function check_admission(h, event)
   return nil
 end
 
--- The event's settings, admission, idempotent replay and the live-hold
--- cap, in that order: nothing is written for an event that does not exist
--- (made-up event ids must not mint fresh rate-limit budgets or keys).
+-- The event's settings, admission, the rate limits, idempotent replay and
+-- the live-hold cap, in that order: nothing is written for an event that
+-- does not exist (made-up event ids must not mint fresh rate-limit budgets
+-- or keys). The rate limits are only checked here: write_hold spends them,
+-- so a refusal after this (seat taken, sold out, a limit) costs reads only.
 -- Returns the event, or nil and the reply to give instead.
 local function begin_hold(h)
   local event, refusal = open_event(h.event)
@@ -51,14 +53,15 @@ local function begin_hold(h)
   if refusal then return nil, refusal end
   local policy = parse_policy(h.policy)
   local now = now_ms()
-  local refused = rate_limit({{h.user_limit, policy.user_rate, policy.user_burst},
-                              {h.address_limit, policy.ip_rate, policy.ip_burst},
-                              {h.event_limit, policy.event_rate, policy.event_burst}}, now)
-  if refused then return nil, refused end
+  event.now = now
+  event.rate_updates, refusal = rate_check({{h.user_limit, policy.user_rate, policy.user_burst},
+                                           {h.address_limit, policy.ip_rate, policy.ip_burst},
+                                           {h.event_limit, policy.event_rate, policy.event_burst}}, now)
+  if refusal then return nil, refusal end
   local replay = idem_replay(h.idem, h.fingerprint)
   if replay then return nil, replay end
-  refused = idempotency_cap(h.idem_count, h.fingerprint, policy.max_idem_keys)
-  if refused then return nil, refused end
+  refusal = idempotency_cap(h.idem_count, h.fingerprint, policy.max_idem_keys)
+  if refusal then return nil, refusal end
   if policy.max_live_holds > 0 and live_holds(h.live, now) >= policy.max_live_holds then
     -- "Not now" (a hold ends and the place is back), so not recorded under the key.
     return nil, {422, error_body('limit_exceeded', 'at most ' .. policy.max_live_holds ..
@@ -79,7 +82,8 @@ end
 -- Holds `seats` (already checked free) for the buyer and answers 201.
 local function write_hold(h, event, seats, prices)
   local event_id, booking_id, user_id = event_id_of(h.event), h.booking_id, h.user_id
-  local now = now_ms()
+  local now = event.now
+  rate_spend(event.rate_updates, now)
   local deadline = now + event.hold_ms
   local total = 0
   for i, seat in ipairs(seats) do
@@ -95,6 +99,7 @@ local function write_hold(h, event, seats, prices)
     'seats', list, 'totalCents', total, 'createdAt', now, 'expiresAt', deadline)
   redis.call('SET', h.expiry, booking_id, 'PX', event.hold_ms)
   redis.call('ZADD', h.expiries, deadline, booking_id)
+  redis.call('ZREMRANGEBYSCORE', h.live, '-inf', now) -- (lapsed entries whose end was missed)
   redis.call('ZADD', h.live, deadline, booking_id)
   -- The set lives as long as its longest hold: never shortened (a booking
   -- waiting for its payment may end after this new hold).

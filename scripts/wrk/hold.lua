@@ -4,7 +4,7 @@
 -- BENCH_ROWS, BENCH_SEATS_PER_ROW; BENCH_FORWARDED=1 sends each buyer's own
 -- address (10.x.y.z, from its token's line) as X-Forwarded-For, as a load
 -- balancer would; BENCH_DELAY_MS paces each connection (a request, then
--- that long after its answer): an offered load below saturation.
+-- on average that long after its answer): an offered load below saturation.
 local event = os.getenv("BENCH_EVENT") or "bench-http"
 local rows = tonumber(os.getenv("BENCH_ROWS") or "250")
 local per_row = tonumber(os.getenv("BENCH_SEATS_PER_ROW") or "1000")
@@ -38,7 +38,9 @@ function request()
 end
 
 if pause then
-  function delay() return pause end
+  -- Drawn anew each time, 0 to twice the mean: a fixed pause lines the
+  -- connections up into waves that arrive together (queueing, not latency).
+  function delay() return math.random(0, 2 * pause) end
 end
 
 function response(status, headers, body)
