@@ -57,14 +57,32 @@ local seats = {}
 for i = 6, #ARGV do seats[#seats + 1] = ARGV[i] end
 local prices = redis.call('HMGET', h.seats, unpack(seats))
 local unknown, taken = {}, {}
+-- Free means in its section's free set (one ZMSCORE per section): not held,
+-- not sold. A free seat must also have no hold key: a hold whose key lapsed
+-- before expire.lua ended its booking is not free yet (that seat comes back
+-- through expire.lua, to the waitlist first), and a live hold key is never
+-- overwritten, whatever the set says.
+local by_section, sections = {}, {}
 for i, seat in ipairs(seats) do
   if not prices[i] then
     unknown[#unknown + 1] = seat
-  elseif not redis.call('ZSCORE', h.free_prefix .. seat_parts(seat), seat) or redis.call('EXISTS', h.hold_prefix .. seat) == 1 then
-    -- Free means in its section's free set: not held, not sold, and not a hold whose key
-    -- lapsed before expire.lua ended its booking (that seat comes back through expire.lua,
-    -- to the waitlist first). A live hold key is never overwritten, whatever the set says.
-    taken[#taken + 1] = seat
+  else
+    local section = seat_parts(seat)
+    if not by_section[section] then by_section[section] = {}; sections[#sections + 1] = section end
+    table.insert(by_section[section], seat)
+  end
+end
+local hold_keys = {}
+for _, section in ipairs(sections) do
+  local list = by_section[section]
+  local scores = redis.call('ZMSCORE', h.free_prefix .. section, unpack(list))
+  for i, seat in ipairs(list) do
+    if scores[i] then hold_keys[#hold_keys + 1] = h.hold_prefix .. seat else taken[#taken + 1] = seat end
+  end
+end
+if #hold_keys > 0 and redis.call('EXISTS', unpack(hold_keys)) > 0 then
+  for _, key in ipairs(hold_keys) do -- (rare: only to name the seats)
+    if redis.call('EXISTS', key) == 1 then taken[#taken + 1] = string.sub(key, #h.hold_prefix + 1) end
   end
 end
 if #unknown > 0 then

@@ -99,7 +99,18 @@ enum FlatJSON {
 
         private mutating func string() -> String? {
             guard consume(UInt8(ascii: "\"")) else { return nil }
-            var out: [UInt8] = []
+            // Most strings have no escape: made straight from the input (no buffer).
+            let start = index
+            while index < bytes.count {
+                let byte = bytes[index]
+                if byte == UInt8(ascii: "\"") {
+                    index += 1
+                    return String(validating: bytes[start..<(index - 1)], as: UTF8.self)
+                }
+                if byte == UInt8(ascii: "\\") || byte < 0x20 { break }
+                index += 1
+            }
+            var out = Array(bytes[start..<index])
             while index < bytes.count {
                 let byte = bytes[index]
                 index += 1

@@ -42,10 +42,14 @@ public struct SeatID: Hashable, Sendable, CustomStringConvertible {
     }
 
     public init?(_ text: String) {
-        let parts = text.utf8.split(separator: UInt8(ascii: "-"), omittingEmptySubsequences: false).map { Substring($0) }
-        guard parts.count == 3, Identifier.isValidSection(String(parts[0])),
-              let row = Self.positive(parts[1]), let number = Self.positive(parts[2]) else { return nil }
-        self.init(section: String(parts[0]), row: row, number: number)
+        // (Scanned in place: this runs for every seat of every hold request.)
+        let dash = UInt8(ascii: "-"), bytes = text.utf8
+        guard let first = bytes.firstIndex(of: dash),
+              let second = bytes[bytes.index(after: first)...].firstIndex(of: dash) else { return nil }
+        let section = String(text[..<first])
+        guard Identifier.isValidSection(section), let row = Self.positive(text[text.index(after: first)..<second]),
+              let number = Self.positive(text[text.index(after: second)...]) else { return nil }
+        self.init(section: section, row: row, number: number)
     }
 
     public var description: String { "\(section)-\(row)-\(number)" }

@@ -363,6 +363,21 @@ public final class HTTPServer {
         if inFlight == 0 { done() } else { drained = done }
     }
 
+    /// A header name in ASCII lower case, made in one pass from evhttp's
+    /// bytes (not a String, then its lowercased copy: one of each per header).
+    private static func lowercasedName(_ name: UnsafePointer<CChar>) -> String {
+        let count = strlen(name)
+        return String(unsafeUninitializedCapacity: count) { buffer in
+            name.withMemoryRebound(to: UInt8.self, capacity: count) { bytes in
+                for index in 0..<count {
+                    let byte = bytes[index]
+                    buffer[index] = byte >= 65 && byte <= 90 ? byte | 0x20 : byte
+                }
+            }
+            return count
+        }
+    }
+
     private static func copyRequest(_ raw: OpaquePointer) -> HTTPRequest {
         let method = methodName(evhttp_request_get_command(raw))
         var path = "/"
@@ -372,11 +387,12 @@ public final class HTTPServer {
             if let q = evhttp_uri_get_query(uri) { query = String(cString: q) }
         }
         var headers: [(name: String, value: String)] = []
+        headers.reserveCapacity(16) // (one allocation, not one per doubling)
         if let input = evhttp_request_get_input_headers(raw) {
             var entry = input.pointee.tqh_first
             while let header = entry {
                 if let key = header.pointee.key, let value = header.pointee.value {
-                    headers.append((String(cString: key).lowercased(), String(cString: value)))
+                    headers.append((lowercasedName(key), String(cString: value)))
                 }
                 entry = header.pointee.next.tqe_next
             }
@@ -438,11 +454,19 @@ public enum HTTPServerCounters {
 /// freed ones (evhttp clears their callbacks) and lets them go. A connection
 /// past its deadline is shut down; evhttp sees the EOF and cleans up itself.
 final class ConnectionGuard {
-    private struct Tracked {
+    /// A class, changed in place: `tracked[key]?.field = value` on a struct
+    /// value goes through the dictionary's modify accessor, whose coroutine
+    /// frame heaptrack showed as a heap allocation per request.
+    private final class Tracked {
         var readySince: ContinuousClock.Instant
         var busy: Bool
         /// The peer, once looked up (the socket is attached after `accept`).
         var address: String?
+
+        init(readySince: ContinuousClock.Instant, busy: Bool) {
+            self.readySince = readySince
+            self.busy = busy
+        }
     }
 
     fileprivate var listener: OpaquePointer?
@@ -491,14 +515,14 @@ final class ConnectionGuard {
     }
 
     fileprivate func requestStarted(_ bufferEvent: OpaquePointer?) {
-        guard let bufferEvent else { return }
-        tracked[bufferEvent]?.busy = true
+        guard let bufferEvent, let state = tracked[bufferEvent] else { return }
+        state.busy = true
     }
 
     fileprivate func requestFinished(_ bufferEvent: OpaquePointer?) {
-        guard let bufferEvent, tracked[bufferEvent] != nil else { return }
-        tracked[bufferEvent]?.busy = false
-        tracked[bufferEvent]?.readySince = .now
+        guard let bufferEvent, let state = tracked[bufferEvent] else { return }
+        state.busy = false
+        state.readySince = .now
     }
 
     /// Sets the cap's consequence: a listener that accepts nothing leaves
@@ -515,10 +539,11 @@ final class ConnectionGuard {
         identifying = nil
         let fresh = unidentified
         unidentified.removeAll()
-        for bufferEvent in fresh where tracked[bufferEvent] != nil {
+        for bufferEvent in fresh {
+            guard let state = tracked[bufferEvent] else { continue }
             let fd = bufferevent_getfd(bufferEvent)
             guard fd >= 0, let address = Self.peerAddress(fd) else { continue }
-            tracked[bufferEvent]?.address = address
+            state.address = address
             perAddress[address, default: 0] += 1
             // Connections that closed since the last sweep still count until
             // reaped: reap before judging, so only open ones are held against the address.
@@ -588,7 +613,7 @@ final class ConnectionGuard {
                     _ = Foundation.shutdown(fd, Int32(SHUT_RDWR))
                     HTTPServerCounters.deadlineCuts.add(1, ordering: .relaxed)
                 }
-                tracked[bufferEvent]?.readySince = now // once per deadline, whatever evhttp does next
+                state.readySince = now // once per deadline, whatever evhttp does next
             }
         }
         if tracked.count < maxOnThisLoop { setAccepting(true) }

@@ -16,7 +16,7 @@ public enum ApplicationACL {
     public static let scriptCommands = [
         "decrby", "del", "exists", "expire", "get", "hdel", "hexists", "hget", "hgetall", "hincrby", "hlen", "hmget",
         "hset", "incr", "incrby", "lindex", "lpop", "pexpireat", "pfadd", "pttl", "rpush", "set", "setbit", "time", "xadd", "xrange",
-        "zadd", "zcard", "zcount", "zrange", "zrangebyscore", "zrank", "zrem", "zremrangebyscore", "zscore",
+        "zadd", "zcard", "zcount", "zmscore", "zrange", "zrangebyscore", "zrank", "zrem", "zremrangebyscore", "zscore",
     ]
 
     public static var commands: [String] {

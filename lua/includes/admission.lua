@@ -82,7 +82,7 @@ end
 
 -- Live holds (held or payment_pending) are a sorted set booking id -> hold
 -- deadline, so an entry whose end was missed still leaves at its deadline
--- (counted out here; write_hold in holding.lua drops such entries).
+-- (counted out here; it leaves with the set, whose TTL is its longest hold).
 -- Returns the number of live holds. Reads only.
 local function live_holds(live_key, now)
   return redis.call('ZCOUNT', live_key, '(' .. now, '+inf')

@@ -86,11 +86,16 @@ local function write_hold(h, event, seats, prices)
   rate_spend(event.rate_updates, now)
   local deadline = now + event.hold_ms
   local total = 0
+  local by_section, sections = {}, {}
   for i, seat in ipairs(seats) do
     local section = seat_parts(seat)
     redis.call('SET', h.hold_prefix .. seat, booking_id, 'PX', event.hold_ms)
-    redis.call('ZREM', h.free_prefix .. section, seat) -- the row index may now overstate the row: see row_index.lua
+    if not by_section[section] then by_section[section] = {}; sections[#sections + 1] = section end
+    table.insert(by_section[section], seat)
     total = total + tonumber(prices[i])
+  end
+  for _, section in ipairs(sections) do -- (the row index may now overstate a row: see row_index.lua)
+    redis.call('ZREM', h.free_prefix .. section, unpack(by_section[section]))
   end
   local list = table.concat(seats, ',')
   local b = {id = booking_id, userId = user_id, status = 'held', seats = list, totalCents = total,
@@ -99,7 +104,8 @@ local function write_hold(h, event, seats, prices)
     'seats', list, 'totalCents', total, 'createdAt', now, 'expiresAt', deadline)
   redis.call('SET', h.expiry, booking_id, 'PX', event.hold_ms)
   redis.call('ZADD', h.expiries, deadline, booking_id)
-  redis.call('ZREMRANGEBYSCORE', h.live, '-inf', now) -- (lapsed entries whose end was missed)
+  -- (An entry whose end was missed is not counted after its deadline, and
+  -- leaves with the set: no trimming here.)
   redis.call('ZADD', h.live, deadline, booking_id)
   -- The set lives as long as its longest hold: never shortened (a booking
   -- waiting for its payment may end after this new hold).

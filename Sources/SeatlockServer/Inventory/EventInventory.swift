@@ -21,10 +21,14 @@ final class EventInventory {
         var available: Int { capacity - held - sold }
     }
 
-    private struct Entry {
+    /// A class, changed in place (a struct changed through the dictionary's
+    /// modify accessor cost a heap allocation per hold: heaptrack).
+    private final class Entry {
         var counts: Counts?
         var readAt: ContinuousClock.Instant?
         var lastAsked: ContinuousClock.Instant
+
+        init(lastAsked: ContinuousClock.Instant) { self.lastAsked = lastAsked }
     }
 
     /// Refusals answered on the loop, process-wide (for /metrics).
@@ -56,7 +60,7 @@ final class EventInventory {
     /// Every hold asks first, which keeps a followed event followed.
     func isSoldOut(_ eventId: String, now: ContinuousClock.Instant = .now) -> Bool {
         guard let entry = events[eventId] else { return false }
-        events[eventId]?.lastAsked = now
+        entry.lastAsked = now
         guard let counts = entry.counts, let readAt = entry.readAt, now - readAt <= maxAge else { return false }
         return counts.available <= 0
     }
@@ -77,15 +81,15 @@ final class EventInventory {
         redis.pipeline(ids.map { ["HMGET", EventKeys($0).event, "capacity", "held", "sold"] }) { [self] results in
             reading = false
             for (id, result) in zip(ids, results) {
-                guard events[id] != nil else { continue }
+                guard let entry = events[id] else { continue }
                 guard case let .success(reply) = result, let values = reply.array, values.count == 3,
                       let capacity = values[0].int, let held = values[1].int, let sold = values[2].int else {
                     // Gone (or Redis away): stop answering from memory.
-                    events[id]?.counts = nil
+                    entry.counts = nil
                     continue
                 }
-                events[id]?.counts = Counts(capacity: capacity, held: held, sold: sold)
-                events[id]?.readAt = now // as old as the request, not the reply
+                entry.counts = Counts(capacity: capacity, held: held, sold: sold)
+                entry.readAt = now // as old as the request, not the reply
             }
         }
     }
