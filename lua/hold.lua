@@ -35,6 +35,15 @@ Returns {status, body}:
   422 idempotency_mismatch; a replay returns the recorded reply.
   {429, body, retry-after seconds}: rate_limited / too_many_idempotency_keys
   (not recorded under the Idempotency-Key).
+Cost (INFO commandstats usec_per_call, 2026-12-07, 2 cores): 44-48 us per
+call under redis-benchmark (64 clients, 2 random seats of a 250,000-seat
+event, 45% of the calls hold); 43-55 us behind `seatlock serve`
+(scripts/bench-cost (d), scripts/bench-hold). scripts/peer/minimal_hold.lua
+costs 11-15 us on the same Redis (it reads no seat map and keeps no free set):
+most of the difference is the free sets'
+skiplists (ZREM) and the large hashes' lookups (perf: dictFind, zslDelete),
+then the two log entries, the limits and the booking JSON.
+
 A refusal writes nothing (the rate limits are spent only by a hold that is
 made) but, with an Idempotency-Key, its record and the key count, and, for a
 queued event, the attempt's bits in sl:{E}:queue:tried/told (includes/holding.lua).
