@@ -12,7 +12,7 @@ order, whatever the delivery order. They depend on the log alone: times are
 the entry's `at` and the booking's `createdAt` (never rewritten), never the
 clock, so a replay of the log gives the same figures, series and histogram
 included. The counters, lastEntry and each series slot are written once
-per call, whatever the number of entries.
+per call, whatever the number of entries (the buyers' HyperLogLog too).
 
 KEYS[1] sl:{E}:stats              hash: counters, live held/sold, lastEntry
 KEYS[2] sl:{E}:stats:buyers       HyperLogLog of buyer ids
@@ -81,6 +81,7 @@ local function after(ms, seq, other)
 end
 
 local counts = {}   -- stats field -> increment, over the whole call
+local buyers = {}   -- buyer ids for the HyperLogLog, added once at the end
 local seconds = {}  -- second -> series field -> increment
 local function add(field, by) counts[field] = (counts[field] or 0) + by end
 local function plot(at, field, by)
@@ -102,7 +103,7 @@ local function fold(f, booking_key)
   if kind == 'booking.initiated' then
     add('bookingsInitiated', 1); add('holds', 1)
     plot(at, 'holds', 1)
-    if f.userId and f.userId ~= '' then redis.call('PFADD', KEYS[2], f.userId) end
+    if f.userId and f.userId ~= '' then buyers[#buyers + 1] = f.userId end
   elseif kind == 'seat.reserved' then
     add('seatsHeld', n); add('held', n)
     plot(at, 'seatsHeld', n)
@@ -180,6 +181,7 @@ reply[1] = last
 if last == first_last then return reply end
 
 for field, by in pairs(counts) do redis.call('HINCRBY', KEYS[1], field, by) end
+for i = 1, #buyers, 1000 do redis.call('PFADD', KEYS[2], unpack(buyers, i, math.min(i + 999, #buyers))) end
 redis.call('HSET', KEYS[1], 'lastEntry', last)
 
 -- The series slot of each second: a slot left by an older second is started

@@ -66,14 +66,14 @@ public final class RedisConnection {
         }
         let command = PendingCommand(completion: completion, deadline: ContinuousClock.now + options.commandTimeout)
         let privdata = Unmanaged.passRetained(command).toOpaque()
-        let status = withArgv(arguments) { argc, argv, argvlen in
-            redisAsyncCommandArgv(context, { context, reply, privdata in
+        let status = withRESPCommand(arguments) { resp, length in
+            redisAsyncFormattedCommand(context, { context, reply, privdata in
                 guard let privdata else { return }
                 let command = Unmanaged<PendingCommand>.fromOpaque(privdata).takeRetainedValue()
                 let owner = context.flatMap { $0.pointee.data }.map { Unmanaged<RedisConnection>.fromOpaque($0).takeUnretainedValue() }
                 command.finish(reply: reply, reason: owner?.resetReason ?? .connectionLost)
                 owner?.dropFinishedHead()
-            }, privdata, argc, argv, argvlen)
+            }, privdata, resp, length)
         }
         if status != REDIS_OK {
             Unmanaged<PendingCommand>.fromOpaque(privdata).release()
