@@ -27,6 +27,7 @@ public struct PaymentsOptions: Sendable {
 
     public init(consumer: String = "payments-\(ProcessInfo.processInfo.processIdentifier)") {
         self.consumer = ConsumerOptions(group: "payments", consumer: consumer)
+        self.consumer.topics = ["payment.requested", "payment.refund_requested"]
     }
 }
 

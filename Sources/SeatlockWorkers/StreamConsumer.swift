@@ -16,6 +16,8 @@ public struct StreamEntry: Sendable, Equatable {
     public let id: String
     public let fields: [String: String]
     public var type: String { fields["type"] ?? "" }
+    /// Of a topic the group does not act on: acked without its fields read.
+    var unread = false
 }
 
 public enum HandlerOutcome: Sendable, Equatable {
@@ -38,6 +40,10 @@ public struct ConsumerOptions: Sendable {
     /// Entries handled at once (slow handlers do not hold up the others).
     public var maxInFlight = 512
     public var discoverEvery: Duration = .seconds(1)
+    /// The topics (`type`) the handler acts on; nil: every entry. The others
+    /// are acked as they arrive, their fields never parsed (a log carries
+    /// every topic, and most are of no interest to payments or notifications).
+    public var topics: Set<String>?
 
     public init(group: String, consumer: String) {
         self.group = group
@@ -156,7 +162,7 @@ public final class StreamConsumer {
                     discover()
                     return
                 }
-                dispatch(Self.entries(reply))
+                dispatch(Self.entries(reply, topics: options.topics))
                 readIfIdle()
             case .failure:
                 loop.schedule(after: .milliseconds(200)) { [weak self] in self?.readIfIdle() }
@@ -171,7 +177,13 @@ public final class StreamConsumer {
         // already handled the original and must not count or act twice.
         var mine: [StreamEntry] = []
         for entry in entries {
-            if let target = entry.fields[DeadLetter.replayField], target != options.group { ack(entry) } else { mine.append(entry) }
+            if entry.unread {
+                ack(entry)
+            } else if let target = entry.fields[DeadLetter.replayField], target != options.group {
+                ack(entry)
+            } else {
+                mine.append(entry)
+            }
         }
         if let handler {
             for entry in mine { handler(entry) { [self] outcome in settle(entry, outcome) } }
@@ -239,7 +251,7 @@ public final class StreamConsumer {
         for stream in streams {
             commands.send(["XAUTOCLAIM", stream, options.group, options.consumer, idleMs, "0-0", "COUNT", String(options.batchSize)]) { [self] result in
                 guard case let .success(reply) = result, let parts = reply.array, parts.count >= 2 else { return }
-                for entry in Self.entries(stream: stream, list: parts[1]) {
+                for entry in Self.entries(stream: stream, list: parts[1], topics: options.topics) {
                     commands.send(["XPENDING", stream, options.group, entry.id, entry.id, "1"]) { [self] pending in
                         let deliveries = (try? pending.get())?.array?.first?.array?[3].int ?? 1
                         if deliveries > options.maxDeliveries {
@@ -268,18 +280,32 @@ public final class StreamConsumer {
     // MARK: reply parsing
 
     /// XREADGROUP reply: [[stream, [[id, [f, v, ...]], ...]], ...]
-    static func entries(_ reply: RedisValue) -> [StreamEntry] {
+    static func entries(_ reply: RedisValue, topics: Set<String>? = nil) -> [StreamEntry] {
         guard let streams = reply.array else { return [] }
         return streams.flatMap { item -> [StreamEntry] in
             guard let pair = item.array, pair.count == 2, let stream = pair[0].string else { return [] }
-            return entries(stream: stream, list: pair[1])
+            return entries(stream: stream, list: pair[1], topics: topics)
         }
     }
 
-    static func entries(stream: String, list: RedisValue) -> [StreamEntry] {
+    static func entries(stream: String, list: RedisValue, topics: Set<String>? = nil) -> [StreamEntry] {
         (list.array ?? []).compactMap { raw in
             guard let parts = raw.array, parts.count == 2, let id = parts[0].string else { return nil } // nil: trimmed away
+            if let topics, !topics.contains(topic(of: parts[1])) {
+                return StreamEntry(stream: stream, id: id, fields: [:], unread: true)
+            }
             return StreamEntry(stream: stream, id: id, fields: parts[1].fields)
         }
+    }
+
+    /// The `type` field of an entry's flat field list, without building the rest.
+    private static func topic(of fields: RedisValue) -> String {
+        guard let items = fields.array else { return "" }
+        var index = 0
+        while index + 1 < items.count {
+            if items[index].string == "type" { return items[index + 1].string ?? "" }
+            index += 2
+        }
+        return ""
     }
 }

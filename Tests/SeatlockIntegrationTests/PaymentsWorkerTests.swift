@@ -150,6 +150,28 @@ private struct PaymentsHarness {
         #expect(try h.client.call("XLEN", dlq).int == 1)
     }
 
+    @Test func entriesOfOtherTopicsAreAckedAndNeverDeadLettered() throws {
+        let h = try PaymentsHarness()
+        defer { h.redis.server.stop() }
+        let service = try h.worker(h.options())
+        defer { service.stop() }
+        let booking = try h.holdAndPay("A-6-1", user: "topics", token: "tok_visa")
+        #expect(try h.waitForStatus(booking, in: ["confirmed"]) == "confirmed")
+        // Not a payments topic, and not parseable as one: acked, never dead-lettered.
+        try h.client.call("XADD", h.keys.log, "*", "type", "seat.reserved", "bookingId", "{bad}")
+        let last = try h.client.call("XADD", h.keys.log, "*", "type", "booking.released", "eventId", h.event).string
+        let deadline = Date().addingTimeInterval(10)
+        func group() throws -> [String: String] {
+            let groups = try h.client.call("XINFO", "GROUPS", h.keys.log).array ?? []
+            return groups.map(\.fields).first { $0["name"] == "payments" } ?? [:]
+        }
+        while try group()["last-delivered-id"] != last, Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
+        while try group()["pending"] != "0", Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
+        #expect(try group()["last-delivered-id"] == last)
+        #expect(try group()["pending"] == "0")
+        #expect(try h.client.call("XLEN", GlobalKeys.deadLetters(group: "payments")).int == 0)
+    }
+
     @Test func aPaymentThatSucceedsAfterTheHoldExpiredIsRefunded() throws {
         let h = try PaymentsHarness(holdSeconds: 1)
         defer { h.redis.server.stop() }

@@ -47,6 +47,7 @@ public struct NotificationsOptions: Sendable {
 
     public init(consumer: String = "notifications-\(ProcessInfo.processInfo.processIdentifier)") {
         self.consumer = ConsumerOptions(group: "notifications", consumer: consumer)
+        self.consumer.topics = Set(NotificationTopic.allCases.map(\.rawValue))
         // Entries in hand at once: each may wait for an SMTP session or a backoff.
         self.consumer.maxInFlight = 128
     }
