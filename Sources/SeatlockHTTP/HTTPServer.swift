@@ -64,6 +64,15 @@ public struct HTTPRequest: Sendable {
         let lower = name.lowercased()
         return headers.first { $0.name == lower }?.value
     }
+
+    /// Every line of a list-valued header, in order, joined with commas as
+    /// RFC 9110 §5.3 combines them (a proxy may append its own line rather
+    /// than extend the client's); nil when there is none.
+    public func combinedHeader(_ name: String) -> String? {
+        let lower = name.lowercased()
+        let values = headers.filter { $0.name == lower }.map(\.value)
+        return values.isEmpty ? nil : values.joined(separator: ",")
+    }
 }
 
 public struct HTTPResponse: Sendable {

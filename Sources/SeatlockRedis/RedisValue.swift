@@ -111,7 +111,6 @@ public struct RedisError: Error, Sendable, Equatable, CustomStringConvertible {
     public var description: String { message }
 }
 
-/// Calls `body` with hiredis-style argv/argvlen arrays for `arguments`.
 /// The command in RESP (`*N\r\n$len\r\narg\r\n...`), built in one buffer and
 /// handed to hiredis as formatted: hiredis' own formatting (sdscatfmt per
 /// argument, its buffer grown as it goes) was a tenth of a worker's CPU for
@@ -139,6 +138,7 @@ func withRESPCommand<R>(_ arguments: [String], _ body: (UnsafePointer<CChar>, In
     }
 }
 
+/// Calls `body` with hiredis-style argv/argvlen arrays for `arguments`.
 func withArgv<R>(_ arguments: [String], _ body: (Int32, UnsafeMutablePointer<UnsafePointer<CChar>?>, UnsafePointer<Int>) -> R) -> R {
     var bytes: [UInt8] = []
     var offsets: [Int] = []

@@ -50,7 +50,7 @@ final class BookingHandlers {
         let started = ContinuousClock.now
         var request = request
         if !config.trustedProxies.isEmpty {
-            request.remoteAddress = clientAddress(peer: request.remoteAddress, forwardedFor: request.header("x-forwarded-for"),
+            request.remoteAddress = clientAddress(peer: request.remoteAddress, forwardedFor: request.combinedHeader("x-forwarded-for"),
                                                   trusted: config.trustedProxies)
         }
         let label = RouteLabel()

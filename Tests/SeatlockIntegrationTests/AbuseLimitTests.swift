@@ -105,6 +105,30 @@ import Testing
         #expect(try server.hold(event, user: "late", seats: ["A-2-3"]).status == 429)
     }
 
+    @Test func behindATrustedProxyEachBuyersAddressHasItsOwnBudget() throws {
+        func holds(trusting proxies: Set<String>) throws -> [Int] {
+            let server = try TestServer(redis: try TestRedis.shared(), threads: 1) { config in
+                var policy = AbusePolicy.unlimited
+                policy.perAddress = RateLimit(perSecond: 0.001, burst: 1)
+                config.abuse = policy
+                config.trustedProxies = proxies
+            }
+            defer { server.stop() }
+            let event = TestServer.uniqueEventId()
+            try server.createEvent(event)
+            // (The test client connects from 127.0.0.1: the "load balancer".)
+            return try [("b1", "203.0.113.1", "A-1-1"), ("b2", "203.0.113.2", "A-1-2"), ("b3", "203.0.113.1", "A-1-3")].map { user, address, seat in
+                var headers = server.buyerHeaders(user)
+                headers["X-Forwarded-For"] = "198.51.100.7, " + address // (the left-most entry is the client's own claim)
+                return try server.http.request("POST", "/v1/events/\(event)/bookings", headers: headers, json: "{\"seats\":[\"\(seat)\"]}").status
+            }
+        }
+        #expect(try holds(trusting: ["127.0.0.1"]) == [201, 201, 429])
+        // From a peer that is not a trusted proxy the header is ignored: one address, one budget.
+        #expect(try holds(trusting: []) == [201, 429, 429])
+        #expect(try holds(trusting: ["10.0.0.1"]) == [201, 429, 429])
+    }
+
     @Test func anAddressGetsItsBurstAcrossBuyers() throws {
         let server = try server { $0.perAddress = RateLimit(perSecond: 0.001, burst: 3) }
         defer { server.stop() }
