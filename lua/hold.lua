@@ -71,19 +71,14 @@ local unknown, taken = {}, {}
 -- before expire.lua ended its booking is not free yet (that seat comes back
 -- through expire.lua, to the waitlist first), and a live hold key is never
 -- overwritten, whatever the set says.
-local by_section, sections = {}, {}
+local known = {}
 for i, seat in ipairs(seats) do
-  if not prices[i] then
-    unknown[#unknown + 1] = seat
-  else
-    local section = seat_parts(seat)
-    if not by_section[section] then by_section[section] = {}; sections[#sections + 1] = section end
-    table.insert(by_section[section], seat)
-  end
+  if prices[i] then known[#known + 1] = seat else unknown[#unknown + 1] = seat end
 end
+local sections, groups = by_section(known)
 local hold_keys = {}
 for _, section in ipairs(sections) do
-  local list = by_section[section]
+  local list = groups[section]
   local scores = redis.call('ZMSCORE', h.free_prefix .. section, unpack(list))
   for i, seat in ipairs(list) do
     if scores[i] then hold_keys[#hold_keys + 1] = h.hold_prefix .. seat else taken[#taken + 1] = seat end

@@ -87,6 +87,25 @@ import Testing
         #expect(try server.hold(event, user: "b", seats: ["A-2-1"]).status == 201)
     }
 
+    @Test func oneHoldAcrossSectionsTakesEachSectionsSeats() throws {
+        let server = try TestServer.shared()
+        let event = TestServer.uniqueEventId()
+        let body = """
+        {"id":"\(event)","name":"Two sections","venue":"Hall","startsAt":"2027-01-01T20:00:00Z","maxSeatsPerUser":6,
+         "sections":[{"id":"A","rows":2,"seatsPerRow":4,"priceCents":1000},{"id":"B","rows":2,"seatsPerRow":4,"priceCents":3000}]}
+        """
+        #expect(try server.http.request("POST", "/v1/events", headers: server.adminHeaders, json: body).status == 201)
+        let held = try server.hold(event, user: "a", seats: ["B-1-1", "A-1-1", "B-1-2"])
+        #expect(held.status == 201 && held.json?["totalCents"] as? Int == 7000)
+        let keys = EventKeys(event), client = try TestRedis.shared().client()
+        #expect(try client.send(["ZMSCORE", keys.free("A"), "A-1-1", "A-1-2"]).array?.map { $0 == .null } == [true, false])
+        #expect(try client.send(["ZMSCORE", keys.free("B"), "B-1-1", "B-1-2", "B-1-3"]).array?.map { $0 == .null } == [true, true, false])
+        // Taken seats in either section are named, in the request's section order.
+        let refused = try server.hold(event, user: "b", seats: ["A-1-2", "B-1-2", "A-1-1"])
+        #expect(refused.status == 409 && refused.seats == ["A-1-1", "B-1-2"])
+        #expect(try server.hold(event, user: "b", seats: ["A-1-2", "B-1-3"]).status == 201)
+    }
+
     @Test func bestAvailableIsAdjacent() throws {
         let server = try TestServer.shared()
         let event = TestServer.uniqueEventId()

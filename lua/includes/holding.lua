@@ -86,16 +86,13 @@ local function write_hold(h, event, seats, prices)
   rate_spend(event.rate_updates, now)
   local deadline = now + event.hold_ms
   local total = 0
-  local by_section, sections = {}, {}
   for i, seat in ipairs(seats) do
-    local section = seat_parts(seat)
     redis.call('SET', h.hold_prefix .. seat, booking_id, 'PX', event.hold_ms)
-    if not by_section[section] then by_section[section] = {}; sections[#sections + 1] = section end
-    table.insert(by_section[section], seat)
     total = total + tonumber(prices[i])
   end
+  local sections, groups = by_section(seats)
   for _, section in ipairs(sections) do -- (the row index may now overstate a row: see row_index.lua)
-    redis.call('ZREM', h.free_prefix .. section, unpack(by_section[section]))
+    redis.call('ZREM', h.free_prefix .. section, unpack(groups[section]))
   end
   local list = table.concat(seats, ',')
   local b = {id = booking_id, userId = user_id, status = 'held', seats = list, totalCents = total,

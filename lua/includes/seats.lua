@@ -7,6 +7,17 @@ local function seat_parts(seat)
   return section, tonumber(row), tonumber(number)
 end
 
+-- Seats by section: the sections in first-seen order, and section -> its seats.
+local function by_section(seats)
+  local order, groups = {}, {}
+  for _, seat in ipairs(seats) do
+    local section = seat_parts(seat)
+    if not groups[section] then groups[section] = {}; order[#order + 1] = section end
+    table.insert(groups[section], seat)
+  end
+  return order, groups
+end
+
 local function seat_score(row, number)
   return row * 10000 + number
 end
