@@ -93,11 +93,9 @@ public func clientAddressKey(_ address: String) -> String {
 /// addresses collapse like any other (`clientAddressKey`).
 public func clientAddress(peer: String, forwardedFor: String?, trusted: Set<String>) -> String {
     guard !trusted.isEmpty, trusted.contains(peer), let forwardedFor, !forwardedFor.isEmpty else { return peer }
-    var hops = forwardedFor.split(separator: ",", omittingEmptySubsequences: false)
+    let hops = forwardedFor.split(separator: ",", omittingEmptySubsequences: false)
     guard hops.count <= 32 else { return "unknown" } // (no real chain of proxies is that long)
-    while let hop = hops.popLast() {
-        let address = String(hop.trimmingCharacters(in: .whitespaces))
-        if !trusted.contains(address) || hops.isEmpty { return clientAddressKey(address) }
-    }
-    return peer
+    let addresses = hops.map { String($0.trimmingCharacters(in: .whitespaces)) }
+    // Every hop one of ours: the left-most is the best there is.
+    return clientAddressKey(addresses.last { !trusted.contains($0) } ?? addresses[0])
 }

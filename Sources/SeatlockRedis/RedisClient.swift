@@ -34,18 +34,7 @@ public final class RedisClient {
     /// as `.error`, not thrown; a broken connection throws.
     @discardableResult
     public func send(_ arguments: [String]) throws -> RedisValue {
-        guard let context else { throw RedisError(.unavailable, "connection closed") }
-        let raw = withArgv(arguments) { argc, argv, argvlen in
-            redisCommandArgv(context, argc, argv, argvlen)
-        }
-        guard let raw else {
-            let message = Self.errorText(context)
-            redisFree(context)
-            self.context = nil
-            throw RedisError(.connectionLost, "Redis connection lost: \(message)")
-        }
-        defer { freeReplyObject(raw) }
-        return RedisValue(copying: raw.assumingMemoryBound(to: redisReply.self))
+        try pipeline([arguments])[0]
     }
 
     /// Sends all commands, then reads all replies (one round trip per batch
@@ -53,7 +42,7 @@ public final class RedisClient {
     public func pipeline(_ commands: [[String]]) throws -> [RedisValue] {
         guard let context else { throw RedisError(.unavailable, "connection closed") }
         for command in commands {
-            let status = withArgv(command) { argc, argv, argvlen in redisAppendCommandArgv(context, argc, argv, argvlen) }
+            let status = withRESPCommand(command) { resp, length in redisAppendFormattedCommand(context, resp, length) }
             guard status == REDIS_OK else { throw RedisError(.connectionLost, "cannot queue a command") }
         }
         var replies: [RedisValue] = []

@@ -96,8 +96,8 @@ public final class RedisConnection {
         guard let context else { return }
         // hiredis keeps this callback for the pattern's lifetime and calls it
         // once per message, so the box is passed unretained (we own it).
-        _ = withArgv(["PSUBSCRIBE", pattern]) { argc, argv, argvlen in
-            redisAsyncCommandArgv(context, { _, reply, privdata in
+        _ = withRESPCommand(["PSUBSCRIBE", pattern]) { resp, length in
+            redisAsyncFormattedCommand(context, { _, reply, privdata in
                 guard let reply, let privdata else { return } // NULL: the connection went away
                 let box = Unmanaged<SubscriptionBox>.fromOpaque(privdata).takeUnretainedValue()
                 let value = RedisValue(copying: reply.assumingMemoryBound(to: redisReply.self))
@@ -105,7 +105,7 @@ public final class RedisConnection {
                    let channel = items[2].string, let message = items[3].string {
                     box.onMessage(channel, message)
                 }
-            }, Unmanaged.passUnretained(box).toOpaque(), argc, argv, argvlen)
+            }, Unmanaged.passUnretained(box).toOpaque(), resp, length)
         }
     }
 

@@ -114,7 +114,7 @@ public struct RedisError: Error, Sendable, Equatable, CustomStringConvertible {
 /// The command in RESP (`*N\r\n$len\r\narg\r\n...`), built in one buffer and
 /// handed to hiredis as formatted: hiredis' own formatting (sdscatfmt per
 /// argument, its buffer grown as it goes) was a tenth of a worker's CPU for
-/// the analytics script's long argument lists.
+/// the analytics script's long argument lists. Every command goes this way.
 func withRESPCommand<R>(_ arguments: [String], _ body: (UnsafePointer<CChar>, Int) -> R) -> R {
     var size = 16
     for argument in arguments { size += argument.utf8.count + 16 }
@@ -138,28 +138,3 @@ func withRESPCommand<R>(_ arguments: [String], _ body: (UnsafePointer<CChar>, In
     }
 }
 
-/// Calls `body` with hiredis-style argv/argvlen arrays for `arguments`.
-func withArgv<R>(_ arguments: [String], _ body: (Int32, UnsafeMutablePointer<UnsafePointer<CChar>?>, UnsafePointer<Int>) -> R) -> R {
-    var bytes: [UInt8] = []
-    var offsets: [Int] = []
-    var lengths: [Int] = []
-    offsets.reserveCapacity(arguments.count)
-    lengths.reserveCapacity(arguments.count)
-    bytes.reserveCapacity(arguments.reduce(1) { $0 + $1.utf8.count })
-    for argument in arguments {
-        offsets.append(bytes.count)
-        lengths.append(argument.utf8.count)
-        bytes.append(contentsOf: argument.utf8)
-    }
-    bytes.append(0) // never empty, so there is always a base address
-    return bytes.withUnsafeBufferPointer { buffer in
-        buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: buffer.count) { base in
-            var pointers: [UnsafePointer<CChar>?] = offsets.map { base + $0 }
-            return pointers.withUnsafeMutableBufferPointer { argv in
-                lengths.withUnsafeBufferPointer { argvlen in
-                    body(Int32(arguments.count), argv.baseAddress!, argvlen.baseAddress!)
-                }
-            }
-        }
-    }
-}
