@@ -12,6 +12,7 @@ KEYS[5] sl:{E}:event       event hash (live counters)
 KEYS[6] sl:{E}:log         the event's log stream
 KEYS[7] sl:{E}:hold:       prefix of the seat hold keys (hold:SEAT)
 KEYS[8] sl:{E}:user:       prefix of the owner's live holds (user:U:live)
+KEYS[9] sl:{E}:bookings    the booking lists (includes/booking_index.lua)
 ARGV[1] payment id (provider's reference)
 ARGV[2] confirmation code
 
@@ -21,6 +22,7 @@ passed, hold lost, or the booking expired/was released); 409 invalid_state.
 ]]
 --@include common
 --@include seats
+--@include booking_index
 
 local b = read_hash(KEYS[1])
 if not b then return {404, error_body('booking_not_found', 'no such booking')} end
@@ -45,6 +47,7 @@ end
 redis.call('DEL', KEYS[3])
 redis.call('ZREM', KEYS[4], b.id)
 redis.call('ZREM', KEYS[8] .. b.userId .. ':live', b.id)
+index_status(KEYS[9], b, 'payment_pending', 'confirmed')
 redis.call('HSET', KEYS[1], 'status', 'confirmed', 'paymentId', ARGV[1], 'confirmationCode', ARGV[2], 'confirmedAt', now)
 redis.call('HINCRBY', KEYS[5], 'held', -#seats)
 redis.call('HINCRBY', KEYS[5], 'sold', #seats)

@@ -18,6 +18,7 @@ KEYS[10] sl:{E}:seats       seat id -> price (for waitlist offers)
 KEYS[11] sl:{E}:waitlist    waiting buyers by position; waitlist:U is an entry (includes/waitlist.lua)
 KEYS[12] sl:{E}:booking:    prefix of bookings (a waitlist offer is a new booking:ID)
 KEYS[13] sl:{E}:expiry:     prefix of hold timers (the offer's expiry:ID)
+KEYS[14] sl:{E}:bookings    the booking lists (includes/booking_index.lua)
 ARGV[1] booking id
 ARGV[2] actor: listener | sweeper | operator | payments
 
@@ -28,13 +29,14 @@ Returns {1, 'expired'} when it expired the booking; {0, reason} otherwise:
 --@include common
 --@include seats
 --@include row_index
+--@include booking_index
 --@include waitlist
 --@include ending
 
 -- The call's keys by name, for includes/ending.lua.
 local k = {booking = KEYS[1], sold = KEYS[2], expiry = KEYS[3], expiries = KEYS[4], event = KEYS[5], log = KEYS[6],
            user_prefix = KEYS[7], hold_prefix = KEYS[8], free_prefix = KEYS[9],
-           seats = KEYS[10], waitlist = KEYS[11], booking_prefix = KEYS[12], expiry_prefix = KEYS[13]}
+           seats = KEYS[10], waitlist = KEYS[11], booking_prefix = KEYS[12], expiry_prefix = KEYS[13], bookings = KEYS[14]}
 
 local b = read_hash(k.booking)
 if not b then

@@ -19,6 +19,7 @@ KEYS[16] sl:{E}:user:U:live       the buyer's live holds (booking id -> deadline
 KEYS[17] sl:{E}:queue             the on-sale queue (absent: the event sells directly)
 KEYS[18] sl:{E}:queue:tried       bitmap: queue positions that tried to hold (automatic admission)
 KEYS[19] sl:{E}:queue:told        bitmap: queue positions told "admitted" (a hold attempt sets it too)
+KEYS[20] sl:{E}:bookings          the booking lists (includes/booking_index.lua)
 ARGV[1]   booking id (new)
 ARGV[2]   user id
 ARGV[3]   request fingerprint or ''
@@ -51,12 +52,13 @@ queued event, the attempt's bits in sl:{E}:queue:tried/told (includes/holding.lu
 --@include common
 --@include seats
 --@include admission
+--@include booking_index
 --@include holding
 
 -- The call's keys and arguments by name, for includes/holding.lua.
 local h = {event = KEYS[1], seats = KEYS[2], sold = KEYS[3], booking = KEYS[4], expiry = KEYS[5], expiries = KEYS[6],
            user = KEYS[7], log = KEYS[8], idem = KEYS[9], hold_prefix = KEYS[10], free_prefix = KEYS[11],
-           user_limit = KEYS[12], address_limit = KEYS[13], event_limit = KEYS[14], idem_count = KEYS[15], live = KEYS[16], queue = KEYS[17], tried = KEYS[18], told = KEYS[19],
+           user_limit = KEYS[12], address_limit = KEYS[13], event_limit = KEYS[14], idem_count = KEYS[15], live = KEYS[16], queue = KEYS[17], tried = KEYS[18], told = KEYS[19], bookings = KEYS[20],
            booking_id = ARGV[1], user_id = ARGV[2], fingerprint = ARGV[3], policy = ARGV[4], position = ARGV[5]}
 
 local event, refusal = begin_hold(h)

@@ -14,6 +14,8 @@ KEYS[7]  sl:{E}:rl:user:U       the caller's rate limit (GCRA)
 KEYS[8]  sl:{E}:rl:ip:ADDR      the client address's rate limit
 KEYS[9]  sl:{E}:idemkeys:u_U    Idempotency-Keys the caller used in 24 h
 KEYS[10] sl:{E}:user:U:live     the caller's live holds
+KEYS[11] sl:{E}:bookings        the booking lists (includes/booking_index.lua)
+KEYS[12] sl:{E}:event           event hash (a cancelled event takes no payment)
 ARGV[1] caller's user id ('' = any owner)
 ARGV[2] payment token
 ARGV[3] grace in ms
@@ -21,7 +23,7 @@ ARGV[4] request fingerprint or ''
 ARGV[5] admission policy (includes/admission.lua; the event admission rate is not used)
 
 Returns {status, body}: 202 booking JSON (payment_pending); 404 booking_not_found;
-409 hold_expired (deadline passed, or a seat's hold is gone); 409 invalid_state;
+409 hold_expired (deadline passed, or a seat's hold is gone); 409 invalid_state; 409 event_cancelled;
 422 idempotency_mismatch; {429, body, retry-after seconds} rate_limited /
 too_many_idempotency_keys (not recorded). Appends payment.requested for the
 payments group.
@@ -29,6 +31,7 @@ payments group.
 --@include common
 --@include seats
 --@include admission
+--@include booking_index
 
 -- Nothing is written for a booking that does not exist or is not the
 -- caller's (made-up ids must not mint rate-limit budgets or records).
@@ -47,6 +50,9 @@ local function refuse(status, code, message)
   return respond(KEYS[5], ARGV[4], status, error_body(code, message))
 end
 
+if redis.call('HGET', KEYS[12], 'status') == 'cancelled' then
+  return refuse(409, 'event_cancelled', 'this event was cancelled; nothing is charged')
+end
 if b.status == 'expired' then return refuse(409, 'hold_expired', 'the hold on these seats has expired') end
 if b.status ~= 'held' then return refuse(409, 'invalid_state', 'the booking is ' .. b.status .. ', not held') end
 
@@ -64,6 +70,7 @@ if ARGV[1] ~= '' then
   redis.call('ZADD', KEYS[10], 'XX', deadline, b.id)
   redis.call('PEXPIREAT', KEYS[10], deadline, 'GT')
 end
+index_status(KEYS[11], b, 'held', 'payment_pending')
 redis.call('HSET', KEYS[1], 'status', 'payment_pending', 'expiresAt', deadline, 'paymentRequestedAt', now)
 b.status, b.expiresAt = 'payment_pending', deadline
 local event_id = event_id_of(KEYS[1])

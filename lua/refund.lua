@@ -8,6 +8,7 @@ deadline is expired first (expire.lua gives its seats back), then refunded.
 
 KEYS[1] sl:{E}:booking:B   the booking
 KEYS[2] sl:{E}:log         the event's log stream
+KEYS[3] sl:{E}:bookings    the booking lists (includes/booking_index.lua)
 ARGV[1] payment id
 ARGV[2] refund id
 ARGV[3] reason
@@ -18,6 +19,7 @@ it holds sold seats; held / payment_pending: seats still held; cancelled:
 never charged).
 ]]
 --@include common
+--@include booking_index
 
 local b = read_hash(KEYS[1])
 if not b then return {0, 'missing'} end
@@ -25,6 +27,7 @@ if b.status == 'refunded' then return {0, 'refunded'} end
 local refundable = {refund_pending = true, expired = true, released = true}
 if not refundable[b.status] then return {0, b.status} end
 local now = now_ms()
+index_status(KEYS[3], b, b.status, 'refunded')
 redis.call('HSET', KEYS[1], 'status', 'refunded', 'refundedAt', now, 'paymentId', ARGV[1], 'refundId', ARGV[2], 'refundReason', ARGV[3])
 log_event(KEYS[2], 'payment.refunded', event_id_of(KEYS[1]), now, {'bookingId', b.id, 'userId', b.userId,
   'amountCents', b.totalCents, 'paymentId', ARGV[1], 'refundId', ARGV[2], 'reason', ARGV[3]})

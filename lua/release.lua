@@ -17,6 +17,7 @@ KEYS[10] sl:{E}:seats       seat id -> price (for waitlist offers)
 KEYS[11] sl:{E}:waitlist    waiting buyers by position; waitlist:U is an entry (includes/waitlist.lua)
 KEYS[12] sl:{E}:booking:    prefix of bookings (a waitlist offer is a new booking:ID)
 KEYS[13] sl:{E}:expiry:     prefix of hold timers (the offer's expiry:ID)
+KEYS[14] sl:{E}:bookings    the booking lists (includes/booking_index.lua)
 ARGV[1] caller's user id ('' = any owner)
 ARGV[2] actor: buyer | admin | operator
 
@@ -28,13 +29,14 @@ second call changes nothing.
 --@include common
 --@include seats
 --@include row_index
+--@include booking_index
 --@include waitlist
 --@include ending
 
 -- The call's keys by name, for includes/ending.lua.
 local k = {booking = KEYS[1], sold = KEYS[2], expiry = KEYS[3], expiries = KEYS[4], event = KEYS[5], log = KEYS[6],
            user_prefix = KEYS[7], hold_prefix = KEYS[8], free_prefix = KEYS[9],
-           seats = KEYS[10], waitlist = KEYS[11], booking_prefix = KEYS[12], expiry_prefix = KEYS[13]}
+           seats = KEYS[10], waitlist = KEYS[11], booking_prefix = KEYS[12], expiry_prefix = KEYS[13], bookings = KEYS[14]}
 
 local b = read_hash(k.booking)
 if not b or (ARGV[1] ~= '' and b.userId ~= ARGV[1]) then
@@ -51,24 +53,7 @@ if b.status == 'held' or b.status == 'payment_pending' then
 end
 
 if b.status == 'confirmed' then
-  local released = {}
-  for _, seat in ipairs(seats) do
-    if redis.call('HGET', k.sold, seat) == b.id then
-      redis.call('HDEL', k.sold, seat)
-      released[#released + 1] = seat
-    end
-  end
-  redis.call('DECRBY', k.user_prefix .. b.userId, #seats)
-  redis.call('HINCRBY', k.event, 'sold', -#released)
-  redis.call('HINCRBY', k.event, 'revenueCents', -tonumber(b.totalCents))
-  redis.call('HSET', k.booking, 'status', 'refund_pending', 'cancelledAt', now, 'releasedBy', ARGV[2])
-  b.status = 'refund_pending'
-  log_event(k.log, 'booking.cancelled', event_id, now, {'bookingId', b.id, 'userId', b.userId, 'seats', b.seats,
-    'reason', 'refund_requested', 'actor', ARGV[2]})
-  log_event(k.log, 'seat.released', event_id, now, {'bookingId', b.id, 'seats', table.concat(released, ','), 'reason', 'refund', 'actor', ARGV[2]})
-  seats_back(k, released, now) -- (after the log entry that gives them back: an offer follows it)
-  log_event(k.log, 'payment.refund_requested', event_id, now, {'bookingId', b.id, 'userId', b.userId,
-    'amountCents', b.totalCents, 'paymentId', b.paymentId or ''})
+  refund_confirmed(k, b, now, 'refund_requested', ARGV[2])
   return {202, booking_json(event_id, b.id, b)}
 end
 

@@ -11,7 +11,7 @@ ARGV[3] section id, or '' for any section
 
 Returns {status, body}: 201 entry JSON (new, or again after the last entry
 was left or its offer let go), 200 (already on it: the same entry);
-404 event_not_found / section_not_found; 409 sales_closed; 409
+404 event_not_found / section_not_found; 409 sales_closed / event_cancelled; 409
 waitlist_not_open (seats are on sale: buy them); 422 limit_exceeded
 (quantity plus the seats the buyer has above maxSeatsPerUser).
 ]]
@@ -24,6 +24,7 @@ if not e[1] then return {404, error_body('event_not_found', 'no such event')} en
 local existing = read_hash(KEYS[3])
 -- One entry per buyer: joining again returns it, unless it ended (left, or an offer let go): then a new place at the end.
 if existing and existing.status ~= 'left' and existing.status ~= 'expired' then return {200, entry_json(existing)} end
+if e[1] == 'cancelled' then return {409, error_body('event_cancelled', 'this event was cancelled')} end
 if e[1] ~= 'open' then return {409, error_body('sales_closed', 'sales are closed for this event')} end
 local available = tonumber(e[2]) - tonumber(e[3] or 0) - tonumber(e[4] or 0)
 if available > 0 then

@@ -13,6 +13,7 @@ KEYS[9]  sl:{E}:seats        seat id -> price (for the next offer)
 KEYS[10] sl:{E}:waitlist     waiting buyers by position
 KEYS[11] sl:{E}:booking:     prefix of bookings (the offer's booking:ID, and the next offer's)
 KEYS[12] sl:{E}:expiry:      prefix of hold timers
+KEYS[13] sl:{E}:bookings     the booking lists (includes/booking_index.lua)
 ARGV[1]  user id
 
 Returns {status, body}: 200 entry JSON (left; leaving twice changes
@@ -21,6 +22,7 @@ nothing); 404 not_on_waitlist; 409 invalid_state (the offer was paid).
 --@include common
 --@include seats
 --@include row_index
+--@include booking_index
 --@include waitlist
 --@include ending
 --@include waitlist_entry
@@ -28,7 +30,8 @@ nothing); 404 not_on_waitlist; 409 invalid_state (the offer was paid).
 local w = read_hash(KEYS[1])
 if not w then return {404, error_body('not_on_waitlist', 'you are not on this event\'s waitlist')} end
 local k = {sold = KEYS[2], expiries = KEYS[3], event = KEYS[4], log = KEYS[5], user_prefix = KEYS[6], hold_prefix = KEYS[7],
-           free_prefix = KEYS[8], seats = KEYS[9], waitlist = KEYS[10], booking_prefix = KEYS[11], expiry_prefix = KEYS[12]}
+           free_prefix = KEYS[8], seats = KEYS[9], waitlist = KEYS[10], booking_prefix = KEYS[11], expiry_prefix = KEYS[12],
+           bookings = KEYS[13]}
 local now = now_ms()
 if w.status == 'waiting' then
   redis.call('ZREM', k.waitlist, ARGV[1])

@@ -62,7 +62,43 @@ public struct EventAudit {
             seatsSoldOnce(state), soldWithinCapacity(state), soldMatchesConfirmed(state), revenueMatches(state),
             holdsHaveLiveBookings(state), noHoldPastDeadline(state), userCountsMatch(state), freeSeatsAreFree(state),
             logReplayMatches(state), queuedBookingsWereAdmitted(state), returnedSeatsWentToTheWaitlist(state),
+            bookingListsMatchBookings(state), cancelledEventHoldsNothing(state),
         ])
+    }
+
+    /// Every booking is listed once in the event's list, in its buyer's and
+    /// in exactly its status's, and no list names a booking that is not so.
+    func bookingListsMatchBookings(_ s: EventState) -> AuditCheck {
+        var violations: [String] = []
+        var expectedByStatus: [String: Set<String>] = [:], expectedByUser: [String: Set<String>] = [:], expectedAll: Set<String> = []
+        for booking in s.bookings.values {
+            let member = GlobalKeys.listEntry(milliseconds: Int64(booking.createdAt), id: booking.id)
+            expectedAll.insert(member)
+            expectedByStatus[booking.status, default: []].insert(member)
+            expectedByUser[booking.userId, default: []].insert(member)
+        }
+        for member in expectedAll.subtracting(s.allList).sorted() { violations.append("booking \(member) is missing from the event's list") }
+        for member in s.allList.subtracting(expectedAll).sorted() { violations.append("the event's list names \(member), which is no booking") }
+        for status in Set(s.statusLists.keys).union(expectedByStatus.keys).sorted() {
+            let listed = s.statusLists[status] ?? [], expected = expectedByStatus[status] ?? []
+            for member in expected.subtracting(listed).sorted() { violations.append("booking \(member) is \(status) but not in that list") }
+            for member in listed.subtracting(expected).sorted() { violations.append("the \(status) list names \(member), which is not \(status)") }
+        }
+        for (user, expected) in expectedByUser.sorted(by: { $0.key < $1.key }) where expected != s.userLists[user] ?? [] {
+            violations.append("buyer \(user)'s list has \(s.userLists[user]?.count ?? 0) bookings, the buyer has \(expected.count)")
+        }
+        return check("booking lists == bookings", "\(s.allList.count) listed", violations)
+    }
+
+    /// Once a cancellation has finished, no booking is held, paying or confirmed.
+    func cancelledEventHoldsNothing(_ s: EventState) -> AuditCheck {
+        guard s.status == "cancelled", s.cancelCompleted else {
+            return check("a cancelled event holds and sells nothing", s.status == "cancelled" ? "cancellation under way" : "not cancelled", [])
+        }
+        let open = s.bookings.values.filter { Self.live.contains($0.status) || $0.status == "confirmed" }.map(\.id).sorted()
+        var violations = open.map { "booking \($0) is still live or confirmed" }
+        if s.soldCounter != 0 || s.heldCounter != 0 { violations.append("counters held=\(s.heldCounter) sold=\(s.soldCounter)") }
+        return check("a cancelled event holds and sells nothing", "\(s.bookings.count) bookings ended", violations)
     }
 
     private func check(_ name: String, _ detail: String, _ violations: [String]) -> AuditCheck {
@@ -181,7 +217,7 @@ public struct EventAudit {
             case "booking.released": status[bookingId] = "released"
             case "booking.expired": status[bookingId] = "expired"
             case "booking.cancelled":
-                if entry["reason"] == "refund_requested" {
+                if entry["reason"] == "refund_requested" || entry["reason"] == "event_cancelled" { // a sale given back for its refund
                     status[bookingId] = "refund_pending"
                     for seat in seats where sold[seat] == bookingId { sold[seat] = nil }
                 } else {
@@ -452,6 +488,7 @@ struct EventState {
         let seats: [String]
         let totalCents: Int
         let expiresAt: Int
+        let createdAt: Int
     }
 
     var capacity = 0
@@ -470,6 +507,12 @@ struct EventState {
     /// The event's queue settings ('opensAtMs rate seconds'), nil for an event that sells directly.
     var queue: String?
     var maxSeatsPerUser = 0
+    var status = ""
+    var cancelCompleted = false
+    /// The booking lists (lua/includes/booking_index.lua): all, by status, by buyer.
+    var allList: Set<String> = []
+    var statusLists: [String: Set<String>] = [:]
+    var userLists: [String: Set<String>] = [:]
 
     static func load(eventId: String, client: RedisClient) throws -> EventState {
         let keys = EventKeys(eventId)
@@ -482,6 +525,8 @@ struct EventState {
         state.revenueCounter = Int(event["revenueCents"] ?? "") ?? 0
         state.queue = event["queue"].flatMap { $0.isEmpty ? nil : $0 }
         state.maxSeatsPerUser = Int(event["maxSeatsPerUser"] ?? "") ?? 0
+        state.status = event["status"] ?? ""
+        state.cancelCompleted = event["cancelCompletedAt"] != nil
         state.prices = try client.checked(["HGETALL", keys.seats]).fields.compactMapValues { Int($0) }
         state.sold = try client.checked(["HGETALL", keys.sold]).fields
         let sections = (event["sections"] ?? "").split(separator: ",").compactMap { $0.split(separator: ":").first.map(String.init) }
@@ -505,7 +550,19 @@ struct EventState {
                 guard let id = f["id"] else { continue }
                 state.bookings[id] = Booking(id: id, userId: f["userId"] ?? "", status: f["status"] ?? "",
                                              seats: (f["seats"] ?? "").split(separator: ",").map(String.init),
-                                             totalCents: Int(f["totalCents"] ?? "") ?? 0, expiresAt: Int(f["expiresAt"] ?? "") ?? 0)
+                                             totalCents: Int(f["totalCents"] ?? "") ?? 0, expiresAt: Int(f["expiresAt"] ?? "") ?? 0,
+                                             createdAt: Int(f["createdAt"] ?? "") ?? 0)
+            }
+        }
+        func members(_ key: String) throws -> Set<String> {
+            Set(try client.checked(["ZRANGE", key, "0", "-1"]).array?.compactMap(\.string) ?? [])
+        }
+        state.allList = try members(keys.bookings)
+        for status in BookingStatus.all { state.statusLists[status] = try members(keys.bookings(status: status)) }
+        let buyers = Array(Set(state.bookings.values.map(\.userId)))
+        for batch in buyers.chunked(1000) {
+            for (user, reply) in zip(batch, try client.pipeline(batch.map { ["ZRANGE", keys.bookings(user: $0), "0", "-1"] })) {
+                state.userLists[user] = Set(reply.array?.compactMap(\.string) ?? [])
             }
         }
         let userPrefix = keys.user("")

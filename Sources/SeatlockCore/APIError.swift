@@ -29,6 +29,7 @@ public struct APIError: Error, Sendable, Equatable {
     public static func tooLarge(_ limit: Int) -> APIError { APIError(status: 413, code: "body_too_large", message: "request bodies are limited to \(limit) bytes") }
     public static let unsupportedMediaType = APIError(status: 415, code: "unsupported_media_type", message: "send the body as application/json")
     public static func limitExceeded(_ message: String) -> APIError { APIError(status: 422, code: "limit_exceeded", message: message) }
+    public static let eventCancelled = APIError(status: 409, code: "event_cancelled", message: "this event was cancelled")
     public static let unavailable = APIError(status: 503, code: "unavailable", message: "the booking store is unreachable; retry shortly", headers: ["Retry-After": "1"])
     public static let internalError = APIError(status: 500, code: "internal", message: "unexpected server error")
 }

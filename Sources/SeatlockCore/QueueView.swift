@@ -6,7 +6,7 @@
 
 /// The queue as queue_tick.lua / queue_join.lua report it.
 public struct QueueState: Equatable, Sendable {
-    /// prequeue | open | paused | sold_out | closed
+    /// prequeue | open | paused | sold_out | closed | cancelled
     public var status: String
     public var joined, serving, prequeued, admitPerSecond, admissionSeconds: Int
     /// ms since the epoch.
@@ -90,6 +90,9 @@ public enum QueueView {
         let ok = created ? 201 : 200
         let token = ",\"queueToken\":\(JSONText.quote(queueToken))"
         let spread = ticket.position % 3 // the same buyers do not all come back in the same second
+        if state.status == "cancelled" {
+            return QueueAnswer(status: 409, body: APIError.eventCancelled.json)
+        }
         if state.status == "closed" {
             return QueueAnswer(status: 409, body: #"{"error":"sales_closed","message":"sales are closed for this event"}"#)
         }

@@ -62,6 +62,14 @@ public struct EventKeys: Sendable {
     /// String, 60 s: the token of the creation writing a large event's seats in chunks.
     public var creating: String { prefix + "creating" }
 
+    /// Sorted set: every booking, `CREATEDMS:B` at score 0 (lua/includes/booking_index.lua);
+    /// also the prefix the scripts name the other booking lists by.
+    public var bookings: String { prefix + "bookings" }
+    /// Sorted set: the bookings in status S, same members.
+    public func bookings(status: String) -> String { bookings + ":status:" + status }
+    /// Sorted set: buyer U's bookings, same members.
+    public func bookings(user userId: String) -> String { bookings + ":user:" + userId }
+
     /// `bookingPrefix + B` is booking B (a waitlist offer is a booking the scripts name).
     public var bookingPrefix: String { prefix + "booking:" }
     /// `expiryPrefix + B` is booking B's hold timer.
@@ -117,6 +125,25 @@ public struct EventKeys: Sendable {
 public enum GlobalKeys {
     /// Set of event ids, for workers and the sweeper to discover logs.
     public static let events = "sl:events"
+
+    /// Sorted set: every event as `STARTSMS:E` at score 0, for `GET /v1/events`
+    /// in start order (lex ranges, like the booking lists). Global: written by
+    /// the server beside the event's own script, so an entry may outlive a
+    /// change of startsAt; the list drops such entries as it reads them.
+    public static let eventIndex = "sl:events:by-start"
+
+    /// The index member of an event starting at `startsAtMs`.
+    public static func eventIndexEntry(eventId: String, startsAtMs: Int64) -> String {
+        listEntry(milliseconds: startsAtMs, id: eventId)
+    }
+
+    /// A member of a list read by lex range: `MS:ID`, the time in 13 digits
+    /// (ms since the epoch), so lex order is time order (then id order).
+    /// The booking lists use the same form (lua/includes/booking_index.lua).
+    public static func listEntry(milliseconds: Int64, id: String) -> String {
+        let digits = String(max(0, milliseconds))
+        return String(repeating: "0", count: max(0, 13 - digits.count)) + digits + ":" + id
+    }
 
     /// String, 24 h: the fingerprint of the admin request that first used
     /// Idempotency-Key K to create an event (the event's own record is under

@@ -302,3 +302,96 @@ public struct UserRegistration: Sendable, Equatable {
             || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
     }
 }
+
+/// `PATCH /v1/events/{e}`: what an organizer may change after creation.
+public struct EventPatch: Decodable, Sendable, Equatable {
+    public var name: String?
+    public var venue: String?
+    public var startsAt: String?
+    /// `open` or `closed` (cancelling is its own call).
+    public var status: String?
+    /// New prices of existing sections; the seat map itself never changes.
+    public var sections: [SectionPrice]?
+
+    public struct SectionPrice: Decodable, Sendable, Equatable {
+        public let id: String
+        public let priceCents: Int
+    }
+
+    public init(name: String? = nil, venue: String? = nil, startsAt: String? = nil, status: String? = nil, sections: [SectionPrice]? = nil) {
+        self.name = name
+        self.venue = venue
+        self.startsAt = startsAt
+        self.status = status
+        self.sections = sections
+    }
+
+    static let fields: Set<String> = ["name", "venue", "startsAt", "status", "sections"]
+    static let sectionFields: Set<String> = ["id", "priceCents"]
+
+    public static func decode(_ body: [UInt8]) throws(APIError) -> EventPatch {
+        let patch: EventPatch = try decodeJSON(body)
+        guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] else {
+            throw .invalidJSON("the body must be a JSON object")
+        }
+        if let unknown = object.keys.sorted().first(where: { !fields.contains($0) }) {
+            throw .invalid("unknown field \(unknown); PATCH changes \(fields.sorted().joined(separator: ", ")) (the seat map and the hold rules are fixed at creation)")
+        }
+        for case let section as [String: Any] in object["sections"] as? [Any] ?? [] {
+            if let unknown = section.keys.sorted().first(where: { !sectionFields.contains($0) }) {
+                throw .invalid("unknown field sections.\(unknown); a section's price is all that changes (id, priceCents)")
+            }
+        }
+        try patch.validate()
+        return patch
+    }
+
+    public func validate() throws(APIError) {
+        guard name != nil || venue != nil || startsAt != nil || status != nil || sections != nil else {
+            throw .invalid("nothing to change: send one or more of \(Self.fields.sorted().joined(separator: ", "))")
+        }
+        if let name { try EventSpec.checkText(name, field: "name") }
+        if let venue { try EventSpec.checkText(venue, field: "venue") }
+        if let startsAt, !EventSpec.isISO8601(startsAt) {
+            throw .invalid("startsAt must be an ISO 8601 time with its zone, e.g. 2026-12-31T20:00:00Z")
+        }
+        if let status, status != "open", status != "closed" {
+            throw .invalid("status must be open or closed (POST /v1/events/{id}/cancel cancels an event)")
+        }
+        if let sections {
+            guard (1...100).contains(sections.count) else { throw .invalid("sections lists 1-100 sections") }
+            var seen = Set<String>()
+            for section in sections {
+                guard Identifier.isValidSection(section.id) else { throw .invalid("section ids are 1-16 letters, digits or '_'") }
+                guard seen.insert(section.id).inserted else { throw .invalid("section \(section.id) is listed twice") }
+                guard (0...100_000_000).contains(section.priceCents) else { throw .invalid("section \(section.id): priceCents must be 0-100000000") }
+            }
+        }
+    }
+
+    /// update_event.lua's ARGV after the actor: field, value pairs.
+    public var scriptArguments: [String] {
+        var args: [String] = []
+        if let name { args += ["name", name] }
+        if let venue { args += ["venue", venue] }
+        if let startsAt { args += ["startsAt", startsAt] }
+        if let status { args += ["status", status] }
+        for section in sections ?? [] { args += ["price:" + section.id, String(section.priceCents)] }
+        return args
+    }
+
+    /// The start as ms since the epoch, when the patch moves it.
+    public var startsAtMilliseconds: Int64? {
+        startsAt.flatMap(EventSpec.milliseconds)
+    }
+}
+
+extension EventSpec {
+    /// The start as ms since the epoch (`startsAt` is validated).
+    public var startsAtMilliseconds: Int64 { Self.milliseconds(startsAt) ?? 0 }
+
+    /// ms since the epoch of a stored startsAt, or nil for text that is not ISO 8601.
+    public static func milliseconds(_ text: String) -> Int64? {
+        date(text).map { Int64($0.timeIntervalSince1970 * 1000) }
+    }
+}

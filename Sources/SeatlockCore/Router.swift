@@ -5,7 +5,12 @@ public enum Route: Equatable, Sendable {
     case health
     case ready
     case createEvent
+    case listEvents
     case event(String)
+    case updateEvent(String)
+    case cancelEvent(String)
+    case listBookings(String)
+    case openAPI
     case seats(String)
     case createBooking(String)
     case booking(String, String)
@@ -32,7 +37,12 @@ public enum Route: Equatable, Sendable {
         case .health: "health"
         case .ready: "ready"
         case .createEvent: "create_event"
+        case .listEvents: "list_events"
         case .event: "event"
+        case .updateEvent: "update_event"
+        case .cancelEvent: "cancel_event"
+        case .listBookings: "list_bookings"
+        case .openAPI: "openapi"
         case .seats: "seats"
         case .createBooking: "create_booking"
         case .booking: "get_booking"
@@ -79,10 +89,17 @@ public enum Router {
         case 1 where parts[0] == "metrics": return try allow(["GET"], .metrics)
         case 1 where parts[0] == "dashboard": return try allow(["GET"], .dashboard)
         case 1 where parts[0] == "dashboard.js": return try allow(["GET"], .dashboardScript)
-        case 2 where parts == ["v1", "events"]: return try allow(["POST"], .createEvent)
+        case 1 where parts[0] == "openapi.json": return try allow(["GET"], .openAPI)
+        case 2 where parts == ["v1", "events"]:
+            guard ["GET", "POST"].contains(method) else { throw .methodNotAllowed(["GET", "POST"]) }
+            return method == "GET" ? .listEvents : .createEvent
         case 2 where parts == ["v1", "users"]: return try allow(["POST"], .createUser)
         case 3 where parts[0] == "v1" && parts[1] == "events":
-            return try allow(["GET"], .event(try id(parts[2], "event")))
+            guard ["GET", "PATCH"].contains(method) else { throw .methodNotAllowed(["GET", "PATCH"]) }
+            let event = try id(parts[2], "event")
+            return method == "GET" ? .event(event) : .updateEvent(event)
+        case 4 where parts[0] == "v1" && parts[1] == "events" && parts[3] == "cancel":
+            return try allow(["POST"], .cancelEvent(try id(parts[2], "event")))
         case 4 where parts[0] == "v1" && parts[1] == "events" && parts[3] == "seats":
             return try allow(["GET"], .seats(try id(parts[2], "event")))
         case 4 where parts[0] == "v1" && parts[1] == "events" && parts[3] == "stats":
@@ -90,7 +107,9 @@ public enum Router {
         case 4 where parts[0] == "v1" && parts[1] == "events" && parts[3] == "stream":
             return try allow(["GET"], .eventStream(try id(parts[2], "event")))
         case 4 where parts[0] == "v1" && parts[1] == "events" && parts[3] == "bookings":
-            return try allow(["POST"], .createBooking(try id(parts[2], "event")))
+            guard ["GET", "POST"].contains(method) else { throw .methodNotAllowed(["GET", "POST"]) }
+            let event = try id(parts[2], "event")
+            return method == "GET" ? .listBookings(event) : .createBooking(event)
         case 4 where parts[0] == "v1" && parts[1] == "events" && parts[3] == "queue":
             guard ["GET", "POST"].contains(method) else { throw .methodNotAllowed(["GET", "POST"]) }
             let event = try id(parts[2], "event")

@@ -666,15 +666,20 @@ private let jsonErrorPages: evbuffer_cb_func = { buffer, info, _ in
     // keep-alive connection may still be waiting to be written).
     let statusLine = Array("HTTP/1.".utf8)
     guard let start = (0...(bytes.count - statusLine.count)).last(where: { bytes[$0..<($0 + statusLine.count)].elementsEqual(statusLine) }),
-          start + 12 <= bytes.count, let status = Int(String(decoding: bytes[(start + 9)..<(start + 12)], as: UTF8.self)) else { return }
+          start + 12 <= bytes.count, let parsed = Int(String(decoding: bytes[(start + 9)..<(start + 12)], as: UTF8.self)) else { return }
+    // evhttp answers a method it does not know (QUERY, PROPFIND, …) with 501;
+    // no request may get a 5xx for what it sent, so that is the API's 405.
+    let status = parsed == 501 ? 405 : parsed
     let (code, message) = switch status {
     case 413: ("request_too_large", "the request's headers or body are larger than this server reads")
     case 400: ("malformed_request", "the request line or headers could not be parsed")
+    case 405: ("method_not_allowed", "this server knows no such method; the API uses GET, POST, PATCH and DELETE")
     default: ("malformed_request", "the request could not be read")
     }
+    let allow = status == 405 ? "Allow: GET, POST, PATCH, DELETE\r\n" : ""
     let body = "{\"error\":\"\(code)\",\"message\":\"\(message)\"}"
     let response = "HTTP/1.1 \(status) \(HTTPResponder.reason(status))\r\nContent-Type: application/json\r\nX-Content-Type-Options: nosniff\r\n"
-        + "Content-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n" + body
+        + allow + "Content-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n" + body
     let replacement = Array(bytes[..<start]) + Array(response.utf8)
     guard evbuffer_drain(buffer, length) == 0 else { return }
     HTTPServerCounters.refusedByParser.add(1, ordering: .relaxed)

@@ -62,7 +62,8 @@ extension BookingScripts {
         let scriptKeys = [keys.event, keys.seats, keys.sold, keys.booking(bookingId), keys.expiry(bookingId), keys.expiries,
                           keys.user(userId), keys.log, idempotencyKey ?? keys.noIdempotency, keys.holdPrefix, keys.freePrefix,
                           keys.rateLimit(user: userId), keys.rateLimit(address: clientAddressKey(client)), keys.admissionLimit,
-                          keys.idempotencyCount(caller: Caller.buyer(userId).scope), keys.liveHolds(userId), keys.queue, keys.queueAttempts, keys.queueTold]
+                          keys.idempotencyCount(caller: Caller.buyer(userId).scope), keys.liveHolds(userId), keys.queue, keys.queueAttempts, keys.queueTold,
+                          keys.bookings]
         let position = admittedPosition.map(String.init) ?? ""
         switch request {
         case let .seats(seats):
@@ -80,7 +81,7 @@ extension BookingScripts {
                           keys: [keys.booking(bookingId), keys.expiry(bookingId), keys.expiries, keys.log,
                                  idempotencyKey ?? keys.noIdempotency, keys.holdPrefix,
                                  keys.rateLimit(user: owner), keys.rateLimit(address: clientAddressKey(client)),
-                                 keys.idempotencyCount(caller: Caller.buyer(owner).scope), keys.liveHolds(owner)],
+                                 keys.idempotencyCount(caller: Caller.buyer(owner).scope), keys.liveHolds(owner), keys.bookings, keys.event],
                           args: [owner, paymentToken, String(graceMilliseconds), fingerprint, policy])
     }
 
@@ -88,7 +89,7 @@ extension BookingScripts {
         let keys = EventKeys(eventId)
         return ScriptCall(script: confirm,
                           keys: [keys.booking(bookingId), keys.sold, keys.expiry(bookingId), keys.expiries, keys.event, keys.log, keys.holdPrefix,
-                                 keys.user("")],
+                                 keys.user(""), keys.bookings],
                           args: [paymentId, confirmationCode])
     }
 
@@ -113,7 +114,7 @@ extension BookingScripts {
 
     public func refund(event eventId: String, booking bookingId: String, paymentId: String, refundId: String, reason: String) -> ScriptCall {
         let keys = EventKeys(eventId)
-        return ScriptCall(script: refund, keys: [keys.booking(bookingId), keys.log], args: [paymentId, refundId, reason])
+        return ScriptCall(script: refund, keys: [keys.booking(bookingId), keys.log, keys.bookings], args: [paymentId, refundId, reason])
     }
 
     public func createUser(_ user: UserRegistration, id userId: String, client: String = "",
@@ -128,7 +129,7 @@ extension BookingScripts {
     private static func endingKeys(_ eventId: String, _ bookingId: String) -> [String] {
         let keys = EventKeys(eventId)
         return [keys.booking(bookingId), keys.sold, keys.expiry(bookingId), keys.expiries, keys.event, keys.log,
-                keys.user(""), keys.holdPrefix, keys.freePrefix, keys.seats, keys.waitlist, keys.bookingPrefix, keys.expiryPrefix]
+                keys.user(""), keys.holdPrefix, keys.freePrefix, keys.seats, keys.waitlist, keys.bookingPrefix, keys.expiryPrefix, keys.bookings]
     }
 
     /// queue_join.lua, queue_tick.lua and queue_control.lua start with these keys.
@@ -169,8 +170,35 @@ extension BookingScripts {
         let keys = EventKeys(eventId)
         return ScriptCall(script: waitlistLeave,
                           keys: [keys.waitlistEntry(userId), keys.sold, keys.expiries, keys.event, keys.log, keys.user(""), keys.holdPrefix,
-                                 keys.freePrefix, keys.seats, keys.waitlist, keys.bookingPrefix, keys.expiryPrefix],
+                                 keys.freePrefix, keys.seats, keys.waitlist, keys.bookingPrefix, keys.expiryPrefix, keys.bookings],
                           args: [userId])
+    }
+
+    /// PATCH /v1/events/{e} and the operator's sales switch (`EventPatch.scriptArguments`).
+    public func updateEvent(event eventId: String, _ patch: EventPatch, actor: String) -> ScriptCall {
+        let keys = EventKeys(eventId)
+        return ScriptCall(script: updateEvent, keys: [keys.event, keys.log, keys.seats], args: [actor] + patch.scriptArguments)
+    }
+
+    public func cancelEvent(event eventId: String, actor: String) -> ScriptCall {
+        let keys = EventKeys(eventId)
+        return ScriptCall(script: cancelEvent, keys: [keys.event, keys.log], args: [actor])
+    }
+
+    /// One batch of a cancelled event's bookings (the payments group calls it until nothing is left).
+    public func cancelBookings(event eventId: String, batch: Int, actor: String) -> ScriptCall {
+        let keys = EventKeys(eventId)
+        return ScriptCall(script: cancelBookings,
+                          keys: [keys.event, keys.sold, keys.expiries, keys.log, keys.user(""), keys.holdPrefix, keys.freePrefix, keys.seats,
+                                 keys.waitlist, keys.bookingPrefix, keys.expiryPrefix, keys.bookings],
+                          args: [String(batch), actor])
+    }
+
+    /// One page of a booking list: `list` is `EventKeys.bookings`, `bookings(status:)` or `bookings(user:)`;
+    /// `after` the previous page's last member ('' for the first); `status` filters the page ('' keeps all).
+    public func listBookings(event eventId: String, list: String, after: String, limit: Int, status: String = "") -> ScriptCall {
+        let keys = EventKeys(eventId)
+        return ScriptCall(script: listBookings, keys: [keys.event, list, keys.bookingPrefix], args: [after, String(limit), status])
     }
 }
 

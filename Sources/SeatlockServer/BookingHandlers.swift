@@ -24,11 +24,14 @@ final class BookingHandlers {
     let queueTokens: QueueTokens
     let scripts: BookingScripts
     private let dashboard: Dashboard
+    /// `GET /openapi.json`, read once at start (docs/openapi.json).
+    private let apiDocument: HTTPResponse
+    let cursors: ListCursors
 
     /// The route a request resolved to, for the metrics label.
     private final class RouteLabel { var name = "unmatched" }
 
-    init(config: ServerConfig, scripts: BookingScripts, dashboard: Dashboard, redis: RedisConnection, streams: AvailabilityStreams,
+    init(config: ServerConfig, scripts: BookingScripts, dashboard: Dashboard, apiDocument: HTTPResponse, redis: RedisConnection, streams: AvailabilityStreams,
          inventory: EventInventory, queues: QueueDesk, metrics: ServerMetrics, logger: Logger) {
         self.config = config
         self.scripts = scripts
@@ -38,6 +41,8 @@ final class BookingHandlers {
         self.queues = queues
         self.queueTokens = QueueTokens(secret: config.tokenSecret)
         self.dashboard = dashboard
+        self.apiDocument = apiDocument
+        self.cursors = ListCursors(secret: config.tokenSecret)
         self.seatListings = SeatListings(redis: redis, readsPerAddress: config.abuse.seatMapReadsPerAddress)
         self.metrics = metrics
         self.recorder = ServerMetrics.Recorder(metrics)
@@ -80,13 +85,18 @@ final class BookingHandlers {
         guard Router.isCleanTarget(request.query) || request.query.isEmpty else {
             throw APIError(status: 400, code: "invalid_query", message: "the query holds a control character, a NUL or a byte outside ASCII")
         }
-        if request.method == "POST" { try checkBody(request) }
+        if request.method == "POST" || request.method == "PATCH" { try checkBody(request) }
         // The route table: one small handler per route (exhaustive: a new
         // route does not compile until it has one).
         switch route {
         case .health: responder.send(HTTPResponse(status: 200, json: #"{"status":"ok"}"#))
         case .ready: ready(responder)
         case .createEvent: try createEvent(request, responder)
+        case .listEvents: try listEvents(request, responder)
+        case let .updateEvent(eventId): try updateEvent(eventId, request, responder)
+        case let .cancelEvent(eventId): try cancelEvent(eventId, request, responder)
+        case let .listBookings(eventId): try listBookings(eventId, request, responder)
+        case .openAPI: responder.send(apiDocument)
         case .createUser: try createUser(request, responder)
         case let .event(eventId): runScript(scripts.getEvent(eventId), request, responder)
         case let .seats(eventId): try seats(eventId, request, responder)
@@ -152,11 +162,12 @@ final class BookingHandlers {
     }
 
     private func createEvent(_ spec: EventSpec, _ idem: (key: String, fingerprint: String), _ request: HTTPRequest, _ responder: HTTPResponder) {
-        // sl:events lives in another hash slot, so the script cannot write it.
-        // It goes first, on the same connection (so in order): an id there
+        // sl:events and the list's index live in other hash slots, so the
+        // script cannot write them. They go first, on the same connection (so in order): an id there
         // without an event is harmless to the sweeper and workers, while an
         // event missing from it would never be swept.
         redis.send(["SADD", GlobalKeys.events, spec.id]) { _ in }
+        indexEvent(spec.id, startsAtMs: spec.startsAtMilliseconds)
         guard spec.capacity > EventSpec.seatsPerCall else {
             return runScript(scripts.createEvent(spec, idempotencyKey: idem.key, fingerprint: idem.fingerprint), request, responder)
         }

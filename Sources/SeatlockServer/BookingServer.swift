@@ -14,6 +14,7 @@ public final class BookingServer: Service {
     public let config: ServerConfig
     private let scripts: BookingScripts
     private let dashboard: Dashboard
+    private let apiDocument: HTTPResponse
     private let loops = Mutex<[EventLoop.Handle]>([])
     private let finished = DispatchGroup()
     /// Shared by every loop: /metrics shows the whole server.
@@ -23,6 +24,7 @@ public final class BookingServer: Service {
         self.config = config
         self.scripts = try BookingScripts(library)
         self.dashboard = try Dashboard.locate()
+        self.apiDocument = try Dashboard.apiDocument()
     }
 
     private let boundPort = Mutex(0)
@@ -44,7 +46,7 @@ public final class BookingServer: Service {
         let started = DispatchSemaphore(value: 0)
         let outcome = Mutex<Result<Int, any Error>?>(nil)
         let config = self.perLoopConfig
-        let scripts = self.scripts, metrics = self.metrics, dashboard = self.dashboard
+        let scripts = self.scripts, metrics = self.metrics, dashboard = self.dashboard, apiDocument = self.apiDocument
         finished.enter()
         let thread = Thread { [self] in
             defer { finished.leave() }
@@ -64,7 +66,7 @@ public final class BookingServer: Service {
             let streams = AvailabilityStreams(loop: loop, url: config.redis, redis: redis, limits: streamLimits)
             let inventory = EventInventory(loop: loop, redis: redis)
             let queues = QueueDesk(loop: loop, redis: redis, scripts: scripts, shoppingBound: config.queueShoppingBound)
-            let handlers = BookingHandlers(config: config, scripts: scripts, dashboard: dashboard, redis: redis, streams: streams,
+            let handlers = BookingHandlers(config: config, scripts: scripts, dashboard: dashboard, apiDocument: apiDocument, redis: redis, streams: streams,
                                            inventory: inventory, queues: queues, metrics: metrics, logger: logger)
             let server: HTTPServer
             do {

@@ -6,6 +6,9 @@
 //                               attempts -> cancel.lua (seats back on sale);
 //                               success after the hold ended -> refund.
 //   payment.refund_requested -> refund through the provider, refund.lua.
+//   event.cancelled          -> cancel_bookings.lua, batch after batch, until
+//                               every booking has ended (each confirmed one
+//                               asks for its refund: the entry above).
 // Every outcome is one Lua call that appends its own events.
 import Foundation
 import Logging
@@ -24,10 +27,12 @@ public struct PaymentsOptions: Sendable {
     /// Test hook: stop right after a successful charge, before confirming or
     /// acking, as a crash would.
     public var crashAfterCharge = false
+    /// Bookings one cancel_bookings.lua call ends: each call keeps Redis a few ms at most.
+    public var cancelBatch = 200
 
     public init(consumer: String = "payments-\(ProcessInfo.processInfo.processIdentifier)") {
         self.consumer = ConsumerOptions(group: "payments", consumer: consumer)
-        self.consumer.topics = ["payment.requested", "payment.refund_requested"]
+        self.consumer.topics = ["payment.requested", "payment.refund_requested", "event.cancelled"]
     }
 }
 
@@ -77,9 +82,25 @@ public final class PaymentsWorker: LoopWorker {
         case "payment.refund_requested":
             guard let eventId = entry.fields["eventId"], let bookingId = entry.fields["bookingId"],
                   Identifier.isValid(eventId), Identifier.isValid(bookingId) else { return done(.failed("unparseable refund request")) }
-            refund(eventId: eventId, bookingId: bookingId, reason: "buyer_request", done)
+            refund(eventId: eventId, bookingId: bookingId, reason: entry.fields["reason"] == "event_cancelled" ? "event_cancelled" : "buyer_request", done)
+        case "event.cancelled":
+            guard let eventId = entry.fields["eventId"], EventKeys.isValidEventId(eventId) else { return done(.failed("unparseable event.cancelled")) }
+            endBookings(ofCancelled: eventId, actor: entry.fields["actor"] ?? "admin", done)
         default:
             done(.done) // other topics are not ours
+        }
+    }
+
+    /// One batch, then the next (each its own call, so other work runs between
+    /// them), until none is left; acked only then, so a worker that dies on the
+    /// way leaves the entry pending and the next one goes on where it stopped.
+    private func endBookings(ofCancelled eventId: String, actor: String, _ done: @escaping (HandlerOutcome) -> Void) {
+        redis.run(scripts.cancelBookings(event: eventId, batch: options.cancelBatch, actor: actor)) { [self] result in
+            guard case let .success(value) = result, let parts = value.array, parts.count == 2, let left = parts[1].int else {
+                return done(.failed("cancel_bookings.lua: \(result)"))
+            }
+            if left == 0 { return done(.done) }
+            endBookings(ofCancelled: eventId, actor: actor, done)
         }
     }
 

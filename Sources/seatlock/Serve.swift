@@ -26,7 +26,7 @@ struct Serve: ParsableCommand {
 enum Preflight {
     /// Fails early, with the reason, when Redis is unreachable, may evict keys,
     /// refuses the scripts, or (with the listener on) will not publish
-    /// expired-key events.
+    /// expired-key events. Fills the event list's index for older events.
     static func check(_ url: RedisURL, library: ScriptLibrary, listen: Bool) throws {
         let client: RedisClient
         do { client = try RedisClient(url: url) } catch {
@@ -34,6 +34,7 @@ enum Preflight {
         }
         try RedisRequirements.checkEvictionPolicy(client)
         try client.load(library)
+        try EventListIndex.backfill(client)
         if listen { try ExpiryService.ensureNotifications(client) }
     }
 }

@@ -87,6 +87,7 @@ struct Up: ParsableCommand {
         let spec = try EventSpec.demo()
         let reply = try client.run(scripts.createEvent(spec))
         try client.call("SADD", GlobalKeys.events, spec.id)
+        try client.call("ZADD", GlobalKeys.eventIndex, "0", GlobalKeys.eventIndexEntry(eventId: spec.id, startsAtMs: spec.startsAtMilliseconds))
         if APIReply(reply)?.status == 201 { say("created the demo event 'demo' (\(spec.capacity) seats)") }
     }
 }

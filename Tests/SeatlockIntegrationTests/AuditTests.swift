@@ -58,7 +58,7 @@ private func auditOfCraftedLog(_ name: String, queued: Bool, _ entries: [(String
         let (h, _, _) = try smallSale()
         let report = try audit(h)
         #expect(report.passed, "\(report.text)")
-        #expect(report.checks.count == 11)
+        #expect(report.checks.count == 13)
         #expect(report.checks.contains(where: { $0.name.hasPrefix("queued sale") && $0.detail == "the event sells directly" }))
         #expect(report.json.contains("\"passed\":true"))
     }
@@ -115,8 +115,21 @@ private func auditOfCraftedLog(_ name: String, queued: Bool, _ entries: [(String
 
     @Test func aStateChangeMissingFromTheLogIsCaught() throws {
         let (h, held, _) = try smallSale()
-        try h.client.call("HSET", h.keys.booking(held), "status", "payment_pending") // changed without its log entry
-        #expect(failed(try audit(h)) == ["the log replays to the same state"])
+        try h.client.call("HSET", h.keys.booking(held), "status", "payment_pending") // changed without its log entry (nor its list)
+        #expect(failed(try audit(h)) == ["the log replays to the same state", "booking lists == bookings"])
+    }
+
+    @Test func aBookingMissingFromItsListIsCaught() throws {
+        let (h, held, _) = try smallSale()
+        let created = try h.client.call("HGET", h.keys.booking(held), "createdAt").string ?? ""
+        try h.client.call("ZREM", h.keys.bookings(status: "held"), GlobalKeys.listEntry(milliseconds: Int64(created) ?? 0, id: held))
+        #expect(failed(try audit(h)) == ["booking lists == bookings"])
+    }
+
+    @Test func aCancelledEventWithASaleLeftIsCaught() throws {
+        let (h, _, _) = try smallSale()
+        try h.client.call("HSET", h.keys.event, "status", "cancelled", "cancelCompletedAt", "1")
+        #expect(failed(try audit(h)) == ["a cancelled event holds and sells nothing"])
     }
 
     @Test func aQueuedHoldBeforeTheQueueReachedItIsCaught() throws {

@@ -1,6 +1,7 @@
 // The payments worker on a real Redis, through its real consumer group.
 // Each test has its own redis-server: the worker consumes every event's log.
 import Foundation
+import SeatlockAudit
 import SeatlockCore
 import SeatlockRedis
 import SeatlockScripts
@@ -200,6 +201,38 @@ private struct PaymentsHarness {
         #expect(try h.waitForStatus(booking, in: ["refunded"]) == "refunded")
         #expect(try h.history(booking).suffix(2) == ["payment.refund_requested", "payment.refunded"])
         #expect(try h.client.call("HGET", h.keys.event, "sold").int == 0)
+    }
+
+    @Test func cancellingAnEventEndsEveryBookingAndRefundsEachSaleOnce() throws {
+        let h = try PaymentsHarness()
+        defer { h.redis.server.stop() }
+        var options = h.options()
+        options.cancelBatch = 2 // several batches for a handful of bookings
+        let service = try h.worker(options)
+        defer { service.stop() }
+        let sold = try (1...5).map { try h.holdAndPay("A-7-\($0)", user: "sold\($0)", token: "tok_visa") }
+        for booking in sold { #expect(try h.waitForStatus(booking, in: ["confirmed"]) == "confirmed") }
+        let held = BookingID.random()
+        #expect(try h.client.run(h.scripts.hold(.seats([SeatID("A-8-1")!]), event: h.event, booking: held, user: "held")).array?.first?.int == 201)
+        let paying = try h.holdAndPay("A-8-2", user: "paying", token: "tok_slow") // its charge is under way during the cancel
+
+        #expect(try h.client.run(h.scripts.cancelEvent(event: h.event, actor: "admin")).array?.first?.int == 202)
+        for booking in sold { #expect(try h.waitForStatus(booking, in: ["refunded"]) == "refunded") }
+        #expect(try h.waitForStatus(held, in: ["released"]) == "released")
+        #expect(try h.waitForStatus(paying, in: ["refunded"], timeout: 15) == "refunded") // charged after its hold ended: refunded
+        for booking in sold + [paying] {
+            #expect(try h.history(booking).filter { $0 == "payment.refunded" }.count == 1)
+            #expect(try h.client.call("HGET", GlobalKeys.providerRefunds, booking).string != nil)
+        }
+        #expect(try h.history(sold[0]).contains("booking.cancelled"))
+        #expect(try h.client.call("HGET", h.keys.booking(sold[0]), "refundReason").string == "event_cancelled")
+        #expect(try h.client.call("HGET", h.keys.event, "sold").int == 0)
+        #expect(try h.client.call("HGET", h.keys.event, "held").int == 0)
+        #expect(try h.client.call("HGET", h.keys.event, "cancelCompletedAt").string != nil)
+        let types = (try h.client.call("XRANGE", h.keys.log, "-", "+").array ?? []).compactMap { $0.array?.last?.fields["type"] }
+        #expect(types.filter { $0 == "event.cancel_completed" }.count == 1)
+        let report = try EventAudit(eventId: h.event).run(h.client)
+        #expect(report.passed, "\(report)")
     }
 }
 

@@ -1,8 +1,10 @@
 -- ending.lua: ends a held / payment_pending booking (release, expire,
--- cancel). Included with `--@include ending` after common, seats, row_index
--- and waitlist. Keys come from the caller: `k`, a table of the script's KEYS
--- by name (booking sold expiry expiries event log user_prefix hold_prefix
--- free_prefix, and waitlist.lua's seats waitlist booking_prefix expiry_prefix).
+-- cancel), or gives a confirmed one's seats back for its refund. Included
+-- with `--@include ending` after common, seats, row_index, booking_index and
+-- waitlist. Keys come from the caller: `k`, a table of the script's KEYS by
+-- name (booking sold expiry expiries event log user_prefix hold_prefix
+-- free_prefix bookings, and waitlist.lua's seats waitlist booking_prefix
+-- expiry_prefix).
 
 -- Takes back the seats of `booking_id`: deletes the holds it still owns.
 -- Returns the seats nobody else holds or bought (for the log), and those of
@@ -44,13 +46,43 @@ local function end_hold(k, b, now, status, fields, reason, actor)
   redis.call('ZREM', k.user_prefix .. b.userId .. ':live', b.id)
   redis.call('HINCRBY', k.event, 'held', -#seats)
   redis.call('HSET', k.booking, 'status', status, unpack(fields))
+  index_status(k.bookings, b, b.status, status)
   b.status = status
   if b.waitlistEntry then -- an offer not taken: the entry ends, the seats go on to the next
-    redis.call('HSET', k.waitlist .. ':' .. b.waitlistEntry, 'status', reason == 'released' and 'left' or 'expired')
+    redis.call('HSET', k.waitlist .. ':' .. b.waitlistEntry, 'status',
+      reason == 'released' and 'left' or reason == 'event_cancelled' and 'cancelled' or 'expired')
     log_event(k.log, 'waitlist.expired', event_id_of(k.booking), now, {'bookingId', b.id, 'userId', b.userId, 'reason', reason})
   end
   log_event(k.log, 'seat.released', event_id_of(k.booking), now, {'bookingId', b.id, 'seats', table.concat(released, ','),
     'reason', reason, 'actor', actor})
   seats_back(k, back, now)
   return released
+end
+
+-- A confirmed booking is given up for a refund (`reason`: refund_requested,
+-- event_cancelled): confirmed -> refund_pending, its sold seats back on sale
+-- now, and payment.refund_requested for the payments group, which refunds
+-- the charge (refund.lua ends it refunded).
+local function refund_confirmed(k, b, now, reason, actor)
+  local event_id = event_id_of(k.booking)
+  local seats = split_commas(b.seats)
+  local released = {}
+  for _, seat in ipairs(seats) do
+    if redis.call('HGET', k.sold, seat) == b.id then
+      redis.call('HDEL', k.sold, seat)
+      released[#released + 1] = seat
+    end
+  end
+  redis.call('DECRBY', k.user_prefix .. b.userId, #seats)
+  redis.call('HINCRBY', k.event, 'sold', -#released)
+  redis.call('HINCRBY', k.event, 'revenueCents', -tonumber(b.totalCents))
+  redis.call('HSET', k.booking, 'status', 'refund_pending', 'cancelledAt', now, 'releasedBy', actor)
+  index_status(k.bookings, b, 'confirmed', 'refund_pending')
+  b.status = 'refund_pending'
+  log_event(k.log, 'booking.cancelled', event_id, now, {'bookingId', b.id, 'userId', b.userId, 'seats', b.seats,
+    'reason', reason, 'actor', actor})
+  log_event(k.log, 'seat.released', event_id, now, {'bookingId', b.id, 'seats', table.concat(released, ','), 'reason', 'refund', 'actor', actor})
+  seats_back(k, released, now) -- (after the log entry that gives them back: an offer follows it)
+  log_event(k.log, 'payment.refund_requested', event_id, now, {'bookingId', b.id, 'userId', b.userId,
+    'amountCents', b.totalCents, 'paymentId', b.paymentId or '', 'reason', reason})
 end

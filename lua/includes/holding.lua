@@ -3,7 +3,7 @@
 -- from its KEYS/ARGV (its header lists them), with the fields
 --   keys:      event seats sold booking expiry expiries user log idem
 --              hold_prefix free_prefix user_limit address_limit event_limit
---              idem_count live queue tried told
+--              idem_count live queue tried told bookings
 --   arguments: booking_id user_id fingerprint policy (admission.lua) position
 
 local function hold_fail(h, status, code, message, extra)
@@ -16,6 +16,7 @@ end
 local function open_event(event_key)
   local e = redis.call('HMGET', event_key, 'status', 'holdSeconds', 'maxSeatsPerUser', 'sections', 'queue')
   if not e[1] then return nil, {404, error_body('event_not_found', 'no such event')} end
+  if e[1] == 'cancelled' then return nil, {409, error_body('event_cancelled', 'this event was cancelled')} end
   if e[1] ~= 'open' then return nil, {409, error_body('sales_closed', 'sales are closed for this event')} end
   return {hold_ms = tonumber(e[2]) * 1000, max_seats = tonumber(e[3]), sections = e[4], queued = e[5] ~= false}
 end
@@ -99,6 +100,7 @@ local function write_hold(h, event, seats, prices)
              createdAt = now, expiresAt = deadline}
   redis.call('HSET', h.booking, 'id', booking_id, 'eventId', event_id, 'userId', user_id, 'status', 'held',
     'seats', list, 'totalCents', total, 'createdAt', now, 'expiresAt', deadline)
+  index_booking(h.bookings, b)
   redis.call('SET', h.expiry, booking_id, 'PX', event.hold_ms)
   redis.call('ZADD', h.expiries, deadline, booking_id)
   -- (An entry whose end was missed is not counted after its deadline, and

@@ -67,7 +67,7 @@ end
 local function queue_state(s, inv)
   local status = s.status
   if status == 'open' and s.paused == '1' then status = 'paused' end
-  if inv.sales ~= 'open' then status = 'closed' end
+  if inv.sales == 'cancelled' then status = 'cancelled' elseif inv.sales ~= 'open' then status = 'closed' end
   return {status, tonumber(s.joined or 0), tonumber(s.serving or 0), tonumber(s.prequeued or 0),
           tonumber(s.admitPerSecond or 0), tonumber(s.admissionSeconds), tonumber(s.opensAt),
           inv.available, inv.held, inv.sold, tonumber(s.lastAdvancedAt or 0), tonumber(s.soldOutAt or 0)}

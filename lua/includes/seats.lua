@@ -24,13 +24,14 @@ end
 
 -- Writes rows `first`..`last` of section `id` (`per_row` seats each, every
 -- seat at `price`): into the seat map hash and, free, into the section's
--- free set. In batches: Lua's unpack() cannot take 50,000 arguments.
+-- free set (none when `free_prefix` is nil: a new price only). In batches:
+-- Lua's unpack() cannot take 50,000 arguments.
 local function add_rows(seats_key, free_prefix, id, first, last, per_row, price)
   local prices, free = {}, {}
   local function flush()
     if #prices == 0 then return end
     redis.call('HSET', seats_key, unpack(prices))
-    redis.call('ZADD', free_prefix .. id, unpack(free))
+    if free_prefix then redis.call('ZADD', free_prefix .. id, unpack(free)) end
     prices, free = {}, {}
   end
   for row = first, last do
@@ -84,5 +85,6 @@ local function event_json(e)
     .. ',"holdSeconds":' .. e.holdSeconds .. ',"maxSeatsPerUser":' .. e.maxSeatsPerUser
     .. ',"sections":[' .. table.concat(sections, ',') .. ']'
     .. ',"capacity":' .. capacity .. ',"available":' .. (capacity - held - sold)
-    .. ',"held":' .. held .. ',"sold":' .. sold .. ',"revenueCents":' .. tonumber(e.revenueCents or 0) .. queue_json(e.queue) .. '}'
+    .. ',"held":' .. held .. ',"sold":' .. sold .. ',"revenueCents":' .. tonumber(e.revenueCents or 0) .. queue_json(e.queue)
+    .. (e.cancelledAt and ',"cancelledAt":' .. cjson.encode(iso8601(e.cancelledAt)) or '') .. '}'
 end

@@ -1,11 +1,12 @@
 -- waitlist.lua: seats that come back go to the waitlist first (invariant 9).
--- Included by ending.lua's users after common, seats and row_index. Keys come
+-- Included by ending.lua's users after common, seats, row_index and booking_index. Keys come
 -- from the caller's `k` (ending.lua) with these fields as well:
 --   seats           sl:{E}:seats       seat id -> price
 --   waitlist        sl:{E}:waitlist    sorted set: waiting buyers by position;
 --                                      waitlist .. ':' .. U is buyer U's entry (hash)
 --   booking_prefix  sl:{E}:booking:    an offer is a new held booking (booking:ID)
 --   expiry_prefix   sl:{E}:expiry:     and its hold timer (expiry:ID)
+--   bookings        sl:{E}:bookings    and the booking lists (booking_index.lua)
 -- Offer bookings are 'w' + 19 hex digits of SHA1(event:n), n counted by offersMade.
 -- An entry: id userId status (waiting|offered|expired|left) position quantity
 -- section ('' = any) joinedAt [bookingId offerExpiresAt]; 'purchased' is read
@@ -56,6 +57,7 @@ local function make_offer(k, user_id, entry_key, position, quantity, seats, hold
   local list = table.concat(seats, ',')
   redis.call('HSET', k.booking_prefix .. booking_id, 'id', booking_id, 'eventId', event_id, 'userId', user_id, 'status', 'held',
     'seats', list, 'totalCents', total, 'createdAt', now, 'expiresAt', deadline, 'waitlistEntry', user_id)
+  index_booking(k.bookings, {id = booking_id, userId = user_id, status = 'held', createdAt = now})
   redis.call('SET', k.expiry_prefix .. booking_id, booking_id, 'PX', hold_ms)
   redis.call('ZADD', k.expiries, deadline, booking_id)
   local live = k.user_prefix .. user_id .. ':live'

@@ -36,4 +36,15 @@ public struct Dashboard: Sendable {
                                                           marker: "dashboard.html", override: environment["SEATLOCK_DASHBOARD_DIR"],
                                                           sourceFile: sourceFile))
     }
+
+    /// `GET /openapi.json`: docs/openapi.json, the one source of the API's
+    /// OpenAPI document ($SEATLOCK_DOCS_DIR, else `docs/` found as the dashboard is).
+    public static func apiDocument(environment: [String: String] = ProcessInfo.processInfo.environment,
+                                   sourceFile: String = #filePath) throws -> HTTPResponse {
+        let directory = try ResourceDirectory.locate(["docs"], marker: "openapi.json", override: environment["SEATLOCK_DOCS_DIR"],
+                                                     sourceFile: sourceFile)
+        let file = directory.appendingPathComponent("openapi.json")
+        guard let body = try? Data(contentsOf: file) else { throw ResourceNotFound(marker: "openapi.json", tried: [directory.path]) }
+        return HTTPResponse(status: 200, contentType: "application/json", headers: [("Cache-Control", "no-cache")], body: Array(body))
+    }
 }

@@ -23,8 +23,8 @@ extension BookingHandlers {
             case let .refused(result):
                 respond(responder, result, request: request)
             case let .place(state, place) where place.status == 409:
-                let error = state.status == "closed"
-                    ? APIError(status: 409, code: "sales_closed", message: "sales are closed for this event")
+                let error = state.status == "cancelled" ? APIError.eventCancelled
+                    : state.status == "closed" ? APIError(status: 409, code: "sales_closed", message: "sales are closed for this event")
                     : APIError(status: 409, code: "sold_out", message: "every seat is sold or promised to the waitlist: join the waitlist at POST /v1/events/\(eventId)/waitlist")
                 responder.send(Self.response(error))
             case let .place(state, place):

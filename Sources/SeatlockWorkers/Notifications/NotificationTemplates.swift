@@ -133,7 +133,7 @@ public struct NotificationTemplates: Sendable {
 ///   total ("EUR 150.00": the amount of the entry, else the booking's total),
 ///   totalCents (number), currency
 ///   reason (the entry's reason, e.g. payment_failed), paymentFailed,
-///   refundRequested (booleans, for booking.cancelled)
+///   refundRequested, eventCancelled (booleans, for booking.cancelled)
 ///   offerExpiresAt (waitlist.offered: the hold's deadline, ISO 8601 UTC to
 ///   the second, "2027-01-01T20:05:00Z": the entry's offerExpiresAt, else
 ///   the booking's expiresAt; empty when neither is a time)
@@ -164,6 +164,7 @@ public enum NotificationContext {
             "reason": reason,
             "paymentFailed": reason == "payment_failed",
             "refundRequested": reason == "refund_requested",
+            "eventCancelled": reason == "event_cancelled",
             "offerExpiresAt": offerExpiresAt,
             "buyer": [
                 "id": userId,
