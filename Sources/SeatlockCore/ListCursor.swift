@@ -56,6 +56,12 @@ public struct ListQuery: Sendable, Equatable {
     public var cursor: String?
     public var status: String?
 
+    public init(limit: Int, cursor: String? = nil, status: String? = nil) {
+        self.limit = limit
+        self.cursor = cursor
+        self.status = status
+    }
+
     public static let defaultLimit = 20
     public static let maxLimit = 100
 

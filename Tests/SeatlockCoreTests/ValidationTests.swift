@@ -208,6 +208,12 @@ enum HMACForTests {
         #expect(try Router.route(method: "GET", path: "/v1/events/e1/seats") == .seats("e1"))
         #expect(try Router.route(method: "DELETE", path: "/v1/events/e1/bookings/b1") == .releaseBooking("e1", "b1"))
         #expect(try Router.route(method: "POST", path: "/v1/events/e1/bookings/b1/payment") == .requestPayment("e1", "b1"))
+        #expect(try Router.route(method: "GET", path: "/v1/events") == .listEvents)
+        #expect(try Router.route(method: "PATCH", path: "/v1/events/e1") == .updateEvent("e1"))
+        #expect(try Router.route(method: "POST", path: "/v1/events/e1/cancel") == .cancelEvent("e1"))
+        #expect(try Router.route(method: "GET", path: "/v1/events/e1/bookings") == .listBookings("e1"))
+        #expect(try Router.route(method: "POST", path: "/v1/events/e1/bookings") == .createBooking("e1"))
+        #expect(try Router.route(method: "GET", path: "/openapi.json") == .openAPI)
     }
 
     @Test func errors() {
@@ -251,5 +257,51 @@ enum HMACForTests {
         #expect(clientAddress(peer: "10.0.0.1", forwardedFor: Array(repeating: "1.2.3.4", count: 40).joined(separator: ","), trusted: proxies) == "unknown")
         // Every hop one of ours: the left-most is the best there is.
         #expect(clientAddress(peer: "10.0.0.1", forwardedFor: "10.0.0.2", trusted: proxies) == "10.0.0.2")
+    }
+}
+
+@Suite struct ListTests {
+    let cursors = ListCursors(secret: "a-test-secret-of-enough-length-0123456789")
+
+    @Test func aCursorResumesOnlyItsOwnList() throws {
+        let cursor = cursors.make(list: "bookings|e1|u_ann|", after: "1796634561822:b1")
+        #expect(try cursors.member(of: cursor, list: "bookings|e1|u_ann|") == "1796634561822:b1")
+        func refusal(_ text: String, list: String = "bookings|e1|u_ann|", now: Date = Date()) -> String? {
+            do { _ = try cursors.member(of: text, list: list, now: now); return nil } catch { return error.code }
+        }
+        #expect(refusal(cursor, list: "bookings|e1|u_bob|") == "invalid_cursor") // another buyer's
+        #expect(refusal(cursor, list: "bookings|e1|admin|") == "invalid_cursor")
+        #expect(refusal(cursor, now: Date().addingTimeInterval(Double(ListCursors.maxAgeSeconds) + 60)) == "invalid_cursor")
+        #expect(refusal(ListCursors(secret: "another-secret-of-enough-length-0123456789").make(list: "bookings|e1|u_ann|", after: "x")) == "invalid_cursor")
+        let parts = cursor.split(separator: ".")
+        #expect(refusal(String(parts[0]) + "." + String(parts[1].reversed())) == "invalid_cursor")
+        #expect(refusal(String(parts[0])) == "invalid_cursor")
+        #expect(refusal("") == "invalid_cursor" && refusal("..") == "invalid_cursor" && refusal(String(repeating: "A", count: 600)) == "invalid_cursor")
+    }
+
+    @Test func listQueries() throws {
+        #expect(try ListQuery.parse("", statuses: EventStatus.all) == ListQuery(limit: 20))
+        #expect(try ListQuery.parse("limit=100&status=open&cursor=abc", statuses: EventStatus.all)
+                == ListQuery(limit: 100, cursor: "abc", status: "open"))
+        for bad in ["limit=0", "limit=101", "limit=-1", "limit=0010", "status=held", "status=", "x=1", "limit=1&limit=2", "cursor="] {
+            #expect(throws: APIError.self, "\(bad)") { try ListQuery.parse(bad, statuses: EventStatus.all) }
+        }
+        #expect(try ListQuery.parse("status=refund_pending", statuses: BookingStatus.all).status == "refund_pending")
+    }
+
+    @Test func listEntriesSortByTime() {
+        #expect(GlobalKeys.listEntry(milliseconds: 1_796_634_561_822, id: "e1") == "1796634561822:e1")
+        #expect(GlobalKeys.listEntry(milliseconds: 5, id: "e1") == "0000000000005:e1")
+        #expect(GlobalKeys.listEntry(milliseconds: 999, id: "b") < GlobalKeys.listEntry(milliseconds: 1000, id: "a"))
+    }
+
+    @Test func eventPatches() throws {
+        let patch = try EventPatch.decode(Array(#"{"name":"N","startsAt":"2030-01-01T00:00:00Z","sections":[{"id":"A","priceCents":100}]}"#.utf8))
+        #expect(patch.scriptArguments == ["name", "N", "startsAt", "2030-01-01T00:00:00Z", "price:A", "100"])
+        #expect(patch.startsAtMilliseconds == 1_893_456_000_000)
+        for bad in ["{}", #"{"id":"x"}"#, #"{"status":"cancelled"}"#, #"{"sections":[{"id":"A","priceCents":1,"rows":2}]}"#,
+                    #"{"sections":[{"id":"A","priceCents":1},{"id":"A","priceCents":2}]}"#, #"{"venue":"\u0001"}"#, "", "[]"] {
+            #expect(throws: APIError.self, "\(bad)") { try EventPatch.decode(Array(bad.utf8)) }
+        }
     }
 }
