@@ -7,12 +7,13 @@ KEYS[2] sl:{E}:log     the event's log stream
 KEYS[3] sl:{E}:seats   seat id -> price in cents (a section's new price)
 ARGV[1] actor: admin | operator
 ARGV[2..] field, value pairs (checked by the caller): name, venue, startsAt
-        (ISO 8601), status (open | closed), price:SECTION (cents)
+        (ISO 8601), status (open | closed), price:SECTION (cents), and
+        rows:SECTION / seatsPerRow:SECTION (must be as they are)
 
 Returns {status, body}: 200 event JSON (also when nothing changed: nothing
 is then logged); 404 event_not_found; 409 event_cancelled (a cancelled event
-is final); 409 seat_map_fixed (a section the event does not have: the seat
-map itself never changes); 409 event_has_sales (a price change while seats
+is final); 409 seat_map_fixed (a section the event does not have, or other
+rows or seats per row: the seat map itself never changes); 409 event_has_sales (a price change while seats
 are held or sold: the buyers' totals were made at the old price). Checks
 everything before it writes anything. A sales change logs
 event.sales_opened / event.sales_closed (actor); every other change
@@ -38,7 +39,14 @@ local fields, changed, prices, sales = {}, {}, {}, nil
 for i = 2, #ARGV, 2 do
   local field, value = ARGV[i], ARGV[i + 1]
   local section = string.match(field, '^price:(.+)$')
-  if section then
+  local layout, of = string.match(field, '^(%a+):(.+)$')
+  if (layout == 'rows' or layout == 'seatsPerRow') and not (by_id[of] and
+      tostring(layout == 'rows' and by_id[of].rows or by_id[of].per_row) == value) then
+    return {409, error_body('seat_map_fixed', 'section ' .. of .. ' has its rows and seats per row for good; create another event for another map',
+      ',"reason":"layout_change","section":' .. cjson.encode(of))}
+  elseif layout == 'rows' or layout == 'seatsPerRow' then
+    -- (as it is: no change)
+  elseif section then
     if not by_id[section] then
       return {409, error_body('seat_map_fixed', 'the event has no section ' .. section .. '; its seat map is fixed at creation',
         ',"reason":"unknown_section","section":' .. cjson.encode(section))}

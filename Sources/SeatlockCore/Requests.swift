@@ -310,12 +310,22 @@ public struct EventPatch: Decodable, Sendable, Equatable {
     public var startsAt: String?
     /// `open` or `closed` (cancelling is its own call).
     public var status: String?
-    /// New prices of existing sections; the seat map itself never changes.
+    /// New prices of existing sections; the seat map itself never changes
+    /// (rows and seatsPerRow may be sent as they are: any other value is 409).
     public var sections: [SectionPrice]?
 
     public struct SectionPrice: Decodable, Sendable, Equatable {
         public let id: String
         public let priceCents: Int
+        public var rows: Int?
+        public var seatsPerRow: Int?
+
+        public init(id: String, priceCents: Int, rows: Int? = nil, seatsPerRow: Int? = nil) {
+            self.id = id
+            self.priceCents = priceCents
+            self.rows = rows
+            self.seatsPerRow = seatsPerRow
+        }
     }
 
     public init(name: String? = nil, venue: String? = nil, startsAt: String? = nil, status: String? = nil, sections: [SectionPrice]? = nil) {
@@ -327,7 +337,7 @@ public struct EventPatch: Decodable, Sendable, Equatable {
     }
 
     static let fields: Set<String> = ["name", "venue", "startsAt", "status", "sections"]
-    static let sectionFields: Set<String> = ["id", "priceCents"]
+    static let sectionFields: Set<String> = ["id", "priceCents", "rows", "seatsPerRow"]
 
     public static func decode(_ body: [UInt8]) throws(APIError) -> EventPatch {
         let patch: EventPatch = try decodeJSON(body)
@@ -339,7 +349,7 @@ public struct EventPatch: Decodable, Sendable, Equatable {
         }
         for case let section as [String: Any] in object["sections"] as? [Any] ?? [] {
             if let unknown = section.keys.sorted().first(where: { !sectionFields.contains($0) }) {
-                throw .invalid("unknown field sections.\(unknown); a section's price is all that changes (id, priceCents)")
+                throw .invalid("unknown field sections.\(unknown); expected id, priceCents (and rows, seatsPerRow as they are)")
             }
         }
         try patch.validate()
@@ -365,6 +375,9 @@ public struct EventPatch: Decodable, Sendable, Equatable {
                 guard Identifier.isValidSection(section.id) else { throw .invalid("section ids are 1-16 letters, digits or '_'") }
                 guard seen.insert(section.id).inserted else { throw .invalid("section \(section.id) is listed twice") }
                 guard (0...100_000_000).contains(section.priceCents) else { throw .invalid("section \(section.id): priceCents must be 0-100000000") }
+                for value in [section.rows, section.seatsPerRow].compactMap({ $0 }) where !(1...1000).contains(value) {
+                    throw .invalid("section \(section.id): rows and seatsPerRow must be 1-1000")
+                }
             }
         }
     }
@@ -376,7 +389,11 @@ public struct EventPatch: Decodable, Sendable, Equatable {
         if let venue { args += ["venue", venue] }
         if let startsAt { args += ["startsAt", startsAt] }
         if let status { args += ["status", status] }
-        for section in sections ?? [] { args += ["price:" + section.id, String(section.priceCents)] }
+        for section in sections ?? [] {
+            args += ["price:" + section.id, String(section.priceCents)]
+            if let rows = section.rows { args += ["rows:" + section.id, String(rows)] }
+            if let seatsPerRow = section.seatsPerRow { args += ["seatsPerRow:" + section.id, String(seatsPerRow)] }
+        }
         return args
     }
 

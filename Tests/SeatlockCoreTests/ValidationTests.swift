@@ -299,7 +299,7 @@ enum HMACForTests {
         let patch = try EventPatch.decode(Array(#"{"name":"N","startsAt":"2030-01-01T00:00:00Z","sections":[{"id":"A","priceCents":100}]}"#.utf8))
         #expect(patch.scriptArguments == ["name", "N", "startsAt", "2030-01-01T00:00:00Z", "price:A", "100"])
         #expect(patch.startsAtMilliseconds == 1_893_456_000_000)
-        for bad in ["{}", #"{"id":"x"}"#, #"{"status":"cancelled"}"#, #"{"sections":[{"id":"A","priceCents":1,"rows":2}]}"#,
+        for bad in ["{}", #"{"id":"x"}"#, #"{"status":"cancelled"}"#, #"{"sections":[{"id":"A","priceCents":1,"rows":2000}]}"#,
                     #"{"sections":[{"id":"A","priceCents":1},{"id":"A","priceCents":2}]}"#, #"{"venue":"\u0001"}"#, "", "[]"] {
             #expect(throws: APIError.self, "\(bad)") { try EventPatch.decode(Array(bad.utf8)) }
         }

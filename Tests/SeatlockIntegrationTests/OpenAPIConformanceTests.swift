@@ -36,6 +36,7 @@ private enum APITools {
         environment["NO_COLOR"] = "1"
         environment["SCHEMATHESIS_TELEMETRY"] = "false"
         process.environment = environment
+        process.currentDirectoryURL = FileManager.default.temporaryDirectory // (schemathesis keeps a cache in its working directory)
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("api-check-\(UUID().uuidString).txt")
         FileManager.default.createFile(atPath: output.path, contents: nil)
         let handle = try FileHandle(forWritingTo: output)

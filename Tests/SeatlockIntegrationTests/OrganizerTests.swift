@@ -125,6 +125,9 @@ private extension TestServer {
         #expect(refused.status == 409 && refused.string("error") == "event_has_sales" && refused.string("reason") != nil)
         let unknown = try server.patch(event, #"{"sections":[{"id":"Z","priceCents":9000}]}"#)
         #expect(unknown.status == 409 && unknown.string("error") == "seat_map_fixed")
+        let layout = try server.patch(event, #"{"sections":[{"id":"A","priceCents":7000,"rows":9}]}"#)
+        #expect(layout.status == 409 && layout.string("error") == "seat_map_fixed" && layout.string("reason") == "layout_change")
+        #expect(try server.patch(event, #"{"sections":[{"id":"A","priceCents":7000,"rows":5,"seatsPerRow":10}]}"#).status == 200) // as it is
         // The same price is no change: allowed while seats are held.
         #expect(try server.patch(event, #"{"sections":[{"id":"A","priceCents":7000}]}"#).status == 200)
     }
@@ -135,7 +138,8 @@ private extension TestServer {
         try server.createEvent(event)
         let bodies = [
             "{}", #"{"capacity":10}"#, #"{"holdSeconds":60}"#, #"{"name":""}"#, #"{"startsAt":"tomorrow"}"#,
-            #"{"status":"cancelled"}"#, #"{"sections":[{"id":"A","rows":3,"priceCents":1}]}"#, #"{"sections":[]}"#,
+            #"{"status":"cancelled"}"#, #"{"sections":[{"id":"A","seats":3,"priceCents":1}]}"#, #"{"sections":[]}"#,
+            #"{"sections":[{"id":"A","rows":0,"priceCents":1}]}"#,
             #"{"sections":[{"id":"A","priceCents":-1}]}"#, #"{"name":7}"#, "[1]", "not json",
         ]
         for body in bodies {
@@ -158,8 +162,11 @@ private extension TestServer {
         let server = try TestServer.shared()
         let event = TestServer.uniqueEventId("bl")
         try server.createEvent(event)
+        // (Lists are in creation order by the millisecond, then by id: the holds are a few ms apart.)
         let a1 = try #require(try server.hold(event, user: "alice", seats: ["A-1-1"]).string("id"))
+        Thread.sleep(forTimeInterval: 0.005)
         let a2 = try #require(try server.hold(event, user: "alice", seats: ["A-1-2", "A-1-3"]).string("id"))
+        Thread.sleep(forTimeInterval: 0.005)
         let b1 = try #require(try server.hold(event, user: "bob", seats: ["A-2-1"]).string("id"))
         #expect(try server.pay(event, booking: a1, user: "alice").status == 202)
         let client = try server.redis.client()
