@@ -130,7 +130,7 @@ local function fold(f, booking_key)
     add('releases', 1); add('held', -n)
     plot(at, 'releases', 1)
   elseif kind == 'booking.cancelled' then
-    if f.reason == 'refund_requested' then
+    if f.reason == 'refund_requested' or f.reason == 'event_cancelled' then -- (a sale given back for its refund)
       add('refunds', 1)
     else
       add('cancellations', 1); add('held', -n)

@@ -26,8 +26,12 @@ ARGV[1] batch size: bookings and entries ended by this call, at most
 ARGV[2] actor (admin | operator)
 
 Returns {ended, left}: how many this call ended, and how many bookings
-and waitlist entries are still to end (0: done; the first call that finds
-nothing left logs event.cancel_completed once). An error reply when the
+and waitlist entries are still to end. While some are left it logs
+`event.cancel_continued` (left), in the same call: the payments group
+takes the next batch from that entry, so each entry is one short batch
+(acked at once, never held for the whole cancellation) and a worker that
+dies between batches leaves the work in the log. The first call that finds
+nothing left logs event.cancel_completed once. An error reply when the
 event is not cancelled.
 ]]
 --@include common
@@ -81,7 +85,9 @@ end
 
 local left = redis.call('ZCARD', k.bookings .. ':status:held') + redis.call('ZCARD', k.bookings .. ':status:payment_pending')
   + redis.call('ZCARD', k.bookings .. ':status:confirmed') + redis.call('ZCARD', k.waitlist)
-if left == 0 and not e[2] then
+if left > 0 then
+  log_event(k.log, 'event.cancel_continued', event_id, now, {'actor', actor, 'left', left})
+elseif not e[2] then
   redis.call('HSET', k.event, 'cancelCompletedAt', now)
   log_event(k.log, 'event.cancel_completed', event_id, now, {'actor', actor})
 end

@@ -21,10 +21,10 @@ waitlist_not_open (seats are on sale: buy them); 422 limit_exceeded
 local user_id, quantity, section = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local e = redis.call('HMGET', KEYS[1], 'status', 'capacity', 'held', 'sold', 'maxSeatsPerUser', 'sections')
 if not e[1] then return {404, error_body('event_not_found', 'no such event')} end
+if e[1] == 'cancelled' then return {409, error_body('event_cancelled', 'this event was cancelled')} end
 local existing = read_hash(KEYS[3])
 -- One entry per buyer: joining again returns it, unless it ended (left, or an offer let go): then a new place at the end.
 if existing and existing.status ~= 'left' and existing.status ~= 'expired' then return {200, entry_json(existing)} end
-if e[1] == 'cancelled' then return {409, error_body('event_cancelled', 'this event was cancelled')} end
 if e[1] ~= 'open' then return {409, error_body('sales_closed', 'sales are closed for this event')} end
 local available = tonumber(e[2]) - tonumber(e[3] or 0) - tonumber(e[4] or 0)
 if available > 0 then

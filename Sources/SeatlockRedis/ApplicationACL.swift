@@ -10,7 +10,7 @@ public enum ApplicationACL {
         "ping", "time", "evalsha", "script|load", "config|get", "psubscribe", "select",
         "get", "hget", "hgetall", "hmget", "hsetnx", "hincrby", "smembers", "sadd", "zrange", "zrangebyscore",
         "xadd", "xrange", "xrevrange", "xread", "xreadgroup", "xack", "xautoclaim", "xpending", "xlen",
-        "xgroup|create", "xinfo|groups", "xtrim", "pfcount", "scan", "hset", "hdel", "multi", "exec", "set", "lrange",
+        "xgroup|create", "xinfo|groups", "xtrim", "pfcount", "scan", "hset", "hdel", "multi", "exec", "set", "lrange", "zadd", "zrem",
     ]
     /// Called from inside the Lua scripts (lua/).
     public static let scriptCommands = [

@@ -6,9 +6,10 @@
 //                               attempts -> cancel.lua (seats back on sale);
 //                               success after the hold ended -> refund.
 //   payment.refund_requested -> refund through the provider, refund.lua.
-//   event.cancelled          -> cancel_bookings.lua, batch after batch, until
-//                               every booking has ended (each confirmed one
-//                               asks for its refund: the entry above).
+//   event.cancelled,         -> one batch of cancel_bookings.lua (each confirmed
+//   event.cancel_continued      booking asks for its refund: the entry above);
+//                               while bookings are left, the batch logs the
+//                               event.cancel_continued that brings the next.
 // Every outcome is one Lua call that appends its own events.
 import Foundation
 import Logging
@@ -32,7 +33,7 @@ public struct PaymentsOptions: Sendable {
 
     public init(consumer: String = "payments-\(ProcessInfo.processInfo.processIdentifier)") {
         self.consumer = ConsumerOptions(group: "payments", consumer: consumer)
-        self.consumer.topics = ["payment.requested", "payment.refund_requested", "event.cancelled"]
+        self.consumer.topics = ["payment.requested", "payment.refund_requested", "event.cancelled", "event.cancel_continued"]
     }
 }
 
@@ -83,24 +84,23 @@ public final class PaymentsWorker: LoopWorker {
             guard let eventId = entry.fields["eventId"], let bookingId = entry.fields["bookingId"],
                   Identifier.isValid(eventId), Identifier.isValid(bookingId) else { return done(.failed("unparseable refund request")) }
             refund(eventId: eventId, bookingId: bookingId, reason: entry.fields["reason"] == "event_cancelled" ? "event_cancelled" : "buyer_request", done)
-        case "event.cancelled":
-            guard let eventId = entry.fields["eventId"], EventKeys.isValidEventId(eventId) else { return done(.failed("unparseable event.cancelled")) }
+        case "event.cancelled", "event.cancel_continued":
+            guard let eventId = entry.fields["eventId"], EventKeys.isValidEventId(eventId) else { return done(.failed("unparseable \(entry.type)")) }
             endBookings(ofCancelled: eventId, actor: entry.fields["actor"] ?? "admin", done)
         default:
             done(.done) // other topics are not ours
         }
     }
 
-    /// One batch, then the next (each its own call, so other work runs between
-    /// them), until none is left; acked only then, so a worker that dies on the
-    /// way leaves the entry pending and the next one goes on where it stopped.
+    /// One batch per entry: the script logs the entry of the next batch in
+    /// the same call, so this entry is acked at once, however long the
+    /// cancellation, and a worker that dies leaves the rest in the log.
     private func endBookings(ofCancelled eventId: String, actor: String, _ done: @escaping (HandlerOutcome) -> Void) {
-        redis.run(scripts.cancelBookings(event: eventId, batch: options.cancelBatch, actor: actor)) { [self] result in
-            guard case let .success(value) = result, let parts = value.array, parts.count == 2, let left = parts[1].int else {
+        redis.run(scripts.cancelBookings(event: eventId, batch: options.cancelBatch, actor: actor)) { result in
+            guard case let .success(value) = result, let parts = value.array, parts.count == 2, parts[1].int != nil else {
                 return done(.failed("cancel_bookings.lua: \(result)"))
             }
-            if left == 0 { return done(.done) }
-            endBookings(ofCancelled: eventId, actor: actor, done)
+            done(.done)
         }
     }
 

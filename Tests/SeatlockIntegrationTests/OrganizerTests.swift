@@ -55,6 +55,23 @@ private extension TestServer {
         #expect(first["startsAt"] as? String == "2031-03-01T20:00:00Z")
     }
 
+    @Test func aMisplacedEntryIsRepairedByTheReadThatFindsIt() throws {
+        let server = try TestServer.shared()
+        let event = TestServer.uniqueEventId("ls")
+        try server.createEvent(event) // starts 2027-01-01T20:00:00Z
+        let client = try TestRedis.shared().client()
+        let right = GlobalKeys.eventIndexEntry(eventId: event, startsAtMs: EventSpec.milliseconds("2027-01-01T20:00:00Z")!)
+        let wrong = GlobalKeys.eventIndexEntry(eventId: event, startsAtMs: 1_000)
+        // As a server that died between a PATCH's script and its index write would leave it.
+        try client.call("ZREM", GlobalKeys.eventIndex, right)
+        try client.call("ZADD", GlobalKeys.eventIndex, "0", wrong)
+        _ = try server.pages("/v1/events?limit=100", field: "events") // the read that finds it
+        #expect(try client.call("ZSCORE", GlobalKeys.eventIndex, wrong) == .null)
+        #expect(try client.call("ZSCORE", GlobalKeys.eventIndex, right) != .null)
+        let ids = try server.pages("/v1/events?limit=100", field: "events").flatMap { $0 }.compactMap { $0["id"] as? String }
+        #expect(ids.filter { $0 == event }.count == 1)
+    }
+
     @Test func statusFilterAndBadQueries() throws {
         let server = try TestServer.shared()
         let closed = TestServer.uniqueEventId("ls")

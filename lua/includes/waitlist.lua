@@ -8,7 +8,7 @@
 --   expiry_prefix   sl:{E}:expiry:     and its hold timer (expiry:ID)
 --   bookings        sl:{E}:bookings    and the booking lists (booking_index.lua)
 -- Offer bookings are 'w' + 19 hex digits of SHA1(event:n), n counted by offersMade.
--- An entry: id userId status (waiting|offered|expired|left) position quantity
+-- An entry: id userId status (waiting|offered|expired|left|cancelled) position quantity
 -- section ('' = any) joinedAt [bookingId offerExpiresAt]; 'purchased' is read
 -- from the offer's booking (waitlist_get.lua). The event hash counts
 -- waitlistJoined (positions given) and waitlistSeats (seats the waiting want).

@@ -10,9 +10,12 @@ import SeatlockScripts
 extension BookingHandlers {
     // MARK: GET /v1/events
 
-    /// The index entries are read in start order; each entry's event hash is
-    /// read in the same pipeline's second step. An entry whose event is gone or
-    /// whose start moved (PATCH wrote the new entry) is dropped here and removed.
+    /// The index entries are read in start order, then each entry's event hash.
+    /// An entry without its event is skipped (the event may be being created:
+    /// its entry goes first); an entry whose start moved is skipped, removed,
+    /// and the event's right entry written (usually PATCH wrote it already), so
+    /// a race with a PATCH or a server that died between its two writes can
+    /// misplace an event for one read at most, never drop it from the list.
     func listEvents(_ request: HTTPRequest, _ responder: HTTPResponder) throws(APIError) {
         let query = try ListQuery.parse(request.query, statuses: EventStatus.all)
         let list = "events|" + (query.status ?? "")
@@ -27,14 +30,17 @@ extension BookingHandlers {
             let ids = entries.map { entry in entry.split(separator: ":", maxSplits: 1).last.map(String.init) ?? "" }
             let reads = ids.map { ["HMGET", EventKeys($0).event, "name", "venue", "startsAt", "status", "capacity", "held", "sold"] }
             redis.pipeline(reads) { [self] results in
-                var items: [String] = [], stale: [String] = []
+                var items: [String] = [], stale: [String] = [], right: [String] = []
                 for (index, result) in results.enumerated() {
                     guard case let .success(value) = result, let fields = value.array?.map(\.string) else {
                         return responder.send(Self.failure(result, notFound: .internalError))
                     }
                     guard let startsAt = fields[2], let name = fields[0], let venue = fields[1], let status = fields[3],
-                          GlobalKeys.eventIndexEntry(eventId: ids[index], startsAtMs: EventSpec.milliseconds(startsAt) ?? -1) == entries[index] else {
+                          let startsAtMs = EventSpec.milliseconds(startsAt) else { continue }
+                    let entry = GlobalKeys.eventIndexEntry(eventId: ids[index], startsAtMs: startsAtMs)
+                    guard entry == entries[index] else {
                         stale.append(entries[index])
+                        right += ["0", entry]
                         continue
                     }
                     if let wanted = query.status, wanted != status { continue }
@@ -43,7 +49,10 @@ extension BookingHandlers {
                         + "\"startsAt\":\(JSONText.quote(startsAt)),\"status\":\(JSONText.quote(status)),\"capacity\":\(capacity),"
                         + "\"available\":\(max(0, capacity - held - sold)),\"held\":\(held),\"sold\":\(sold)}")
                 }
-                if !stale.isEmpty { redis.send(["ZREM", GlobalKeys.eventIndex] + stale) { _ in } }
+                if !stale.isEmpty {
+                    redis.send(["ZADD", GlobalKeys.eventIndex] + right) { _ in }
+                    redis.send(["ZREM", GlobalKeys.eventIndex] + stale) { _ in }
+                }
                 let next = more ? ",\"next\":" + JSONText.quote(cursors.make(list: list, after: entries[entries.count - 1])) : ""
                 responder.send(HTTPResponse(status: 200, json: "{\"events\":[" + items.joined(separator: ",") + "]" + next + "}"))
             }
