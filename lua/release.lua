@@ -44,7 +44,6 @@ if not b or (ARGV[1] ~= '' and b.userId ~= ARGV[1]) then
 end
 local event_id = event_id_of(k.booking)
 local now = now_ms()
-local seats = split_commas(b.seats)
 
 if b.status == 'held' or b.status == 'payment_pending' then
   log_event(k.log, 'booking.released', event_id, now, {'bookingId', b.id, 'userId', b.userId, 'seats', b.seats, 'actor', ARGV[2]})
