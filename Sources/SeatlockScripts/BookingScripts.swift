@@ -4,7 +4,7 @@ import SeatlockRedis
 
 public struct BookingScripts: Sendable {
     public let createEvent, getEvent, getBooking, hold, holdBest, pay, confirm, release, expire: LuaScript
-    public let paymentFailed, cancel, refund, updateEvent, cancelEvent, cancelBookings, listBookings, createUser, addSeats: LuaScript
+    public let paymentFailed, cancel, refund, updateEvent, cancelEvent, cancelBookings, listBookings, reindexBookings, createUser, addSeats: LuaScript
     public let queueJoin, queueTick, queueControl, waitlistJoin, waitlistGet, waitlistLeave: LuaScript
 
     public init(_ library: ScriptLibrary) throws {
@@ -24,6 +24,7 @@ public struct BookingScripts: Sendable {
         cancelEvent = try library.script("cancel_event")
         cancelBookings = try library.script("cancel_bookings")
         listBookings = try library.script("list_bookings")
+        reindexBookings = try library.script("reindex_bookings")
         createUser = try library.script("create_user")
         addSeats = try library.script("add_seats")
         queueJoin = try library.script("queue_join")

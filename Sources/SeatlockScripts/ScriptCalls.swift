@@ -194,6 +194,12 @@ extension BookingScripts {
                           args: [String(batch), actor])
     }
 
+    /// Lists `bookingIds` (existing bookings) in the booking lists: `seatlock reindex`.
+    public func reindexBookings(event eventId: String, bookingIds: [String]) -> ScriptCall {
+        let keys = EventKeys(eventId)
+        return ScriptCall(script: reindexBookings, keys: [keys.bookings, keys.bookingPrefix], args: bookingIds)
+    }
+
     /// One page of a booking list: `list` is `EventKeys.bookings`, `bookings(status:)` or `bookings(user:)`;
     /// `after` the previous page's last member ('' for the first); `status` filters the page ('' keeps all).
     public func listBookings(event eventId: String, list: String, after: String, limit: Int, status: String = "") -> ScriptCall {

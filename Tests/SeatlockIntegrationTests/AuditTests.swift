@@ -6,6 +6,7 @@ import SeatlockCore
 import SeatlockRedis
 import SeatlockServer
 import SeatlockTestSupport
+import SeatlockWorkers
 import Testing
 
 /// A small finished sale: confirmed, released, expired, refunded and live bookings.
@@ -124,6 +125,19 @@ private func auditOfCraftedLog(_ name: String, queued: Bool, _ entries: [(String
         let created = try h.client.call("HGET", h.keys.booking(held), "createdAt").string ?? ""
         try h.client.call("ZREM", h.keys.bookings(status: "held"), GlobalKeys.listEntry(milliseconds: Int64(created) ?? 0, id: held))
         #expect(failed(try audit(h)) == ["booking lists == bookings"])
+    }
+
+    @Test func reindexListsBookingsMadeBeforeTheListsAndAddsNothingTheSecondTime() throws {
+        let (h, _, _) = try smallSale()
+        let keys = h.keys
+        // As an event sold by a version without the lists: none of them exists.
+        let lists = try h.client.scanKeys(keys.bookings + "*") + [keys.bookings]
+        for list in Set(lists) { try h.client.call("DEL", list) }
+        #expect(failed(try audit(h)) == ["booking lists == bookings"])
+        let first = try BookingListRepair.run(eventId: h.event, client: h.client, scripts: h.scripts, batch: 2)
+        #expect(first.bookings >= 4 && first.added == first.bookings * 3) // each in three lists
+        #expect(try audit(h).passed)
+        #expect(try BookingListRepair.run(eventId: h.event, client: h.client, scripts: h.scripts).added == 0)
     }
 
     @Test func aCancelledEventWithASaleLeftIsCaught() throws {

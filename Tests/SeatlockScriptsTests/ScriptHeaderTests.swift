@@ -110,6 +110,7 @@ struct HeaderError: Error, CustomStringConvertible {
             scripts.cancelEvent(event: event, actor: "admin"),
             scripts.cancelBookings(event: event, batch: 100, actor: "admin"),
             scripts.listBookings(event: event, list: EventKeys(event).bookings, after: "", limit: 20),
+            scripts.reindexBookings(event: event, bookingIds: [booking, "bk2"]),
             AnalyticsScript.call(analytics, eventId: event, entries: [("1-1", ["type": "booking.confirmed", "bookingId": booking]),
                                                                      ("1-2", ["type": "booking.confirmed", "bookingId": "bk2"])]),
         ]
