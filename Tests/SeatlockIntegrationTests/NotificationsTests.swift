@@ -312,6 +312,23 @@ private func mails(_ list: [ReceivedMail], topic: String) -> [ReceivedMail] {
         #expect(sms?.body.contains("Rock & Roll <Live>") == true && sms?.body.contains("\n") == false)
     }
 
+    @Test func aCancelledEventsBuyersAreToldTheOrganizerCancelledIt() throws {
+        let templates = try NotificationTemplates.locate()
+        // The fields of the booking.cancelled that cancel_bookings.lua logs for a sale.
+        let context = NotificationContext.make(
+            topic: "booking.cancelled", eventId: "ev1", bookingId: "b1", userId: "u1",
+            entry: ["seats": "A-1-1", "reason": "event_cancelled", "actor": "admin"],
+            booking: ["totalCents": "4200"], event: ["name": "Harbour Gig", "startsAt": "2027-03-05T21:00:00Z"],
+            user: ["name": "Ada", "email": "ada@example.test"], currency: "EUR")
+        let email = templates.render(topic: "booking.cancelled", kind: .email, context: context)
+        #expect(email?.body.contains("The organizer cancelled Harbour Gig. The refund of EUR 42.00 follows") == true, "\(email?.body ?? "")")
+        #expect(email?.body.contains("declined") == false && email?.body.contains("As you asked") == false)
+        let sms = templates.render(topic: "booking.cancelled", kind: .sms, context: context)
+        #expect(sms?.body.contains("The event was cancelled; a refund of EUR 42.00 follows.") == true, "\(sms?.body ?? "")")
+        let push = templates.render(topic: "booking.cancelled", kind: .push, context: context)
+        #expect(push?.body.contains("The event was cancelled") == true, "\(push?.body ?? "")")
+    }
+
     @Test func waitlistOfferTellsTheDeadlineAndWhereToPay() throws {
         let templates = try NotificationTemplates.locate()
         // The fields waitlist.offered carries (includes/waitlist.lua); the
