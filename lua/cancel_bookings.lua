@@ -59,7 +59,7 @@ for _, status in ipairs({'held', 'payment_pending', 'confirmed'}) do
       k.booking, k.expiry = k.booking_prefix .. id, k.expiry_prefix .. id
       local b = read_hash(k.booking)
       if not b or b.status ~= status then
-        redis.call('ZREM', list, entry) -- (a list entry without its booking: nothing to end)
+        redis.call('ZREM', list, entry) -- (an entry without its booking, or left behind by a status change: nothing to end here)
       elseif status == 'confirmed' then
         refund_confirmed(k, b, now, 'event_cancelled', actor)
       else
