@@ -27,31 +27,24 @@ local e = read_hash(KEYS[1])
 if not e then return {404, error_body('event_not_found', 'no such event')} end
 if e.status == 'cancelled' then return {409, error_body('event_cancelled', 'this event was cancelled; nothing changes it')} end
 
--- The sections as stored ('id:rows:perRow:price,...'), in order.
-local sections, by_id = {}, {}
-for _, s in ipairs(split_commas(e.sections)) do
-  local id, rows, per_row, price = string.match(s, '^(.-):(%d+):(%d+):(%d+)$')
-  sections[#sections + 1] = {id = id, rows = tonumber(rows), per_row = tonumber(per_row), price = price}
-  by_id[id] = sections[#sections]
-end
+local sections, by_id = event_sections(e.sections), {}
+for _, s in ipairs(sections) do by_id[s.id] = s end
 
 local fields, changed, prices, sales = {}, {}, {}, nil
 for i = 2, #ARGV, 2 do
   local field, value = ARGV[i], ARGV[i + 1]
-  local section = string.match(field, '^price:(.+)$')
-  local layout, of = string.match(field, '^(%a+):(.+)$')
-  if (layout == 'rows' or layout == 'seatsPerRow') and not (by_id[of] and
-      tostring(layout == 'rows' and by_id[of].rows or by_id[of].per_row) == value) then
+  local kind, of = string.match(field, '^(%a+):(.+)$') -- price:A, rows:A, seatsPerRow:A
+  local s = of and by_id[of]
+  if of and not s then
+    return {409, error_body('seat_map_fixed', 'the event has no section ' .. of .. '; its seat map is fixed at creation',
+      ',"reason":"unknown_section","section":' .. cjson.encode(of))}
+  elseif (kind == 'rows' and s.rows ~= value) or (kind == 'seatsPerRow' and s.per_row ~= value) then
     return {409, error_body('seat_map_fixed', 'section ' .. of .. ' has its rows and seats per row for good; create another event for another map',
       ',"reason":"layout_change","section":' .. cjson.encode(of))}
-  elseif layout == 'rows' or layout == 'seatsPerRow' then
-    -- (as it is: no change)
-  elseif section then
-    if not by_id[section] then
-      return {409, error_body('seat_map_fixed', 'the event has no section ' .. section .. '; its seat map is fixed at creation',
-        ',"reason":"unknown_section","section":' .. cjson.encode(section))}
-    end
-    if by_id[section].price ~= value then prices[#prices + 1] = {by_id[section], value} end
+  elseif kind == 'price' then
+    if s.price ~= value then prices[#prices + 1] = {s, value} end
+  elseif kind then
+    -- (rows or seatsPerRow as they are: no change)
   elseif field == 'status' then
     if value ~= e.status then sales = value end
   elseif e[field] ~= value then
@@ -70,7 +63,7 @@ local now = now_ms()
 for _, change in ipairs(prices) do
   local s, price = change[1], change[2]
   s.price = price
-  add_rows(KEYS[3], nil, s.id, 1, s.rows, s.per_row, price) -- (the seat map hash only: no seat's state changes)
+  add_rows(KEYS[3], nil, s.id, 1, tonumber(s.rows), tonumber(s.per_row), price) -- (the seat map hash only: no seat's state changes)
   changed[#changed + 1] = 'price:' .. s.id
 end
 if #prices > 0 then

@@ -40,19 +40,7 @@ public struct EventSpec: Decodable, Sendable, Equatable {
     /// A typo (`holdSecond`) or a field this version does not know must be a
     /// 400, not an event made with a default in its place.
     static func refuseUnknownFields(_ body: [UInt8]) throws(APIError) {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] else { return }
-        if let unknown = object.keys.sorted().first(where: { !fields.contains($0) }) {
-            throw .invalid("unknown field \(unknown); expected \(fields.sorted().joined(separator: ", "))")
-        }
-        if let queue = object["queue"] as? [String: Any],
-           let unknown = queue.keys.sorted().first(where: { !QueueSpec.fields.contains($0) }) {
-            throw .invalid("unknown field queue.\(unknown); expected \(QueueSpec.fields.sorted().joined(separator: ", "))")
-        }
-        for case let section as [String: Any] in object["sections"] as? [Any] ?? [] {
-            if let unknown = section.keys.sorted().first(where: { !sectionFields.contains($0) }) {
-                throw .invalid("unknown field sections.\(unknown); expected \(sectionFields.sorted().joined(separator: ", "))")
-            }
-        }
+        try SeatlockCore.refuseUnknownFields(body, fields, nested: ["queue": QueueSpec.fields, "sections": sectionFields])
     }
 
     public func validate() throws(APIError) {
@@ -208,6 +196,24 @@ func flatObject(_ body: [UInt8], allowed: Set<String>) throws(APIError) -> [Stri
     return fields
 }
 
+/// A typo (`holdSecond`) or a field this version does not know is a 400, not
+/// a default in its place: `fields` at the top, and `nested[F]` inside F (an
+/// object, or an array of objects). A body that is no JSON object is left
+/// to the decoder's own error.
+func refuseUnknownFields(_ body: [UInt8], _ fields: Set<String>, nested: [String: Set<String>] = [:], note: String = "") throws(APIError) {
+    guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] else { return }
+    func check(_ object: [String: Any], _ allowed: Set<String>, _ path: String) throws(APIError) {
+        if let unknown = object.keys.sorted().first(where: { !allowed.contains($0) }) {
+            throw .invalid("unknown field \(path)\(unknown); expected \(allowed.sorted().joined(separator: ", "))\(note)")
+        }
+    }
+    try check(object, fields, "")
+    for (name, allowed) in nested.sorted(by: { $0.key < $1.key }) {
+        let inner = object[name].map { ($0 as? [Any]) ?? [$0] } ?? []
+        for case let item as [String: Any] in inner { try check(item, allowed, name + ".") }
+    }
+}
+
 /// Decodes a JSON object body, mapping every failure to a 400 with a reason.
 func decodeJSON<T: Decodable>(_ body: [UInt8]) throws(APIError) -> T {
     guard !body.isEmpty else { throw .invalidJSON("the request needs a JSON body") }
@@ -341,17 +347,8 @@ public struct EventPatch: Decodable, Sendable, Equatable {
 
     public static func decode(_ body: [UInt8]) throws(APIError) -> EventPatch {
         let patch: EventPatch = try decodeJSON(body)
-        guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] else {
-            throw .invalidJSON("the body must be a JSON object")
-        }
-        if let unknown = object.keys.sorted().first(where: { !fields.contains($0) }) {
-            throw .invalid("unknown field \(unknown); PATCH changes \(fields.sorted().joined(separator: ", ")) (the seat map and the hold rules are fixed at creation)")
-        }
-        for case let section as [String: Any] in object["sections"] as? [Any] ?? [] {
-            if let unknown = section.keys.sorted().first(where: { !sectionFields.contains($0) }) {
-                throw .invalid("unknown field sections.\(unknown); expected id, priceCents (and rows, seatsPerRow as they are)")
-            }
-        }
+        try refuseUnknownFields(body, fields, nested: ["sections": sectionFields],
+                                note: " (the seat map, the hold rules and the queue are fixed at creation)")
         try patch.validate()
         return patch
     }

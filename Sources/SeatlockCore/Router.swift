@@ -71,8 +71,12 @@ public enum Router {
             throw APIError(status: 400, code: "invalid_path", message: "the path holds a control character, a NUL or a byte outside ASCII")
         }
         let parts = path.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false).dropFirst().map { String(Substring($0)) }
-        func allow(_ allowed: [String], _ route: @autoclosure () throws(APIError) -> Route) throws(APIError) -> Route {
+        // The method is checked before the ids: a wrong method is 405 whatever the path's ids.
+        func allowOnly(_ allowed: [String]) throws(APIError) {
             guard allowed.contains(method) else { throw .methodNotAllowed(allowed) }
+        }
+        func allow(_ allowed: [String], _ route: @autoclosure () throws(APIError) -> Route) throws(APIError) -> Route {
+            try allowOnly(allowed)
             return try route()
         }
         func id(_ text: String, _ what: String) throws(APIError) -> String {
@@ -91,11 +95,11 @@ public enum Router {
         case 1 where parts[0] == "dashboard.js": return try allow(["GET"], .dashboardScript)
         case 1 where parts[0] == "openapi.json": return try allow(["GET"], .openAPI)
         case 2 where parts == ["v1", "events"]:
-            guard ["GET", "POST"].contains(method) else { throw .methodNotAllowed(["GET", "POST"]) }
+            try allowOnly(["GET", "POST"])
             return method == "GET" ? .listEvents : .createEvent
         case 2 where parts == ["v1", "users"]: return try allow(["POST"], .createUser)
         case 3 where parts[0] == "v1" && parts[1] == "events":
-            guard ["GET", "PATCH"].contains(method) else { throw .methodNotAllowed(["GET", "PATCH"]) }
+            try allowOnly(["GET", "PATCH"])
             let event = try id(parts[2], "event")
             return method == "GET" ? .event(event) : .updateEvent(event)
         case 4 where parts[0] == "v1" && parts[1] == "events" && parts[3] == "cancel":
@@ -107,11 +111,11 @@ public enum Router {
         case 4 where parts[0] == "v1" && parts[1] == "events" && parts[3] == "stream":
             return try allow(["GET"], .eventStream(try id(parts[2], "event")))
         case 4 where parts[0] == "v1" && parts[1] == "events" && parts[3] == "bookings":
-            guard ["GET", "POST"].contains(method) else { throw .methodNotAllowed(["GET", "POST"]) }
+            try allowOnly(["GET", "POST"])
             let event = try id(parts[2], "event")
             return method == "GET" ? .listBookings(event) : .createBooking(event)
         case 4 where parts[0] == "v1" && parts[1] == "events" && parts[3] == "queue":
-            guard ["GET", "POST"].contains(method) else { throw .methodNotAllowed(["GET", "POST"]) }
+            try allowOnly(["GET", "POST"])
             let event = try id(parts[2], "event")
             return method == "GET" ? .queueSummary(event) : .joinQueue(event)
         case 4 where parts[0] == "v1" && parts[1] == "events" && parts[3] == "waitlist":
@@ -123,11 +127,11 @@ public enum Router {
         case 5 where parts[0] == "v1" && parts[1] == "events" && parts[3] == "queue" && parts[4] == "resume":
             return try allow(["POST"], .resumeQueue(try id(parts[2], "event")))
         case 5 where parts[0] == "v1" && parts[1] == "events" && parts[3] == "waitlist" && parts[4] == "me":
-            guard ["GET", "DELETE"].contains(method) else { throw .methodNotAllowed(["GET", "DELETE"]) }
+            try allowOnly(["GET", "DELETE"])
             let event = try id(parts[2], "event")
             return method == "GET" ? .waitlistEntry(event) : .leaveWaitlist(event)
         case 5 where parts[0] == "v1" && parts[1] == "events" && parts[3] == "bookings":
-            guard ["GET", "DELETE"].contains(method) else { throw .methodNotAllowed(["GET", "DELETE"]) }
+            try allowOnly(["GET", "DELETE"])
             let event = try id(parts[2], "event"), booking = try id(parts[4], "booking")
             return method == "GET" ? .booking(event, booking) : .releaseBooking(event, booking)
         case 6 where parts[0] == "v1" && parts[1] == "events" && parts[3] == "bookings" && parts[5] == "payment":

@@ -73,11 +73,21 @@ local function queue_json(spec)
   return ',"queue":{"opensAt":' .. cjson.encode(iso8601(opens)) .. ',"admitPerSecond":' .. rate .. ',"admissionSeconds":' .. admission .. '}'
 end
 
+-- The event hash's `sections` ('id:rows:perRow:price,...') as a list of
+-- {id, rows, per_row, price} (numbers as text, as stored), in order.
+local function event_sections(text)
+  local sections = {}
+  for _, s in ipairs(split_commas(text)) do
+    local id, rows, per_row, price = string.match(s, '^(.-):(%d+):(%d+):(%d+)$')
+    sections[#sections + 1] = {id = id, rows = rows, per_row = per_row, price = price}
+  end
+  return sections
+end
+
 local function event_json(e)
   local sections = {}
-  for _, s in ipairs(split_commas(e.sections)) do
-    local id, rows, per_row, price = string.match(s, '^(.-):(%d+):(%d+):(%d+)$')
-    sections[#sections + 1] = '{"id":' .. cjson.encode(id) .. ',"rows":' .. rows .. ',"seatsPerRow":' .. per_row .. ',"priceCents":' .. price .. '}'
+  for i, s in ipairs(event_sections(e.sections)) do
+    sections[i] = '{"id":' .. cjson.encode(s.id) .. ',"rows":' .. s.rows .. ',"seatsPerRow":' .. s.per_row .. ',"priceCents":' .. s.price .. '}'
   end
   local capacity, held, sold = tonumber(e.capacity), tonumber(e.held or 0), tonumber(e.sold or 0)
   return '{"id":' .. cjson.encode(e.id) .. ',"name":' .. cjson.encode(e.name) .. ',"venue":' .. cjson.encode(e.venue)

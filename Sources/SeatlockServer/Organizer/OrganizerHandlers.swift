@@ -79,8 +79,8 @@ extension BookingHandlers {
     /// group's batches (cancel_bookings.lua), which this call does not wait for.
     func cancelEvent(_ eventId: String, _ request: HTTPRequest, _ responder: HTTPResponder) throws(APIError) {
         guard try authenticate(request) == .admin else { throw .forbidden }
-        guard String(decoding: request.body, as: UTF8.self).filter({ !$0.isWhitespace }).isEmpty
-            || String(decoding: request.body, as: UTF8.self).filter({ !$0.isWhitespace }) == "{}" else {
+        let body = String(decoding: request.body, as: UTF8.self).filter { !$0.isWhitespace }
+        guard body.isEmpty || body == "{}" else {
             throw .invalid("cancel takes no body (or {})")
         }
         runScript(scripts.cancelEvent(event: eventId, actor: "admin"), request, responder)
