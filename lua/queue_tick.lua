@@ -18,13 +18,16 @@ ARGV[2..] positions the calling loop told "admitted" since its last call (each c
 How far it advances:
   fixed (admitPerSecond > 0): that many positions per second (fractions carried);
   automatic (0): while the buyers told "admitted" who have not tried to
-    hold yet are fewer than min(bound, seats available) - a buyer is
+    hold yet are fewer than min(bound, max(seats available, 10)) - a buyer is
     "shopping" from the poll that first tells them until their first hold
     attempt (includes/holding.lua counts it, made or refused) or until
     admissionSeconds have passed - and while fewer than 2 x `bound`
     positions admitted within admissionSeconds are not told yet (their
     buyers poll later).
 Neither advances while nothing is available (seats may come back) or while paused.
+The queue is sold out when nothing is available and every held seat is
+already wanted by the waitlist, or when the seats left are remnants that
+admitted buyers keep failing to take (includes/queue.lua, only_remnants).
 
 Returns {0, 'no_event'} or {0, 'no_queue'} (an event that sells directly), else
 {1, 'state', state...} (includes/queue.lua, queue_state).
@@ -44,16 +47,25 @@ s = open_if_due(q, s, now)
 if s.status == 'prequeue' then s.prequeued = tostring(redis.call('ZCARD', q.pre)) end
 local event_id = event_id_of(q.queue)
 
-if s.status == 'open' and inv.exhausted then
-  s.status, s.soldOutAt = 'sold_out', tostring(now)
-  redis.call('HSET', q.queue, 'status', 'sold_out', 'soldOutAt', now)
+-- Sold out: nothing left to sell (or only remnants) and nothing held that may
+-- come back to the queue. It resumes when more seats are available than when it
+-- said so (seats came back and the waitlist did not take them).
+local remnants = only_remnants(s, inv)
+local sold_out_with = tonumber(s.soldOutAvailable or 0)
+if s.status == 'open' and (inv.exhausted or remnants) then
+  local left = math.max(0, inv.available)
+  s.status, s.soldOutAt, s.soldOutAvailable = 'sold_out', tostring(now), tostring(left)
+  redis.call('HSET', q.queue, 'status', 'sold_out', 'soldOutAt', now, 'soldOutAvailable', left)
   log_event(q.log, 'queue.sold_out', event_id, now, {'servingPosition', s.serving or 0, 'joined', s.joined or 0,
-    'held', inv.held, 'waitlistSeats', inv.wanted})
-elseif s.status == 'sold_out' and inv.available > 0 then
-  s.status = 'open'
-  redis.call('HSET', q.queue, 'status', 'open')
+    'held', inv.held, 'waitlistSeats', inv.wanted, 'available', left, 'reason', remnants and 'remnants' or 'nothing_left'})
+elseif s.status == 'sold_out' and inv.available > sold_out_with then
+  s.status, s.misses = 'open', '0'
+  redis.call('HSET', q.queue, 'status', 'open', 'misses', 0)
   log_event(q.log, 'queue.resumed', event_id, now, {'reason', 'seats_back', 'available', inv.available,
     'servingPosition', s.serving or 0, 'joined', s.joined or 0})
+elseif s.status == 'sold_out' and inv.available < sold_out_with then
+  s.soldOutAvailable = tostring(math.max(0, inv.available)) -- (remnants sold meanwhile: a seat back is more again)
+  redis.call('HSET', q.queue, 'soldOutAvailable', s.soldOutAvailable)
 end
 
 local newly_told = 0
@@ -95,7 +107,7 @@ if s.status == 'open' and s.paused ~= '1' and inv.sales == 'open' and now - last
       -- polls to be told, stops counting once their admission has lapsed.
       local shopping = math.max(0, (told - tried) - math.max(0, lapsed_told - lapsed_tried))
       local untold = math.max(0, (serving - lapsed_serving) - (told - lapsed_told))
-      step = math.min(math.min(bound, inv.available) - shopping, 2 * bound - untold)
+      step = math.min(math.min(bound, math.max(inv.available, remnant_probe)) - shopping, 2 * bound - untold)
     end
     step = math.max(0, math.min(step, joined - serving))
   else

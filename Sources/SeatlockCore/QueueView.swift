@@ -115,7 +115,8 @@ public enum QueueView {
         // servingPosition: the state this answer was made from (admitted exactly when position <= servingPosition).
         func head(_ status: String) -> String { "{\"status\":\"\(status)\",\"position\":\(ticket.position),\"servingPosition\":\(state.serving)" }
         if state.status == "sold_out" {
-            return QueueAnswer(status: ok, body: head("sold_out") + ",\"ahead\":0,\"estimatedWaitSeconds\":0,\"available\":0\(token)"
+            // (seats may be left that the queue calls remnants: includes/queue.lua; the waitlist is open to them)
+            return QueueAnswer(status: ok, body: head("sold_out") + ",\"ahead\":0,\"estimatedWaitSeconds\":0,\"available\":\(max(0, state.available))\(token)"
                 + ",\"waitlist\":\"POST /v1/events/\(ticket.eventId)/waitlist\"}")
         }
         if ticket.position <= state.serving {

@@ -157,7 +157,9 @@ extension BookingScripts {
 
     public func waitlistJoin(event eventId: String, user userId: String, _ request: WaitlistRequest) -> ScriptCall {
         let keys = EventKeys(eventId)
-        return ScriptCall(script: waitlistJoin, keys: [keys.event, keys.waitlist, keys.waitlistEntry(userId), keys.log, keys.user(userId)],
+        return ScriptCall(script: waitlistJoin,
+                          keys: [keys.event, keys.waitlist, keys.waitlistEntry(userId), keys.log, keys.user(""), keys.queue, keys.seats,
+                                 keys.holdPrefix, keys.freePrefix, keys.bookingPrefix, keys.expiryPrefix, keys.expiries, keys.bookings],
                           args: [userId, String(request.quantity), request.section ?? ""])
     }
 

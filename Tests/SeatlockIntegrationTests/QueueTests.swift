@@ -220,6 +220,51 @@ import Testing
         #expect(audit.passed, "\(audit.text)")
     }
 
+    /// A seat left alone that no admitted buyer can use (each wants two together) must not keep the
+    /// whole queue waiting: after ten such misses the queue says sold out, the waitlist opens, and
+    /// the remnant goes to the first entry it fits, offered as it joins.
+    @Test func remnantsNobodyTakesSellTheQueueOutAndGoToTheWaitlist() throws {
+        let server = try TestServer.shared()
+        let event = TestServer.uniqueEventId("q-rem")
+        try Self.createQueuedEvent(server, event, seats: 5, queue: #"{"admitPerSecond":0,"admissionSeconds":60}"#)
+        let first = try #require(try Self.join(server, event, "rem-a").string("queueToken"))
+        let admission = try #require(try Self.pollUntil(server, event, first, ["admitted"]).string("admissionToken"))
+        let hold = try Self.holdAdmitted(server, event, "rem-a", admission: admission, seats: ["A-1-1", "A-1-2", "A-1-4", "A-1-5"])
+        try #require(hold.status == 201, "\(hold.text)")
+        // A-1-3 is left alone; ten buyers in a row want two together and come away without.
+        var tokens: [String] = []
+        for n in 1...10 { tokens.append(try #require(try Self.join(server, event, "rem-\(n)").string("queueToken"))) }
+        for (n, token) in tokens.enumerated() {
+            let admitted = try Self.pollUntil(server, event, token, ["admitted"], seconds: 3)
+            let pass = try #require(admitted.string("admissionToken"), "buyer \(n + 1): \(admitted.text)")
+            var headers = server.buyerHeaders("rem-\(n + 1)")
+            headers["Admission"] = pass
+            let miss = try server.http.request("POST", "/v1/events/\(event)/bookings", headers: headers, json: #"{"quantity":2,"section":"A"}"#)
+            #expect(miss.status == 409 && miss.string("error") == "sold_out", "\(miss.text)")
+        }
+        let waiter = try #require(try Self.join(server, event, "rem-w").string("queueToken"))
+        let soldOut = try Self.pollUntil(server, event, waiter, ["sold_out"], seconds: 1.5)
+        #expect(soldOut.string("status") == "sold_out" && soldOut.json?["available"] as? Int == 1, "\(soldOut.text)")
+        let client = try server.redis.client()
+        let logged = try client.call("XRANGE", EventKeys(event).log, "-", "+").array?.compactMap { $0.array?.last?.fields } ?? []
+        let said = logged.first { $0["type"] == "queue.sold_out" }
+        #expect(said?["reason"] == "remnants" && said?["available"] == "1", "\(logged)")
+        // The waitlist is open: an entry for two waits, the next one, for one seat, is offered A-1-3 at once.
+        let pair = try server.http.request("POST", "/v1/events/\(event)/waitlist", headers: server.buyerHeaders("rem-p"), json: #"{"quantity":2}"#)
+        #expect(pair.status == 201 && pair.string("status") == "waiting", "\(pair.text)")
+        let single = try server.http.request("POST", "/v1/events/\(event)/waitlist", headers: server.buyerHeaders("rem-s"), json: #"{"quantity":1}"#)
+        #expect(single.status == 201 && single.string("status") == "offered", "\(single.text)")
+        let offer = try #require(single.string("bookingId"))
+        let booking = try server.http.request("GET", "/v1/events/\(event)/bookings/\(offer)", headers: server.buyerHeaders("rem-s"))
+        #expect(booking.string("status") == "held" && booking.seats == ["A-1-3"], "\(booking.text)")
+        #expect(try client.send(["ZCARD", EventKeys(event).free("A")]).int == 0)
+        // Nothing is left now: the queue stays sold out.
+        let still = try Self.pollUntil(server, event, waiter, ["sold_out"]) { $0.json?["available"] as? Int == 0 }
+        #expect(still.string("status") == "sold_out" && still.json?["available"] as? Int == 0, "\(still.text)")
+        let audit = try EventAudit(eventId: event).run(client)
+        #expect(audit.passed, "\(audit.text)")
+    }
+
     @Test func queueRequestsAreValidated() throws {
         let server = try TestServer.shared()
         let direct = TestServer.uniqueEventId("q-direct")

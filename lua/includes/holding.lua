@@ -7,6 +7,9 @@
 --   arguments: booking_id user_id fingerprint policy (admission.lua) position
 
 local function hold_fail(h, status, code, message, extra)
+  -- An admitted buyer who found no seats: the queue counts such misses in a
+  -- row to tell remnants nobody takes from seats still selling (queue_tick.lua).
+  if status == 409 and h.admitted then redis.call('HINCRBY', h.queue, 'misses', 1) end
   return respond(h.idem, h.fingerprint, status, error_body(code, message, extra))
 end
 
@@ -30,9 +33,11 @@ local function check_admission(h, event)
   if h.position == '' then
     return {403, error_body('admission_required', 'this event sells through its queue: join at POST /v1/events/{id}/queue and send the Admission header')}
   end
-  if tonumber(h.position) > tonumber(redis.call('HGET', h.queue, 'serving') or '0') then
+  local q = redis.call('HMGET', h.queue, 'serving', 'misses')
+  if tonumber(h.position) > tonumber(q[1] or '0') then
     return {403, error_body('admission_invalid', 'the queue has not admitted this position')}
   end
+  h.admitted, h.misses = true, tonumber(q[2] or '0')
   -- An admitted buyer who tries is done shopping, whether this hold succeeds
   -- or not: automatic admission counts each position once (queue_tick.lua).
   if redis.call('SETBIT', h.tried, h.position, 1) == 0 then redis.call('HINCRBY', h.queue, 'tried', 1) end
@@ -113,6 +118,7 @@ local function write_hold(h, event, seats, prices)
   redis.call('HINCRBY', h.event, 'held', #seats)
   local fields = {'bookingId', booking_id, 'userId', user_id, 'seats', list, 'amountCents', total}
   if event.queued then
+    if h.misses > 0 then redis.call('HSET', h.queue, 'misses', 0) end -- (seats still sell: no remnants)
     redis.call('HSET', h.booking, 'position', h.position)
     fields[#fields + 1] = 'position'
     fields[#fields + 1] = h.position

@@ -3,6 +3,7 @@
 -- a table with the fields
 --   queue  sl:{E}:queue       hash: status opensAt admitPerSecond admissionSeconds
 --                             joined serving prequeued told tried lastTick credit paused
+--                             misses soldOutAt soldOutAvailable
 --   pre    sl:{E}:queue:pre   sorted set: the prequeue, user id by a random draw
 --   who    sl:{E}:queue:who   hash: user id -> position (joined after the open)
 --   event  sl:{E}:event       the event hash (counters, status)
@@ -47,6 +48,22 @@ local function inventory(event_key)
   local available = capacity - held - sold
   return {capacity = capacity, held = held, sold = sold, available = available, sales = e[4], wanted = wanted,
           exhausted = available <= 0 and (held <= 0 or wanted >= held)}
+end
+
+-- Automatic admission admits at least this many buyers while any seat is
+-- left, and this many admitted buyers in a row (or as many as there are
+-- seats left, when more) must come away without seats before the seats left
+-- count as remnants nobody in the queue takes: a few single seats apart, say,
+-- when every buyer wants two together. The queue then says sold out (the
+-- waiting would otherwise wait for seats they cannot use), and the waitlist
+-- opens to them (waitlist_join.lua).
+local remnant_probe = 10
+
+-- Whether the seats left are remnants: the hold scripts count `misses`
+-- (admitted buyers' holds refused 409) in the queue hash, and any hold made
+-- sets it back to 0 (includes/holding.lua).
+local function only_remnants(s, inv)
+  return inv.available > 0 and tonumber(s.misses or 0) >= math.max(remnant_probe, inv.available)
 end
 
 -- The event's inventory and the queue's state, or nil and the reply for an

@@ -97,3 +97,29 @@ local function offer_to_waitlist(k, seats, now)
   end
   return left
 end
+
+-- How many free seats of each section one call offers as remnants (below).
+local remnants_scan = 50
+
+-- Seats still free while the queue calls them remnants (admitted buyers kept
+-- coming away without them, includes/queue.lua) go to the waitlist, in
+-- position order, as seats that come back do: the front-most free seats of
+-- each section of `sections` (event_sections) are offered, and those taken
+-- leave their free set. Returns how many seats were offered.
+local function remnants_to_waitlist(k, sections, now)
+  local free = {}
+  for _, section in ipairs(sections) do
+    for _, seat in ipairs(redis.call('ZRANGE', k.free_prefix .. section.id, 0, remnants_scan - 1)) do free[#free + 1] = seat end
+  end
+  local left = {}
+  for _, seat in ipairs(offer_to_waitlist(k, free, now)) do left[seat] = true end
+  local offered = {}
+  for _, seat in ipairs(free) do
+    if not left[seat] then offered[#offered + 1] = seat end
+  end
+  local order, groups = by_section(offered)
+  for _, section in ipairs(order) do -- (the row index may now overstate a row: see row_index.lua)
+    redis.call('ZREM', k.free_prefix .. section, unpack(groups[section]))
+  end
+  return #offered
+end
