@@ -59,6 +59,9 @@ public enum QueueView {
     /// turn may come any moment (twice the default bound: queue_tick.lua admits at
     /// most that many buyers ahead of those told).
     public static let nearFront = 4_000
+    /// How many prequeue positions per seat on sale come back early after the open, in drawn order: in
+    /// the 500,000-buyer run the queue reached 1.2 positions per seat (holds refused, seats that came back).
+    public static let prequeueReach = 2.0
 
     /// `GET /v1/events/{e}/queue`.
     public static func summary(_ state: QueueState, observedRate: Double) -> String {
@@ -100,11 +103,12 @@ public enum QueueView {
             let untilOpen = max(0, (state.opensAt - now + 999) / 1000)
             // When to come back after the open, from how far back the draw puts the buyer (draws are
             // uniform), never later than `longest` (a third of the admission window, at most 45 s):
-            // early, in drawn order, while the seats may last (a buyer takes at least one); beyond
-            // them spread over the second half of that time (they will most likely learn the outcome).
+            // early, in drawn order, while the seats may last (`prequeueReach` buyers per seat: a buyer
+            // takes at least one, and many come away without); beyond that spread over the second half
+            // of that time (they will most likely learn the outcome).
             let longest = min(farBack, max(2, state.admissionSeconds / 3))
             let share = Double(draw) / Double(QueueTokens.drawRange)
-            let rank = share * Double(state.prequeued), seats = Double(max(1, state.available + state.held + state.sold))
+            let rank = share * Double(state.prequeued), seats = prequeueReach * Double(max(1, state.available + state.held + state.sold))
             let afterOpen = rank <= seats
                 ? Int(rank / seats * min(Double(maxRetryAfter), seats / pace(state, observedRate: observedRate), Double(longest / 2)))
                 : longest / 2 + Int((rank - seats) / max(1, Double(state.prequeued) - seats) * Double(longest - longest / 2))
@@ -133,24 +137,24 @@ public enum QueueView {
         let ahead = ticket.position - state.serving - 1
         let moving = state.status == "open" && state.available > 0
         let wait = moving ? Int((Double(ahead + 1) / pace(state, observedRate: observedRate)).rounded(.up)) : nil
-        // Far back: when the buyer should be near the front (each poll before that is wasted work);
-        // near the front, every second or two; while nothing moves, soon (seats may come back, or the
-        // sale sell out). Planned with at least the assumed pace: a slow observed pace would make buyers come
-        // late, and positions admitted but not yet told hold the queue back (queue_tick.lua).
+        // Near the front, every second or two; while nothing moves, soon (seats may come back, or the
+        // sale sell out); further back, about when the buyer should be near the front, and never later:
+        // a buyer admitted while away holds the queue back (queue_tick.lua counts admitted buyers not
+        // yet told). Far back, where that is more than `maxRetryAfter / 2` away, spread between that and
+        // `maxRetryAfter` so that such buyers do not come together. Planned with at least the assumed
+        // pace: a slow observed pace would make buyers come late.
         let planning = max(pace(state, observedRate: observedRate), state.admitPerSecond > 0 ? 0 : assumedPace)
         let untilNear = Int((Double(ahead - nearFront) / planning).rounded(.up))
+        let half = maxRetryAfter / 2
         let retry: Int
         if ahead < nearFront {
             retry = 1 + spread % 2
         } else if !moving {
             retry = 5 + spread
-        } else if ahead >= state.available {
-            // The seats on sale now would not reach this far (only seats that come back could):
-            // rarely, spread over the second half of the longest wait so that they do not come together.
-            let longest = min(farBack, max(2, state.admissionSeconds / 3))
-            retry = longest / 2 + ticket.position % (longest - longest / 2 + 1)
+        } else if untilNear < half {
+            retry = max(1, untilNear - spread)
         } else {
-            retry = min(maxRetryAfter, max(1, untilNear)) + spread
+            retry = min(untilNear, half + ticket.position % (maxRetryAfter - half + 1))
         }
         // Never longer than a third of the admission window: a buyer admitted meanwhile must come back in time.
         let capped = min(retry, max(1, state.admissionSeconds / 3))

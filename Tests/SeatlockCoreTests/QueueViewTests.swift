@@ -1,0 +1,42 @@
+// When a waiting buyer is asked back (QueueView.place's Retry-After): never
+// after their turn may come, since an admitted buyer who is away holds the
+// automatic queue back (queue_tick.lua), and spread out far back.
+import SeatlockCore
+import Testing
+
+@Suite struct QueueViewTests {
+    static func state(serving: Int, available: Int) -> QueueState {
+        QueueState(status: "open", joined: 500_000, serving: serving, prequeued: 400_000, admitPerSecond: 0, admissionSeconds: 300,
+                   opensAt: 0, available: available, held: 0, sold: 50_000 - available, lastAdvancedAt: 1)
+    }
+
+    static func retryAfter(_ state: QueueState, position: Int, observedRate: Double = 0) -> Int? {
+        let answer = QueueView.place(state, ticket: QueueTicket(eventId: "e", userId: "u\(position)", position: position), admittedAt: nil,
+                                     now: 1_000, observedRate: observedRate, created: false, queueToken: "t") { _ in "a" }
+        #expect(answer.status == 200 && answer.body.contains(#""status":"waiting""#), "\(answer.body)")
+        return answer.retryAfter
+    }
+
+    @Test func aWaitingBuyerIsNeverAskedBackAfterTheirTurnMayCome() throws {
+        let state = Self.state(serving: 10_000, available: 5_000)
+        for rate in [0.0, 4_000, 9_000] {
+            let pace = max(rate, QueueView.assumedPace)
+            for position in stride(from: 10_001, through: 500_000, by: 997) {
+                let retry = try #require(Self.retryAfter(state, position: position, observedRate: rate))
+                let ahead = position - state.serving - 1
+                // Seconds until the buyer is within `nearFront` of the front at the planned pace.
+                let untilNear = (Double(ahead - QueueView.nearFront) / pace).rounded(.up)
+                #expect(retry >= 1 && retry <= QueueView.maxRetryAfter, "position \(position): \(retry) s")
+                if ahead >= QueueView.nearFront { #expect(Double(retry) <= max(1, untilNear), "position \(position) at \(rate)/s: \(retry) s") }
+            }
+        }
+    }
+
+    @Test func farBackPollsAreSpreadOverTheSecondHalfOfTheLongestWait() throws {
+        let state = Self.state(serving: 0, available: 50_000)
+        var seen: Set<Int> = []
+        for position in 300_000..<300_100 { seen.insert(try #require(Self.retryAfter(state, position: position))) }
+        #expect(seen.min() == QueueView.maxRetryAfter / 2 && seen.max() == QueueView.maxRetryAfter, "\(seen.sorted())")
+        #expect(seen.count == QueueView.maxRetryAfter - QueueView.maxRetryAfter / 2 + 1)
+    }
+}
