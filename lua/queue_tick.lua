@@ -12,6 +12,7 @@ KEYS[4] sl:{E}:event              event hash
 KEYS[5] sl:{E}:log                the event's log stream
 KEYS[6] sl:{E}:queue:checkpoints  list of "serving:told:tried:ms", one per advance (and a second while still), as old as admissionSeconds
 KEYS[7] sl:{E}:queue:told         bitmap: positions whose buyers were told "admitted"
+KEYS[8] sl:{E}:queue:recent       the same checkpoints, as old as 35 s (the counts' lapse, below)
 ARGV[1] automatic admission's bound on admitted buyers without a hold yet (e.g. 2000)
 ARGV[2..] positions the calling loop told "admitted" since its last call (each counted once, ever)
 
@@ -20,10 +21,9 @@ How far it advances:
   automatic (0): while the buyers told "admitted" who have not tried to
     hold yet are fewer than min(bound, max(seats available, 10)) - a buyer is
     "shopping" from the poll that first tells them until their first hold
-    attempt (includes/holding.lua counts it, made or refused) or until
-    admissionSeconds have passed - and while fewer than 2 x `bound`
-    positions admitted within admissionSeconds are not told yet (their
-    buyers poll later).
+    attempt (includes/holding.lua counts it, made or refused) or for 35 s
+    at most - and while fewer than 2 x `bound` positions admitted within
+    the last 35 s are not told yet (their buyers poll later).
 Neither advances while nothing is available (seats may come back) or while paused.
 The queue is sold out when nothing is available and every held seat is
 already wanted by the waitlist, or when the seats left are remnants that
@@ -36,7 +36,13 @@ Returns {0, 'no_event'} or {0, 'no_queue'} (an event that sells directly), else
 --@include queue
 
 local q = {queue = KEYS[1], pre = KEYS[2], who = KEYS[3], event = KEYS[4], log = KEYS[5]}
-local checkpoints, told_bits = KEYS[6], KEYS[7]
+local checkpoints, told_bits, recent = KEYS[6], KEYS[7], KEYS[8]
+-- Admitted buyers count as shopping, or as not told yet, for this long at
+-- most (the admission window, when shorter): a waiting buyer is asked back
+-- within 30 s at most (QueueView.maxRetryAfter), so a position admitted
+-- longer ago and still not told is a buyer who left, and one told that long
+-- ago who never tried will not come with the rush.
+local lapse_seconds = 35
 local bound = tonumber(ARGV[1])
 local inv = inventory(q.event)
 local s = read_hash(q.queue)
@@ -68,6 +74,23 @@ elseif s.status == 'sold_out' and inv.available < sold_out_with then
   redis.call('HSET', q.queue, 'soldOutAvailable', s.soldOutAvailable)
 end
 
+-- Drops the checkpoints of `list` older than `cutoff` but the newest of
+-- them, and returns that one's serving, told and tried (0s if none).
+local function oldest_kept(list, cutoff)
+  local serving, told, tried = 0, 0, 0
+  while true do
+    local first = redis.call('LINDEX', list, 0)
+    if not first then break end
+    local cs, ct, cr, cms = string.match(first, '^(%d+):(%d+):(%d+):(%d+)$')
+    if not cms or tonumber(cms) > cutoff then break end
+    serving, told, tried = tonumber(cs), tonumber(ct), tonumber(cr)
+    local second = redis.call('LINDEX', list, 1)
+    if not second or tonumber(string.match(second, ':(%d+)$')) > cutoff then break end
+    redis.call('LPOP', list)
+  end
+  return serving, told, tried
+end
+
 local newly_told = 0
 for i = 2, #ARGV do
   local position = tonumber(ARGV[i])
@@ -81,20 +104,12 @@ local last = tonumber(s.lastTick or now)
 if s.status == 'open' and s.paused ~= '1' and inv.sales == 'open' and now - last >= 100 then
   local serving, joined = tonumber(s.serving or 0), tonumber(s.joined or 0)
   local told, tried = tonumber(s.told or 0), tonumber(s.tried or 0)
-  -- The newest checkpoint older than the admission window: positions up
-  -- to it have either tried or lapsed. Older checkpoints are dropped.
-  local cutoff = now - tonumber(s.admissionSeconds) * 1000
-  local lapsed_serving, lapsed_told, lapsed_tried = 0, 0, 0
-  while true do
-    local first = redis.call('LINDEX', checkpoints, 0)
-    if not first then break end
-    local cs, ct, cr, cms = string.match(first, '^(%d+):(%d+):(%d+):(%d+)$')
-    if not cms or tonumber(cms) > cutoff then break end
-    lapsed_serving, lapsed_told, lapsed_tried = tonumber(cs), tonumber(ct), tonumber(cr)
-    local second = redis.call('LINDEX', checkpoints, 1)
-    if not second or tonumber(string.match(second, ':(%d+)$')) > cutoff then break end
-    redis.call('LPOP', checkpoints)
-  end
+  -- Positions up to the newest checkpoint older than `lapse_ms` have either
+  -- tried or lapsed. The checkpoints of the admission window stay (the
+  -- loops read when each position was reached from them); older are dropped.
+  local lapse_ms = math.min(lapse_seconds, tonumber(s.admissionSeconds)) * 1000
+  local lapsed_serving, lapsed_told, lapsed_tried = oldest_kept(recent, now - lapse_ms)
+  oldest_kept(checkpoints, now - tonumber(s.admissionSeconds) * 1000)
   local step = 0
   if inv.available > 0 then
     local rate = tonumber(s.admitPerSecond or 0)
@@ -123,7 +138,9 @@ if s.status == 'open' and s.paused ~= '1' and inv.sales == 'open' and now - last
   -- that what was admitted before a standstill lapses out of the counts above.
   local newest = redis.call('LINDEX', checkpoints, -1)
   if step > 0 or not newest or now - tonumber(string.match(newest, ':(%d+)$')) >= 1000 then
-    redis.call('RPUSH', checkpoints, serving .. ':' .. told .. ':' .. tried .. ':' .. now)
+    local checkpoint = serving .. ':' .. told .. ':' .. tried .. ':' .. now
+    redis.call('RPUSH', checkpoints, checkpoint)
+    redis.call('RPUSH', recent, checkpoint)
   end
   redis.call('HSET', q.queue, 'lastTick', now)
 end

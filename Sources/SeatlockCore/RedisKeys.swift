@@ -88,6 +88,8 @@ public struct EventKeys: Sendable {
     public var queueTold: String { prefix + "queue:told" }
     /// List of `serving:told:tried:ms`, one per advance, kept for admissionSeconds.
     public var queueCheckpoints: String { prefix + "queue:checkpoints" }
+    /// The same checkpoints for the last 35 s only: automatic admission's counts lapse over them.
+    public var queueRecent: String { prefix + "queue:recent" }
 
     /// Sorted set: the waitlist's waiting buyers by position (lua/includes/waitlist.lua).
     public var waitlist: String { prefix + "waitlist" }

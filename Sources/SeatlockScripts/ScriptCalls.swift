@@ -147,7 +147,7 @@ extension BookingScripts {
     /// `told`: positions the caller told "admitted" since its last call.
     public func queueTick(event eventId: String, bound: Int, told: [Int] = []) -> ScriptCall {
         let keys = EventKeys(eventId)
-        return ScriptCall(script: queueTick, keys: Self.queueKeys(eventId) + [keys.queueCheckpoints, keys.queueTold],
+        return ScriptCall(script: queueTick, keys: Self.queueKeys(eventId) + [keys.queueCheckpoints, keys.queueTold, keys.queueRecent],
                           args: [String(bound)] + told.map(String.init))
     }
 

@@ -32,14 +32,14 @@ public struct StressOptions: Sendable {
     public var queued = true
     /// Seconds from the event's creation to the queue's open: buyers who
     /// arrive before it are in the prequeue, drawn at random at the open.
-    /// nil: about 6,000 joins per second of prequeue (what this machine takes with the client on it), at least 3 s.
+    /// nil: 12,000 joins per second of prequeue (half what this machine took, client included, in the 500,000-buyer run), at least 3 s.
     public var prequeueSeconds: Double?
     public var admissionSeconds = 60
     /// Share of the buyers told "sold out" (or "nothing available now" while waiting) who join the waitlist.
     public var waitlistShare = 0.05
     /// How long after the last buyer's final answer the waitlisted keep watching for offers.
     public var waitlistWatchSeconds: Double?
-    public var prequeueOrDefault: Double { prequeueSeconds ?? max(3, Double(buyers) / 6_000) }
+    public var prequeueOrDefault: Double { prequeueSeconds ?? max(3, Double(buyers) / 12_000) }
     public var watchOrDefault: Double { waitlistWatchSeconds ?? Double(holdSeconds + 15) }
 
     public init() {}
