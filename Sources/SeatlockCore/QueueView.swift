@@ -86,9 +86,10 @@ public enum QueueView {
     /// The buyer's place. `admittedAt` is when the queue reached their position (ms), if it has.
     /// `draw` is a prequeue buyer's place in the shuffle (QueueTokens.draw), which spreads their
     /// first polls after the open in roughly the drawn order. `queueToken` is the token to hand
-    /// back, `admissionToken` mints the admission.
+    /// back, `admissionToken` mints the admission. `expectedPrequeue`: how large the prequeue should be at
+    /// the open, at the pace buyers join (the draw places a prequeue buyer within that, not within today's size).
     public static func place(_ state: QueueState, ticket: QueueTicket, admittedAt: Int?, now: Int, observedRate: Double,
-                             created: Bool, queueToken: String, draw: UInt64 = 0,
+                             created: Bool, queueToken: String, draw: UInt64 = 0, expectedPrequeue: Int? = nil,
                              admissionToken: (Admission) -> String) -> QueueAnswer {
         let ok = created ? 201 : 200
         let token = ",\"queueToken\":\(JSONText.quote(queueToken))"
@@ -108,10 +109,11 @@ public enum QueueView {
             // of that time (they will most likely learn the outcome).
             let longest = min(farBack, max(2, state.admissionSeconds / 3))
             let share = Double(draw) / Double(QueueTokens.drawRange)
-            let rank = share * Double(state.prequeued), seats = prequeueReach * Double(max(1, state.available + state.held + state.sold))
+            let size = Double(max(state.prequeued, expectedPrequeue ?? 0))
+            let rank = share * size, seats = prequeueReach * Double(max(1, state.available + state.held + state.sold))
             let afterOpen = rank <= seats
                 ? Int(rank / seats * min(Double(maxRetryAfter), seats / pace(state, observedRate: observedRate), Double(longest / 2)))
-                : longest / 2 + Int((rank - seats) / max(1, Double(state.prequeued) - seats) * Double(longest - longest / 2))
+                : longest / 2 + Int((rank - seats) / max(1, size - seats) * Double(longest - longest / 2))
             let retry = untilOpen + afterOpen + spread // (nothing changes for this buyer before then)
             return QueueAnswer(status: ok, body: "{\"status\":\"prequeue\",\"position\":null,\"ahead\":null,\"estimatedWaitSeconds\":\(untilOpen + afterOpen)"
                 + ",\"opensAt\":\(JSONText.quote(ISOTime.string(milliseconds: state.opensAt)))\(token)}", retryAfter: max(1, retry))

@@ -53,6 +53,9 @@ final class QueueDesk {
         var advances: [Advance] = []
         var advancesLoaded = false
         var observedRate = 0.0
+        /// The prequeue's size when this loop first saw it, and when: the joins' pace since.
+        var prequeueSeen: (size: Int, at: ContinuousClock.Instant)?
+        var prequeueRate = 0.0
         /// Positions this loop told "admitted" since its last read (automatic admission counts them).
         var told: Set<Int> = []
         var waiters: [(Reading) -> Void] = []
@@ -171,6 +174,13 @@ final class QueueDesk {
     /// Positions admitted per second over the last ~5 s of advances.
     func observedRate(_ eventId: String) -> Double { events[eventId]?.observedRate ?? 0 }
 
+    /// The prequeue's size at the open if buyers keep joining at the pace this loop saw
+    /// since it first read the prequeue (its size now when no pace was seen yet).
+    func expectedPrequeue(_ eventId: String, _ state: QueueState, now: Int) -> Int {
+        let rate = events[eventId]?.prequeueRate ?? 0
+        return state.prequeued + Int(max(0, rate) * Double(max(0, state.opensAt - now)) / 1000)
+    }
+
     private func read() {
         guard !reading, !events.isEmpty else { return }
         let now = ContinuousClock.now
@@ -241,6 +251,15 @@ final class QueueDesk {
 
     /// Keeps the advances and the pace up to date with a new state.
     private func note(_ state: QueueState, in entry: inout Entry) {
+        if state.status == "prequeue" {
+            let now = ContinuousClock.now
+            if let first = entry.prequeueSeen {
+                let elapsed = first.at.duration(to: now)
+                if elapsed >= .seconds(1) { entry.prequeueRate = Double(state.prequeued - first.size) / elapsed.secondsValue }
+            } else {
+                entry.prequeueSeen = (state.prequeued, now)
+            }
+        }
         if state.serving > (entry.advances.last?.serving ?? 0), state.lastAdvancedAt > 0 {
             entry.advances.append(Advance(serving: state.serving, at: state.lastAdvancedAt))
         }

@@ -107,10 +107,14 @@ extension BookingHandlers {
     // MARK: answers
 
     private func place(_ state: QueueState, _ ticket: QueueTicket, token: String, created: Bool) -> QueueAnswer {
+        let now = Int(Date().timeIntervalSince1970 * 1000)
+        let prequeued = ticket.position == 0 && state.status == "prequeue"
         let draw = ticket.position == 0 ? queueTokens.draw(eventId: ticket.eventId, userId: ticket.userId) : 0
         let answer = QueueView.place(state, ticket: ticket, admittedAt: queues.admittedAt(ticket.eventId, position: ticket.position),
-                               now: Int(Date().timeIntervalSince1970 * 1000), observedRate: queues.observedRate(ticket.eventId),
-                               created: created, queueToken: token, draw: draw, admissionToken: queueTokens.admissionToken)
+                               now: now, observedRate: queues.observedRate(ticket.eventId),
+                               created: created, queueToken: token, draw: draw,
+                               expectedPrequeue: prequeued ? queues.expectedPrequeue(ticket.eventId, state, now: now) : nil,
+                               admissionToken: queueTokens.admissionToken)
         if answer.body.hasPrefix(#"{"status":"admitted""#) { queues.told(ticket.eventId, position: ticket.position) }
         return answer
     }
