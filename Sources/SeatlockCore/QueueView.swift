@@ -55,7 +55,7 @@ public enum QueueView {
     /// observed, positions per second: twice the default bound on shoppers (a buyer
     /// told "admitted" tries to hold within about half a second).
     public static let assumedPace = 4_000.0
-    /// Buyers this close to the serving position poll every second or two: their
+    /// Buyers this close to the serving position poll every second: their
     /// turn may come any moment (twice the default bound: queue_tick.lua admits at
     /// most that many buyers ahead of those told).
     public static let nearFront = 4_000
@@ -139,7 +139,7 @@ public enum QueueView {
         let ahead = ticket.position - state.serving - 1
         let moving = state.status == "open" && state.available > 0
         let wait = moving ? Int((Double(ahead + 1) / pace(state, observedRate: observedRate)).rounded(.up)) : nil
-        // Near the front, every second or two; while nothing moves, soon (seats may come back, or the
+        // Near the front, every second; while nothing moves, soon (seats may come back, or the
         // sale sell out); further back, about when the buyer should be near the front, and never later:
         // a buyer admitted while away holds the queue back (queue_tick.lua counts admitted buyers not
         // yet told). Far back, where that is more than `maxRetryAfter / 2` away, spread between that and
@@ -150,7 +150,7 @@ public enum QueueView {
         let half = maxRetryAfter / 2
         let retry: Int
         if ahead < nearFront {
-            retry = 1 + spread % 2
+            retry = 1 // (the pace of admission is these buyers' pace of polls: queue_tick.lua admits few ahead of them)
         } else if !moving {
             retry = 5 + spread
         } else if untilNear < half {

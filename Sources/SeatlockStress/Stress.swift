@@ -80,7 +80,14 @@ public enum Stress {
         if let redis {
             // The audit reads Redis in many steps; holds that expire meanwhile
             // (abandoned carts) would show up as passing inconsistencies. Let the
-            // live holds end first (at most hold TTL + 15 s).
+            // live holds end first (at most hold TTL + 15 s). Sales close first: the buyers
+            // are gone, and each unpaid waitlist offer would otherwise pass its seats on to
+            // the next entry, hold after hold, for as long as the waitlist lasts.
+            if (event.json?["held"] as? Int ?? 0) > 0 {
+                let closed = try client.request("PATCH", "/v1/events/\(options.eventId)", headers: ["Authorization": "Bearer " + options.adminToken],
+                                                json: #"{"status":"closed"}"#)
+                progress(String(format: "%6.1fs  sales closed before the audit (%d)", run.elapsedSeconds, closed.status))
+            }
             let waitStart = Date()
             while let held = event.json?["held"] as? Int, held > 0,
                   Date().timeIntervalSince(waitStart) < Double(options.holdSeconds + 15) {

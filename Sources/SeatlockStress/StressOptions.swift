@@ -34,7 +34,7 @@ public struct StressOptions: Sendable {
     /// arrive before it are in the prequeue, drawn at random at the open.
     /// nil: 12,000 joins per second of prequeue (half what this machine took, client included, in the 500,000-buyer run), at least 3 s.
     public var prequeueSeconds: Double?
-    public var admissionSeconds = 60
+    public var admissionSeconds = 300
     /// Share of the buyers told "sold out" (or "nothing available now" while waiting) who join the waitlist.
     public var waitlistShare = 0.05
     /// How long after the last buyer's final answer the waitlisted keep watching for offers.

@@ -25,7 +25,7 @@ struct StressCommand: ParsableCommand {
     @Option(help: "Seed: the same seed makes the same buyers.") var seed: UInt64 = 1
     @Flag(help: "Rush the hold endpoint directly: a created event has no queue (default: through the on-sale queue).") var direct = false
     @Option(help: "Seconds from creating the event to the queue's open (default: 12,000 joins a second, at least 3).") var prequeue: Double?
-    @Option(name: .customLong("admission-seconds"), help: "How long an admitted buyer may take to hold (queued events).") var admissionSeconds = 60
+    @Option(name: .customLong("admission-seconds"), help: "How long an admitted buyer may take to hold (queued events; the API's default).") var admissionSeconds = 300
     @Option(help: "Share of the buyers told sold out who join the waitlist.") var waitlist = 0.05
     @Option(name: .customLong("waitlist-watch"), help: "Seconds the waitlisted watch for offers after every buyer had an answer (default hold-seconds + 15).")
     var waitlistWatch: Double?

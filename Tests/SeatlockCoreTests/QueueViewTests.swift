@@ -39,4 +39,20 @@ import Testing
         #expect(seen.min() == QueueView.maxRetryAfter / 2 && seen.max() == QueueView.maxRetryAfter, "\(seen.sorted())")
         #expect(seen.count == QueueView.maxRetryAfter - QueueView.maxRetryAfter / 2 + 1)
     }
+
+    /// Before the open a buyer's draw is placed within the prequeue expected at the open, so that a
+    /// buyer who joined early but drew a place far back does not come back with the front.
+    @Test func aPrequeueReturnIsPlannedWithinThePrequeueExpectedAtTheOpen() {
+        let state = QueueState(status: "prequeue", joined: 0, serving: 0, prequeued: 1_000, admitPerSecond: 0, admissionSeconds: 300,
+                               opensAt: 60_000, available: 50_000, held: 0, sold: 0, lastAdvancedAt: 0)
+        func retryAfter(expected: Int?) -> Int? {
+            QueueView.place(state, ticket: QueueTicket(eventId: "e", userId: "u", position: 0), admittedAt: nil, now: 0, observedRate: 0,
+                            created: true, queueToken: "t", draw: QueueTokens.drawRange / 2, expectedPrequeue: expected) { _ in "a" }.retryAfter
+        }
+        // Half way through 1,000 buyers: within reach, back soon after the open (60 s away).
+        #expect(retryAfter(expected: nil).map { $0 < 62 } == true, "\(String(describing: retryAfter(expected: nil)))")
+        // Half way through 500,000 expected: beyond reach (2 x 50,000 seats), back in the second half of the longest wait.
+        let farBack = retryAfter(expected: 500_000)
+        #expect(farBack.map { $0 >= 60 + QueueView.farBack / 2 && $0 <= 60 + QueueView.farBack } == true, "\(String(describing: farBack))")
+    }
 }

@@ -261,6 +261,12 @@ import Testing
         // Nothing is left now: the queue stays sold out.
         let still = try Self.pollUntil(server, event, waiter, ["sold_out"]) { $0.json?["available"] as? Int == 0 }
         #expect(still.string("status") == "sold_out" && still.json?["available"] as? Int == 0, "\(still.text)")
+        // The offer is let go: A-1-3 fits nobody waiting and is free again, but with buyers on the
+        // waitlist one seat does not reopen the queue (it would send every waiting buyer polling again).
+        let letGo = try server.http.request("DELETE", "/v1/events/\(event)/waitlist/me", headers: server.buyerHeaders("rem-s"))
+        #expect(letGo.status == 200 && letGo.string("status") == "left", "\(letGo.text)")
+        let freeAgain = try Self.pollUntil(server, event, waiter, ["open", "waiting"], seconds: 1) { $0.json?["available"] as? Int == 1 }
+        #expect(freeAgain.string("status") == "sold_out" && freeAgain.json?["available"] as? Int == 1, "\(freeAgain.text)")
         let audit = try EventAudit(eventId: event).run(client)
         #expect(audit.passed, "\(audit.text)")
     }
