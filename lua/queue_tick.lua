@@ -55,10 +55,11 @@ local event_id = event_id_of(q.queue)
 
 -- Sold out: nothing left to sell (or only remnants) and nothing held that may
 -- come back to the queue. It resumes when more seats are available than when it
--- said so (seats came back and the waitlist did not take them), and, while
--- buyers wait on the waitlist, more than `remnant_probe`: fewer are offered to
--- the waitlist as its buyers join (waitlist_join.lua), and reopening the queue
--- for them would send every waiting buyer another round of polls.
+-- said so (seats came back and the waitlist did not take them) and nobody
+-- waits on the waitlist: free seats are offered there first, with each join
+-- and each return (includes/waitlist.lua, offer_with_free), and the buyers
+-- told sold out have left the queue: reopening it for them would admit
+-- positions nobody polls for and send every waiting buyer another round.
 local remnants = only_remnants(s, inv)
 local sold_out_with = tonumber(s.soldOutAvailable or 0)
 if s.status == 'open' and (inv.exhausted or remnants) then
@@ -67,7 +68,7 @@ if s.status == 'open' and (inv.exhausted or remnants) then
   redis.call('HSET', q.queue, 'status', 'sold_out', 'soldOutAt', now, 'soldOutAvailable', left)
   log_event(q.log, 'queue.sold_out', event_id, now, {'servingPosition', s.serving or 0, 'joined', s.joined or 0,
     'held', inv.held, 'waitlistSeats', inv.wanted, 'available', left, 'reason', remnants and 'remnants' or 'nothing_left'})
-elseif s.status == 'sold_out' and inv.available > sold_out_with and (inv.wanted <= 0 or inv.available > remnant_probe) then
+elseif s.status == 'sold_out' and inv.available > sold_out_with and inv.wanted <= 0 then
   s.status, s.misses = 'open', '0'
   redis.call('HSET', q.queue, 'status', 'open', 'misses', 0)
   log_event(q.log, 'queue.resumed', event_id, now, {'reason', 'seats_back', 'available', inv.available,

@@ -68,5 +68,9 @@ redis.call('ZADD', KEYS[2], position, user_id)
 redis.call('HINCRBY', KEYS[1], 'waitlistSeats', quantity)
 log_event(KEYS[4], 'waitlist.joined', event_id_of(KEYS[1]), now, {'userId', user_id, 'position', position,
   'quantity', quantity, 'section', section})
-if remnants then remnants_to_waitlist(k, event_sections(e[6]), now) end
+if remnants then
+  local ids = {}
+  for _, spec in ipairs(event_sections(e[6])) do ids[#ids + 1] = spec.id end
+  offer_with_free(k, {}, ids, now)
+end
 return {201, entry_json(read_hash(KEYS[3]))}

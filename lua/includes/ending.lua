@@ -25,9 +25,13 @@ local function reclaim_seats(hold_prefix, free_prefix, sold_key, booking_id, sea
 end
 
 -- Seats that came back: the waitlist first, in the same call (invariant
--- 9), then the rest to their section's free set and row index.
+-- 9), with the free seats of their sections while anyone waits there
+-- (includes/waitlist.lua, offer_with_free), then the rest to their
+-- section's free set and row index.
 local function seats_back(k, seats, now)
-  for _, seat in ipairs(offer_to_waitlist(k, seats, now)) do
+  local left = seats
+  if #seats > 0 and redis.call('ZCARD', k.waitlist) > 0 then left = offer_with_free(k, seats, (by_section(seats)), now) end
+  for _, seat in ipairs(left) do
     local section, row, number = seat_parts(seat)
     if redis.call('ZADD', k.free_prefix .. section, seat_score(row, number), seat) == 1 then seat_freed(k.free_prefix, seat) end
   end

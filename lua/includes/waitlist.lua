@@ -98,28 +98,38 @@ local function offer_to_waitlist(k, seats, now)
   return left
 end
 
--- How many free seats of each section one call offers as remnants (below).
+-- How many free seats of each section one call offers with returned seats (below).
 local remnants_scan = 50
 
--- Seats still free while the queue calls them remnants (admitted buyers kept
--- coming away without them, includes/queue.lua) go to the waitlist, in
--- position order, as seats that come back do: the front-most free seats of
--- each section of `sections` (event_sections) are offered, and those taken
--- leave their free set. Returns how many seats were offered.
-local function remnants_to_waitlist(k, sections, now)
-  local free = {}
-  for _, section in ipairs(sections) do
-    for _, seat in ipairs(redis.call('ZRANGE', k.free_prefix .. section.id, 0, remnants_scan - 1)) do free[#free + 1] = seat end
+-- Offers `returned` seats (just come back, in no free set) and the
+-- front-most free seats of the sections `section_ids` to the waitlist, in
+-- position order, as one set of seats. Free seats while buyers wait on the
+-- waitlist are seats nobody else takes: remnants the queue's admitted buyers
+-- kept coming away without (includes/queue.lua), or seats an earlier scan of
+-- the first 50 entries could not place; with each join and each return they
+-- meet the entries again. The free seats offered leave their free set.
+-- Returns the returned seats nobody was offered (the caller frees them).
+local function offer_with_free(k, returned, section_ids, now)
+  local seats, was_free = {}, {}
+  for _, seat in ipairs(returned) do seats[#seats + 1] = seat end
+  for _, section in ipairs(section_ids) do
+    for _, seat in ipairs(redis.call('ZRANGE', k.free_prefix .. section, 0, remnants_scan - 1)) do
+      seats[#seats + 1] = seat
+      was_free[seat] = true
+    end
   end
-  local left = {}
-  for _, seat in ipairs(offer_to_waitlist(k, free, now)) do left[seat] = true end
-  local offered = {}
-  for _, seat in ipairs(free) do
-    if not left[seat] then offered[#offered + 1] = seat end
+  local not_offered, left_over = {}, {}
+  for _, seat in ipairs(offer_to_waitlist(k, seats, now)) do
+    not_offered[seat] = true
+    if not was_free[seat] then left_over[#left_over + 1] = seat end
   end
-  local order, groups = by_section(offered)
+  local taken = {}
+  for seat in pairs(was_free) do
+    if not not_offered[seat] then taken[#taken + 1] = seat end
+  end
+  local order, groups = by_section(taken)
   for _, section in ipairs(order) do -- (the row index may now overstate a row: see row_index.lua)
     redis.call('ZREM', k.free_prefix .. section, unpack(groups[section]))
   end
-  return #offered
+  return left_over
 end
