@@ -106,13 +106,16 @@ public enum QueueView {
             // uniform), never later than `longest` (a third of the admission window, at most 45 s):
             // early, in drawn order, while the seats may last (`prequeueReach` buyers per seat: a buyer
             // takes at least one, and many come away without); beyond that spread over the second half
-            // of that time (they will most likely learn the outcome).
+            // of that time (they will most likely learn the outcome). Whether the draw is within reach
+            // is judged in the prequeue expected at the open (a late turn is the one to avoid: it leaves
+            // the front's admissions unused), when to come back within it in today's prequeue (a buyer
+            // who comes early only polls once more, and learns their position then).
             let longest = min(farBack, max(2, state.admissionSeconds / 3))
             let share = Double(draw) / Double(QueueTokens.drawRange)
             let size = Double(max(state.prequeued, expectedPrequeue ?? 0))
             let rank = share * size, seats = prequeueReach * Double(max(1, state.available + state.held + state.sold))
             let afterOpen = rank <= seats
-                ? Int(rank / seats * min(Double(maxRetryAfter), seats / pace(state, observedRate: observedRate), Double(longest / 2)))
+                ? Int(share * Double(state.prequeued) / seats * min(Double(maxRetryAfter), seats / pace(state, observedRate: observedRate), Double(longest / 2)))
                 : longest / 2 + Int((rank - seats) / max(1, size - seats) * Double(longest - longest / 2))
             let retry = untilOpen + afterOpen + spread // (nothing changes for this buyer before then)
             return QueueAnswer(status: ok, body: "{\"status\":\"prequeue\",\"position\":null,\"ahead\":null,\"estimatedWaitSeconds\":\(untilOpen + afterOpen)"
