@@ -271,6 +271,39 @@ import Testing
         #expect(audit.passed, "\(audit.text)")
     }
 
+    /// A seat that came back and fitted nobody waiting is free; the next return offers it again, with
+    /// the returned seats: one seat back, then another, make the pair the first entry waits for.
+    @Test func aFreeSeatGoesWithTheNextReturnToTheWaitlist() throws {
+        let server = try TestServer.shared()
+        let event = TestServer.uniqueEventId("wl-free")
+        try #require(try server.createEvent(event, rows: 1, seatsPerRow: 3).status == 201)
+        var bookings: [String: String] = [:]
+        for (user, seat) in [("fr-x", "A-1-1"), ("fr-y", "A-1-2"), ("fr-z", "A-1-3")] {
+            let hold = try server.hold(event, user: user, seats: [seat])
+            try #require(hold.status == 201, "\(hold.text)")
+            bookings[user] = try #require(hold.string("id"))
+        }
+        let entry = try server.http.request("POST", "/v1/events/\(event)/waitlist", headers: server.buyerHeaders("fr-w"), json: #"{"quantity":2}"#)
+        try #require(entry.status == 201 && entry.string("status") == "waiting", "\(entry.text)")
+        let client = try server.redis.client()
+        for user in ["fr-x", "fr-y"] {
+            let released = try server.http.request("DELETE", "/v1/events/\(event)/bookings/\(bookings[user]!)", headers: server.buyerHeaders(user))
+            try #require(released.status == 200, "\(released.text)")
+            let free = try client.send(["ZCARD", EventKeys(event).free("A")]).int
+            let wait = try server.http.request("GET", "/v1/events/\(event)/waitlist/me", headers: server.buyerHeaders("fr-w"))
+            if user == "fr-x" {
+                #expect(free == 1 && wait.string("status") == "waiting", "one seat does not fit a wish for two: \(wait.text)")
+            } else {
+                #expect(free == 0 && wait.string("status") == "offered", "the free seat went with the returned one: \(wait.text)")
+                let offer = try server.http.request("GET", "/v1/events/\(event)/bookings/\(try #require(wait.string("bookingId")))",
+                                                    headers: server.buyerHeaders("fr-w"))
+                #expect(offer.string("status") == "held" && Set(offer.seats) == ["A-1-1", "A-1-2"], "\(offer.text)")
+            }
+        }
+        let audit = try EventAudit(eventId: event).run(client)
+        #expect(audit.passed, "\(audit.text)")
+    }
+
     @Test func queueRequestsAreValidated() throws {
         let server = try TestServer.shared()
         let direct = TestServer.uniqueEventId("q-direct")

@@ -114,8 +114,10 @@ local function offer_with_free(k, returned, section_ids, now)
   for _, seat in ipairs(returned) do seats[#seats + 1] = seat end
   for _, section in ipairs(section_ids) do
     for _, seat in ipairs(redis.call('ZRANGE', k.free_prefix .. section, 0, remnants_scan - 1)) do
-      seats[#seats + 1] = seat
-      was_free[seat] = true
+      if redis.call('EXISTS', k.hold_prefix .. seat) == 0 then -- (a live hold key is never overwritten, as in hold.lua)
+        seats[#seats + 1] = seat
+        was_free[seat] = true
+      end
     end
   end
   local not_offered, left_over = {}, {}
