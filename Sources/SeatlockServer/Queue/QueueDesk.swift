@@ -175,11 +175,15 @@ final class QueueDesk {
     func observedRate(_ eventId: String) -> Double { events[eventId]?.observedRate ?? 0 }
 
     /// The prequeue's size at the open if buyers keep joining at the pace this loop saw
-    /// since it first read the prequeue (its size now when no pace was seen yet).
+    /// since it first read the prequeue (its size now when no pace was seen yet), over the
+    /// last minute before the open at most: joins long before it say little about the rush.
     func expectedPrequeue(_ eventId: String, _ state: QueueState, now: Int) -> Int {
         let rate = events[eventId]?.prequeueRate ?? 0
-        return state.prequeued + Int(max(0, rate) * Double(max(0, state.opensAt - now)) / 1000)
+        let horizon = min(max(0, state.opensAt - now), Self.prequeueHorizonMs)
+        return state.prequeued + Int(max(0, rate) * Double(horizon) / 1000)
     }
+
+    static let prequeueHorizonMs = 60_000
 
     private func read() {
         guard !reading, !events.isEmpty else { return }
