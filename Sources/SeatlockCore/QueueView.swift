@@ -143,7 +143,7 @@ public enum QueueView {
         let moving = state.status == "open" && state.available > 0
         let wait = moving ? Int((Double(ahead + 1) / pace(state, observedRate: observedRate)).rounded(.up)) : nil
         // Near the front, every second; while nothing moves, soon (seats may come back, or the
-        // sale sell out); further back, about when the buyer should be near the front, and never later:
+        // sale sell out) unless the held seats could not reach the buyer; further back, about when the buyer should be near the front, and never later:
         // a buyer admitted while away holds the queue back (queue_tick.lua counts admitted buyers not
         // yet told). Far back, where that is more than `maxRetryAfter / 2` away, spread between that and
         // `maxRetryAfter` so that such buyers do not come together. Planned with at least the assumed
@@ -154,8 +154,13 @@ public enum QueueView {
         let retry: Int
         if ahead < nearFront {
             retry = 1 // (the pace of admission is these buyers' pace of polls: queue_tick.lua admits few ahead of them)
-        } else if !moving {
+        } else if !moving, state.status != "open" || ahead < nearFront + Int(prequeueReach) * max(0, state.held) {
             retry = 5 + spread
+        } else if !moving {
+            // Nothing available, and even if every held seat came back the queue would not reach this far
+            // (`prequeueReach` buyers per seat): rarely, spread out, as far back. (Paused, above: a
+            // resumed queue may move fast.)
+            retry = half + ticket.position % (maxRetryAfter - half + 1)
         } else if untilNear < half {
             retry = max(1, untilNear - spread)
         } else {

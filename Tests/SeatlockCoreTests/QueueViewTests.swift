@@ -55,4 +55,20 @@ import Testing
         let farBack = retryAfter(expected: 500_000)
         #expect(farBack.map { $0 >= 60 + QueueView.farBack / 2 && $0 <= 60 + QueueView.farBack } == true, "\(String(describing: farBack))")
     }
+
+    /// While nothing moves (nothing available, seats held), a buyer the held seats could reach polls
+    /// soon; one beyond them (two buyers a seat, past the front band) rarely.
+    @Test func whileNothingMovesOnlyBuyersTheHeldSeatsCouldReachPollSoon() throws {
+        var state = Self.state(serving: 10_000, available: 0)
+        state.held = 1_000
+        let near = try #require(Self.retryAfter(state, position: 10_000 + QueueView.nearFront + 1_000))
+        #expect(near >= 5 && near <= 7, "\(near)")
+        var seen: Set<Int> = []
+        for position in 100_000..<100_100 { seen.insert(try #require(Self.retryAfter(state, position: position))) }
+        #expect(seen.min() == QueueView.maxRetryAfter / 2 && seen.max() == QueueView.maxRetryAfter, "\(seen.sorted())")
+        // Paused, a buyer that far back still polls soon: a resumed queue may move fast.
+        state.status = "paused"
+        let paused = try #require(Self.retryAfter(state, position: 100_000))
+        #expect(paused >= 5 && paused <= 7, "\(paused)")
+    }
 }
