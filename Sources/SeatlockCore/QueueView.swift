@@ -143,9 +143,9 @@ public enum QueueView {
         let moving = state.status == "open" && state.available > 0
         let wait = moving ? Int((Double(ahead + 1) / pace(state, observedRate: observedRate)).rounded(.up)) : nil
         // Near the front, every second; while nothing moves, soon (seats may come back, or the
-        // sale sell out) unless the held seats could not reach the buyer; further back, about when the buyer should be near the front, and never later:
-        // a buyer admitted while away holds the queue back (queue_tick.lua counts admitted buyers not
-        // yet told). Far back, where that is more than `maxRetryAfter / 2` away, spread between that and
+        // sale sell out) unless the held seats could not reach the buyer; further back, about when
+        // the buyer should be near the front, and never later: a buyer admitted while away holds the
+        // queue back (queue_tick.lua counts admitted buyers not yet told). Far back, where that is more than `maxRetryAfter / 2` away, spread between that and
         // `maxRetryAfter` so that such buyers do not come together. Planned with at least the assumed
         // pace: a slow observed pace would make buyers come late.
         let planning = max(pace(state, observedRate: observedRate), state.admitPerSecond > 0 ? 0 : assumedPace)

@@ -29,9 +29,8 @@ end
 -- (includes/waitlist.lua, offer_with_free), then the rest to their
 -- section's free set and row index.
 local function seats_back(k, seats, now)
-  local left = seats
-  if #seats > 0 and redis.call('ZCARD', k.waitlist) > 0 then left = offer_with_free(k, seats, (by_section(seats)), now) end
-  for _, seat in ipairs(left) do
+  if #seats == 0 then return end
+  for _, seat in ipairs(offer_with_free(k, seats, (by_section(seats)), now)) do
     local section, row, number = seat_parts(seat)
     if redis.call('ZADD', k.free_prefix .. section, seat_score(row, number), seat) == 1 then seat_freed(k.free_prefix, seat) end
   end

@@ -75,13 +75,10 @@ local function make_offer(k, user_id, entry_key, position, quantity, seats, hold
     'position', position, 'quantity', quantity, 'offerExpiresAt', deadline, 'amountCents', total})
 end
 
--- Offers `seats` (just come back, in no free set) to the first waiting
--- entries they fit, in position order. Returns the seats nobody was offered.
-local function offer_to_waitlist(k, seats, now)
-  if #seats == 0 or redis.call('ZCARD', k.waitlist) == 0 then return seats end
-  local e = redis.call('HMGET', k.event, 'holdSeconds', 'maxSeatsPerUser', 'status')
-  if e[3] ~= 'open' then return seats end
-  local hold_ms, max_seats = tonumber(e[1]) * 1000, tonumber(e[2])
+-- Offers `seats` (in no free set, or taken out of it by the caller) to the
+-- first waiting entries they fit, in position order. Returns the seats
+-- nobody was offered.
+local function offer_to_waitlist(k, seats, hold_ms, max_seats, now)
   local left = seats
   for _, user_id in ipairs(redis.call('ZRANGE', k.waitlist, 0, waitlist_scan - 1)) do
     if #left == 0 then break end
@@ -110,6 +107,9 @@ local remnants_scan = 50
 -- meet the entries again. The free seats offered leave their free set.
 -- Returns the returned seats nobody was offered (the caller frees them).
 local function offer_with_free(k, returned, section_ids, now)
+  if redis.call('ZCARD', k.waitlist) == 0 then return returned end
+  local e = redis.call('HMGET', k.event, 'holdSeconds', 'maxSeatsPerUser', 'status')
+  if e[3] ~= 'open' then return returned end
   local seats, was_free = {}, {}
   for _, seat in ipairs(returned) do seats[#seats + 1] = seat end
   for _, section in ipairs(section_ids) do
@@ -121,7 +121,7 @@ local function offer_with_free(k, returned, section_ids, now)
     end
   end
   local not_offered, left_over = {}, {}
-  for _, seat in ipairs(offer_to_waitlist(k, seats, now)) do
+  for _, seat in ipairs(offer_to_waitlist(k, seats, tonumber(e[1]) * 1000, tonumber(e[2]), now)) do
     not_offered[seat] = true
     if not was_free[seat] then left_over[#left_over + 1] = seat end
   end
