@@ -301,12 +301,21 @@ private func errorText() -> String {
 /// pick for port 0). Another process could take it before you do; callers
 /// that start servers on it retry on a clash.
 public func freeLoopbackPort() -> Int? {
+    boundLoopbackPort(0)
+}
+
+/// Whether `port` on 127.0.0.1 can be bound right now.
+public func loopbackPortIsFree(_ port: Int) -> Bool {
+    boundLoopbackPort(port) == port
+}
+
+private func boundLoopbackPort(_ port: Int) -> Int? {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard fd >= 0 else { return nil }
     defer { close(fd) }
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = 0
+    address.sin_port = UInt16(port).bigEndian
     inet_pton(AF_INET, "127.0.0.1", &address.sin_addr)
     let bound = withUnsafePointer(to: &address) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }

@@ -7,7 +7,7 @@
 public enum ApplicationACL {
     /// Sent directly by the server and the workers.
     public static let clientCommands = [
-        "ping", "time", "evalsha", "script|load", "config|get", "psubscribe", "select",
+        "ping", "time", "evalsha", "script|load", "config|get", "psubscribe", "select", "cluster|slots", "asking", "wait",
         "get", "hget", "hgetall", "hmget", "hsetnx", "hincrby", "smembers", "sadd", "zrange", "zrangebyscore",
         "xadd", "xrange", "xrevrange", "xread", "xreadgroup", "xack", "xautoclaim", "xpending", "xlen",
         "xgroup|create", "xinfo|groups", "xtrim", "pfcount", "scan", "hset", "hdel", "multi", "exec", "set", "lrange", "zadd", "zrem",
@@ -30,7 +30,11 @@ public enum ApplicationACL {
             + commands.map { "+" + $0 }
     }
 
+    /// On every node of a cluster, replicas too: an ACL is each node's own,
+    /// and a replica may be the primary tomorrow.
     public static func install(on client: RedisClient, user: String, password: String, database: Int = 0) throws {
-        try client.checked(["ACL", "SETUSER", user] + rules(password: password, database: database))
+        for node in try client.everyNode() {
+            try node.checked(["ACL", "SETUSER", user] + rules(password: password, database: database))
+        }
     }
 }

@@ -97,11 +97,11 @@ public struct ScriptLibrary: Sendable {
     }
 }
 
-extension RedisConnection {
+extension RedisNodeConnection {
     /// Runs a script by SHA1. On NOSCRIPT (a restarted or flushed Redis) it
     /// loads the script again (SCRIPT LOAD) and retries once: never EVAL of
     /// source text, which the application's ACL user may not run.
-    public func run(_ script: LuaScript, keys: [String], args: [String], completion: @escaping Completion) {
+    func run(_ script: LuaScript, keys: [String], args: [String], completion: @escaping Completion) {
         send(script.evalshaArguments(keys: keys, args: args)) { [weak self] result in
             guard case let .success(.error(message)) = result, message.hasPrefix("NOSCRIPT"), let self else {
                 return completion(result)
@@ -115,29 +115,33 @@ extension RedisConnection {
 }
 
 extension RedisClient {
-    /// Loads every script of the library (SCRIPT LOAD); returns name → sha1.
+    /// Loads every script of the library (SCRIPT LOAD) on every primary; returns name → sha1.
     @discardableResult
     public func load(_ library: ScriptLibrary) throws -> [String: String] {
         var loaded: [String: String] = [:]
-        for (name, script) in library.scripts {
-            let sha = try checked(["SCRIPT", "LOAD", script.source]).string ?? ""
-            guard sha == script.sha1 else { throw RedisError(.server, "Redis and Swift disagree on the SHA1 of \(name)") }
-            loaded[name] = sha
-        }
-        for (name, source) in library.functions {
-            // Operator functions are a convenience: a user that may not load
-            // functions (the application's ACL user) still runs the product.
-            let reply = try send(["FUNCTION", "LOAD", "REPLACE", source])
-            loaded["functions/" + name] = reply.errorMessage.map { "not loaded: \($0)" } ?? "loaded"
+        for node in try primaries() {
+            for (name, script) in library.scripts {
+                let sha = try node.checked(["SCRIPT", "LOAD", script.source]).string ?? ""
+                guard sha == script.sha1 else { throw RedisError(.server, "Redis and Swift disagree on the SHA1 of \(name)") }
+                loaded[name] = sha
+            }
+            for (name, source) in library.functions {
+                // Operator functions are a convenience: a user that may not load
+                // functions (the application's ACL user) still runs the product.
+                let reply = try node.send(["FUNCTION", "LOAD", "REPLACE", source])
+                loaded["functions/" + name] = reply.errorMessage.map { "not loaded: \($0)" } ?? "loaded"
+            }
         }
         return loaded
     }
 
-    /// Runs a script by SHA1, loading it again on NOSCRIPT. Error replies are returned, not thrown.
+    /// Runs a script by SHA1, loading it again on NOSCRIPT (on every primary:
+    /// the blocking client does not keep track of which one answered).
+    /// Error replies are returned, not thrown.
     public func run(_ script: LuaScript, keys: [String], args: [String]) throws -> RedisValue {
         let reply = try send(script.evalshaArguments(keys: keys, args: args))
         if let message = reply.errorMessage, message.hasPrefix("NOSCRIPT") {
-            try checked(["SCRIPT", "LOAD", script.source])
+            for node in try primaries() { try node.checked(["SCRIPT", "LOAD", script.source]) }
             return try send(script.evalshaArguments(keys: keys, args: args))
         }
         return reply

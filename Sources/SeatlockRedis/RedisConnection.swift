@@ -1,22 +1,13 @@
-// One hiredis async connection on one event loop (hiredis' libevent adapter).
-// Many commands may be in flight at once (pipelining); replies come back in
-// order and are copied into `RedisValue`s inside the callback.
-//
-// hiredis 0.14 has no command timeout, so a watchdog timer checks the oldest
-// command in flight: when it is late the connection is reset, which hands a
-// NULL reply (an error) to every pending caller, and a reconnect with backoff
-// follows. Lost connections are handled the same way.
-import CHiredis
-import Foundation
+// Redis as one loop sees it: a single server or a whole Redis Cluster, behind
+// one API. At start the seed is asked for CLUSTER SLOTS: a server without
+// cluster support is used as it is (one connection, no routing); a cluster
+// gets one connection per primary, each command goes to its key's slot,
+// MOVED updates the map and is followed, ASK is followed once (ASKING), and
+// the map is refreshed after any redirection or lost node, and every few
+// seconds. Commands sent in the first round trip wait for that answer.
+// Subscriptions (the expiry listener) are made on every primary and follow
+// the map through a failover.
 import SeatlockLoop
-
-public struct RedisConnectionOptions: Sendable {
-    public var commandTimeout: Duration = .seconds(2)
-    public var connectTimeout: Duration = .seconds(2)
-    public var minimumBackoff: Duration = .milliseconds(50)
-    public var maximumBackoff: Duration = .seconds(2)
-    public init() {}
-}
 
 public final class RedisConnection {
     public typealias Completion = (Result<RedisValue, RedisError>) -> Void
@@ -25,247 +16,348 @@ public final class RedisConnection {
 
     public let url: RedisURL
     public let options: RedisConnectionOptions
-    public private(set) var state: State = .disconnected
-    /// Called on the loop whenever the connection (re)connects or drops.
+    /// Called on the loop whenever one of the connections (re)connects or drops.
     public var onStateChange: ((State) -> Void)?
 
+    private enum Mode { case detecting, single(RedisNodeConnection), cluster }
+
     private let loop: EventLoop
-    private var context: UnsafeMutablePointer<redisAsyncContext>?
-    private var inFlight: [PendingCommand] = []
-    private var inFlightHead = 0
-    private var backoff: Duration
-    private var reconnectTimer: LoopTimer?
-    private var watchdog: LoopTimer?
-    private var connectStarted = ContinuousClock.now
-    private var connectedAt: ContinuousClock.Instant?
-    private var resetReason: RedisError.Kind = .connectionLost
-    /// Pattern subscriptions, renewed on every reconnect. A connection with
-    /// subscriptions is in pub/sub mode: use another one for commands.
-    private var subscriptions: [String: SubscriptionBox] = [:]
+    private var mode: Mode = .detecting
+    private var seed: RedisNodeConnection
+    private var closed = false
+    /// Commands sent before the seed said what it is.
+    private var parked: [(deadline: ContinuousClock.Instant, send: () -> Void, fail: () -> Void)] = []
+
+    // Cluster mode.
+    private var map = ClusterSlotMap()
+    private var nodes: [RedisNodeAddress: RedisNodeConnection] = [:]
+    private var subscribers: [RedisNodeAddress: RedisNodeConnection] = [:]
+    private var patterns: [(pattern: String, onMessage: (String, String) -> Void)] = []
+    private var refreshing = false
+    private var lastRefresh = ContinuousClock.now - .seconds(60)
+    private var refreshTimer: LoopTimer?
+    private var parkedTimer: LoopTimer?
+
+    /// Redirections followed for one command before it fails.
+    static let maximumRedirects = 5
+    /// A periodic refresh of the slot map, and the soonest one after another.
+    static let refreshEvery: Duration = .seconds(5)
+    static let refreshAtMostEvery: Duration = .milliseconds(250)
 
     public init(loop: EventLoop, url: RedisURL, options: RedisConnectionOptions = RedisConnectionOptions()) {
         self.loop = loop
         self.url = url
         self.options = options
-        self.backoff = options.minimumBackoff
-        connect()
-        watchdog = loop.scheduleRepeating(every: .milliseconds(100)) { [weak self] in self?.checkDeadlines() }
+        seed = RedisNodeConnection(loop: loop, url: url, options: options)
+        seed.onStateChange = { [weak self] state in self?.onStateChange?(state) }
+        detect()
+        parkedTimer = loop.scheduleRepeating(every: .milliseconds(100)) { [weak self] in self?.failLateParked() }
     }
 
     deinit {
-        watchdog?.cancel()
-        reconnectTimer?.cancel()
+        refreshTimer?.cancel()
+        parkedTimer?.cancel()
     }
 
-    /// Sends a command; `completion` runs on this loop exactly once.
+    /// True once the seed turned out to be a cluster node.
+    public var isCluster: Bool {
+        if case .cluster = mode { return true }
+        return false
+    }
+
+    /// Sends a command to the node that owns its key (any primary for a
+    /// command with no key); `completion` runs on this loop exactly once.
     /// An error reply from Redis arrives as `.success(.error(...))`.
     public func send(_ arguments: [String], completion: @escaping Completion) {
-        guard let context, state == .connected || state == .connecting else {
-            completion(.failure(RedisError(.unavailable, "Redis is unreachable (\(url.host):\(url.port))")))
-            return
+        switch mode {
+        case let .single(node): node.send(arguments, completion: completion)
+        case .cluster:
+            dispatch(slot: ClusterCommand.routingKey(arguments).map(ClusterSlot.of), { $0.send(arguments, completion: $1) }, completion)
+        case .detecting: park({ [weak self] in self?.send(arguments, completion: completion) }, completion)
         }
-        let command = PendingCommand(completion: completion, deadline: ContinuousClock.now + options.commandTimeout)
-        let privdata = Unmanaged.passRetained(command).toOpaque()
-        let status = withRESPCommand(arguments) { resp, length in
-            redisAsyncFormattedCommand(context, { context, reply, privdata in
-                guard let privdata else { return }
-                let command = Unmanaged<PendingCommand>.fromOpaque(privdata).takeRetainedValue()
-                let owner = context.flatMap { $0.pointee.data }.map { Unmanaged<RedisConnection>.fromOpaque($0).takeUnretainedValue() }
-                command.finish(reply: reply, reason: owner?.resetReason ?? .connectionLost)
-                owner?.dropFinishedHead()
-            }, privdata, resp, length)
-        }
-        if status != REDIS_OK {
-            Unmanaged<PendingCommand>.fromOpaque(privdata).release()
-            completion(.failure(RedisError(.unavailable, "Redis connection is closing")))
-            return
-        }
-        inFlight.append(command)
     }
 
-    /// PSUBSCRIBE `pattern`; `onMessage(channel, message)` runs on this loop for
-    /// every message, across reconnects (the subscription is renewed each time;
-    /// messages published while disconnected are lost, as pub/sub goes).
-    public func psubscribe(_ pattern: String, onMessage: @escaping (String, String) -> Void) {
-        let box = SubscriptionBox(onMessage: onMessage)
-        subscriptions[pattern] = box
-        if context != nil { sendSubscribe(pattern, box) }
+    /// Runs a script by SHA1 on its keys' node. On NOSCRIPT (a restarted or
+    /// flushed Redis, a replica just promoted) it loads the script there
+    /// (SCRIPT LOAD) and retries once: never EVAL of source text, which the
+    /// application's ACL user may not run.
+    public func run(_ script: LuaScript, keys: [String], args: [String], completion: @escaping Completion) {
+        switch mode {
+        case let .single(node): node.run(script, keys: keys, args: args, completion: completion)
+        case .cluster:
+            dispatch(slot: keys.first.map(ClusterSlot.of), { $0.run(script, keys: keys, args: args, completion: $1) }, completion)
+        case .detecting: park({ [weak self] in self?.run(script, keys: keys, args: args, completion: completion) }, completion)
+        }
     }
 
-    private func sendSubscribe(_ pattern: String, _ box: SubscriptionBox) {
-        guard let context else { return }
-        // hiredis keeps this callback for the pattern's lifetime and calls it
-        // once per message, so the box is passed unretained (we own it).
-        _ = withRESPCommand(["PSUBSCRIBE", pattern]) { resp, length in
-            redisAsyncFormattedCommand(context, { _, reply, privdata in
-                guard let reply, let privdata else { return } // NULL: the connection went away
-                let box = Unmanaged<SubscriptionBox>.fromOpaque(privdata).takeUnretainedValue()
-                let value = RedisValue(copying: reply.assumingMemoryBound(to: redisReply.self))
-                if let items = value.array, items.count == 4, items[0].string == "pmessage",
-                   let channel = items[2].string, let message = items[3].string {
-                    box.onMessage(channel, message)
+    /// Runs a script, then `WAIT`s on the same node until `replicas` replicas
+    /// have its write (nil: one when the node has a replica, none without).
+    /// Succeeds only when they have: a write the replicas do not have could be
+    /// lost in a failover, so it must not be acknowledged as done.
+    public func runReplicated(_ script: LuaScript, keys: [String], args: [String], replicas: Int?, timeout: Duration,
+                              completion: @escaping Completion) {
+        let op: (RedisNodeConnection, @escaping Completion) -> Void = { [weak self] node, done in
+            node.run(script, keys: keys, args: args) { result in
+                guard case .success(let reply) = result, reply.errorMessage == nil, ClusterRedirect(reply) == nil,
+                      let wanted = self?.replicasWanted(at: node, asked: replicas), wanted > 0 else { return done(result) }
+                node.send(["WAIT", String(wanted), String(timeout.wholeMilliseconds)]) { acked in
+                    guard case .success(.integer(let count)) = acked, count >= wanted else {
+                        return done(.failure(RedisError(.unavailable, "WAIT: \((try? acked.get())?.int ?? 0) of \(wanted) replicas have the write")))
+                    }
+                    done(result)
                 }
-            }, Unmanaged.passUnretained(box).toOpaque(), resp, length)
+            }
+        }
+        switch mode {
+        case let .single(node): op(node, completion)
+        case .cluster: dispatch(slot: keys.first.map(ClusterSlot.of), op, completion)
+        case .detecting:
+            park({ [weak self] in self?.runReplicated(script, keys: keys, args: args, replicas: replicas, timeout: timeout, completion: completion) },
+                 completion)
+        }
+    }
+
+    /// The same command on every primary (one for a single Redis), replies in
+    /// the order of `primaries`.
+    public func sendToEveryPrimary(_ arguments: [String], completion: @escaping ([Result<RedisValue, RedisError>]) -> Void) {
+        switch mode {
+        case let .single(node): node.send(arguments) { completion([$0]) }
+        case .cluster:
+            let targets = map.primaries.map(node(at:))
+            guard !targets.isEmpty else { return completion([]) }
+            var results = [Result<RedisValue, RedisError>?](repeating: nil, count: targets.count)
+            var remaining = targets.count
+            for (index, target) in targets.enumerated() {
+                target.send(arguments) { result in
+                    results[index] = result
+                    remaining -= 1
+                    if remaining == 0 { completion(results.map { $0! }) }
+                }
+            }
+        case .detecting:
+            park({ [weak self] in self?.sendToEveryPrimary(arguments, completion: completion) }, { completion([$0]) })
+        }
+    }
+
+    /// PSUBSCRIBE `pattern` on every primary; `onMessage(channel, message)`
+    /// runs on this loop for every message, across reconnects and failovers
+    /// (messages published while a node was away are lost, as pub/sub goes).
+    /// A connection with subscriptions is for them alone.
+    public func psubscribe(_ pattern: String, onMessage: @escaping (String, String) -> Void) {
+        patterns.append((pattern, onMessage))
+        switch mode {
+        case let .single(node): node.psubscribe(pattern, onMessage: onMessage)
+        case .cluster: for subscriber in subscribers.values { subscriber.psubscribe(pattern, onMessage: onMessage) }
+        case .detecting: break // made when the mode is known
         }
     }
 
     /// Closes for good: pending commands fail, no reconnect.
     public func close() {
-        state = .closed
-        watchdog?.cancel()
-        reconnectTimer?.cancel()
-        if let context {
-            self.context = nil
-            redisAsyncFree(context)
+        closed = true
+        refreshTimer?.cancel()
+        parkedTimer?.cancel()
+        seed.close()
+        for node in nodes.values { node.close() }
+        for node in subscribers.values { node.close() }
+        let waiting = parked
+        parked = []
+        for command in waiting { command.fail() }
+    }
+
+    // MARK: what the seed is
+
+    private func detect() {
+        seed.send(["CLUSTER", "SLOTS"]) { [weak self] result in
+            guard let self, !closed else { return }
+            switch result {
+            case let .success(reply):
+                if let map = ClusterSlotMap(clusterSlots: reply), !map.primaries.isEmpty {
+                    becomeCluster(map)
+                } else {
+                    // Cluster support disabled (or a user not allowed to ask): one server.
+                    becomeSingle()
+                }
+            case .failure:
+                if url.moreSeeds.isEmpty {
+                    becomeSingle() // unreachable for now: the connection reconnects by itself
+                } else {
+                    reseed() // another seed may answer
+                }
+            }
         }
     }
 
-    // MARK: connection life cycle
-
-    private func connect() {
-        guard state != .closed else { return }
-        guard let context = redisAsyncConnect(url.host, Int32(url.port)) else {
-            scheduleReconnect()
-            return
-        }
-        if context.pointee.err != 0 {
-            redisAsyncFree(context)
-            scheduleReconnect()
-            return
-        }
-        context.pointee.data = Unmanaged.passUnretained(self).toOpaque()
-        redisLibeventAttach(context, loop.base)
-        redisAsyncSetConnectCallback(context) { context, status in
-            guard let data = context?.pointee.data else { return }
-            Unmanaged<RedisConnection>.fromOpaque(data).takeUnretainedValue().didConnect(ok: status == REDIS_OK)
-        }
-        redisAsyncSetDisconnectCallback(context) { context, _ in
-            guard let data = context?.pointee.data else { return }
-            Unmanaged<RedisConnection>.fromOpaque(data).takeUnretainedValue().didDisconnect()
-        }
-        self.context = context
-        state = .connecting
-        connectStarted = .now
-        resetReason = .connectionLost
-        for command in url.handshake {
-            send(command) { _ in }
-        }
-        for (pattern, box) in subscriptions { sendSubscribe(pattern, box) }
-        onStateChange?(.connecting)
-    }
-
-    private func didConnect(ok: Bool) {
-        if ok {
-            state = .connected
-            connectedAt = .now
-            onStateChange?(.connected)
-        } else {
-            // hiredis frees the context after a failed connect.
-            context = nil
-            failAllPending()
-            state = .disconnected
-            onStateChange?(.disconnected)
-            scheduleReconnect()
+    /// Moves the seed connection on to the next seed node (then the known primaries).
+    private func reseed() {
+        let seeds = url.seeds + map.primaries.filter { !url.seeds.contains($0) }
+        let current = seeds.firstIndex(of: RedisNodeAddress(host: seed.url.host, port: seed.url.port)) ?? -1
+        seed.close()
+        seed = RedisNodeConnection(loop: loop, url: url.at(seeds[(current + 1) % seeds.count]), options: options)
+        if case .detecting = mode {
+            seed.onStateChange = { [weak self] state in self?.onStateChange?(state) }
+            loop.schedule(after: .milliseconds(100)) { [weak self] in self?.detect() }
         }
     }
 
-    private func didDisconnect() {
-        // hiredis frees the context right after this callback.
-        context = nil
-        failAllPending()
-        guard state != .closed else { return }
-        state = .disconnected
-        onStateChange?(.disconnected)
-        scheduleReconnect()
+    private func becomeSingle() {
+        mode = .single(seed)
+        for (pattern, onMessage) in patterns { seed.psubscribe(pattern, onMessage: onMessage) }
+        releaseParked()
     }
 
-    private func scheduleReconnect() {
-        guard state != .closed, reconnectTimer == nil else { return }
-        // The backoff starts over only after a connection that lasted: one
-        // that Redis drops at once (e.g. an ACL refusing the subscription)
-        // must not turn into a reconnect loop.
-        if let connectedAt, ContinuousClock.now - connectedAt > .seconds(5) { backoff = options.minimumBackoff }
-        connectedAt = nil
-        // Full jitter keeps a fleet of loops from reconnecting in lockstep.
-        let delay = Duration.nanoseconds(Int64.random(in: 1...max(1, backoff.wholeNanoseconds)))
-        backoff = min(backoff * 2, options.maximumBackoff)
-        reconnectTimer = loop.schedule(after: delay) { [weak self] in
-            self?.reconnectTimer = nil
-            self?.connect()
-        }
+    private func becomeCluster(_ map: ClusterSlotMap) {
+        mode = .cluster
+        adopt(map)
+        lastRefresh = .now
+        refreshTimer = loop.scheduleRepeating(every: Self.refreshEvery) { [weak self] in self?.refresh() }
+        releaseParked()
     }
 
-    private func checkDeadlines() {
+    private func park(_ send: @escaping () -> Void, _ completion: @escaping Completion) {
+        parked.append((.now + options.commandTimeout, send, {
+            completion(.failure(RedisError(.unavailable, "Redis did not say in time whether it is a cluster")))
+        }))
+    }
+
+    private func releaseParked() {
+        parkedTimer?.cancel()
+        let waiting = parked
+        parked = []
+        for command in waiting { command.send() }
+    }
+
+    private func failLateParked() {
+        guard !parked.isEmpty else { return }
         let now = ContinuousClock.now
-        if state == .connecting, now - connectStarted > options.connectTimeout {
-            reset(.timeout)
-            return
+        let late = parked.filter { $0.deadline < now }
+        parked.removeAll { $0.deadline < now }
+        for command in late { command.fail() }
+    }
+
+    // MARK: cluster routing
+
+    private func node(at address: RedisNodeAddress) -> RedisNodeConnection {
+        if let node = nodes[address] { return node }
+        let node = RedisNodeConnection(loop: loop, url: url.at(address), options: options)
+        node.onStateChange = { [weak self] state in
+            if state == .disconnected { self?.refreshSoon() }
         }
-        guard inFlightHead < inFlight.count, inFlight[inFlightHead].deadline < now else { return }
-        reset(.timeout)
+        nodes[address] = node
+        return node
     }
 
-    /// Drops the connection on purpose: every pending command fails with `reason`.
-    private func reset(_ reason: RedisError.Kind) {
-        guard let context else { return }
-        resetReason = reason
-        self.context = nil
-        redisAsyncFree(context) // pending callbacks get NULL; the disconnect callback runs if connected
-        failAllPending()
-        if state != .disconnected {
-            state = .disconnected
-            onStateChange?(.disconnected)
+    /// Sends `op` to the slot's primary and follows the cluster's redirections.
+    private func dispatch(slot: Int?, attempt: Int = 0, asking: RedisNodeAddress? = nil,
+                          _ op: @escaping (RedisNodeConnection, @escaping Completion) -> Void, _ completion: @escaping Completion) {
+        guard let address = asking ?? (slot.map { map.primary(forSlot: $0) } ?? map.primaries.first) else {
+            refreshSoon()
+            return completion(.failure(RedisError(.unavailable, "no Redis Cluster node serves slot \(slot ?? -1) yet")))
         }
-        scheduleReconnect()
-    }
-
-    private func failAllPending() {
-        // Callbacks already ran with NULL replies; this only forgets them.
-        inFlight.removeAll(keepingCapacity: true)
-        inFlightHead = 0
-    }
-
-    private func dropFinishedHead() {
-        while inFlightHead < inFlight.count, inFlight[inFlightHead].isFinished { inFlightHead += 1 }
-        if inFlightHead > 1024, inFlightHead * 2 > inFlight.count {
-            inFlight.removeFirst(inFlightHead)
-            inFlightHead = 0
+        let target = node(at: address)
+        if asking != nil { target.send(["ASKING"]) { _ in } }
+        op(target) { [weak self] result in
+            guard let self else { return completion(result) }
+            switch result {
+            case let .success(reply):
+                if let redirect = ClusterRedirect(reply), attempt < Self.maximumRedirects {
+                    switch redirect {
+                    case let .moved(movedSlot, to):
+                        map.assign(movedSlot, to: to)
+                        refreshSoon()
+                        dispatch(slot: slot, attempt: attempt + 1, op, completion)
+                    case let .ask(_, to):
+                        dispatch(slot: slot, attempt: attempt + 1, asking: to, op, completion)
+                    }
+                    return
+                }
+                if let message = reply.errorMessage, message.hasPrefix("TRYAGAIN") || message.hasPrefix("CLUSTERDOWN") {
+                    refreshSoon()
+                    // Resharding or failing over: the caller answers 503 and the buyer retries.
+                    return completion(.failure(RedisError(.unavailable, "Redis Cluster: \(message)")))
+                }
+                completion(result)
+            case .failure:
+                refreshSoon() // a lost primary: its replica's promotion shows in the next map
+                completion(result)
+            }
         }
     }
-}
 
-private final class SubscriptionBox {
-    let onMessage: (String, String) -> Void
-    init(onMessage: @escaping (String, String) -> Void) { self.onMessage = onMessage }
-}
-
-private final class PendingCommand {
-    private var completion: RedisConnection.Completion?
-    let deadline: ContinuousClock.Instant
-    var isFinished: Bool { completion == nil }
-
-    init(completion: @escaping RedisConnection.Completion, deadline: ContinuousClock.Instant) {
-        self.completion = completion
-        self.deadline = deadline
+    private func replicasWanted(at node: RedisNodeConnection, asked: Int?) -> Int {
+        if let asked { return asked }
+        guard case .cluster = mode else { return 0 }
+        return min(1, map.replicaCounts[RedisNodeAddress(host: node.url.host, port: node.url.port)] ?? 0)
     }
 
-    func finish(reply: UnsafeMutableRawPointer?, reason: RedisError.Kind) {
-        guard let completion else { return }
-        self.completion = nil
-        if let reply {
-            completion(.success(RedisValue(copying: reply.assumingMemoryBound(to: redisReply.self))))
-        } else {
-            let message = reason == .timeout ? "Redis did not answer in time" : "Redis connection lost"
-            completion(.failure(RedisError(reason, message)))
+    // MARK: the slot map
+
+    private func refreshSoon() {
+        guard case .cluster = mode, !closed, !refreshing else { return }
+        let wait = Self.refreshAtMostEvery - (ContinuousClock.now - lastRefresh)
+        if wait <= .zero { return refresh() }
+        refreshing = true
+        loop.schedule(after: wait) { [weak self] in
+            self?.refreshing = false
+            self?.refresh()
+        }
+    }
+
+    /// Asks a connected node (a primary first, else a seed) for CLUSTER SLOTS.
+    private func refresh() {
+        guard case .cluster = mode, !closed, !refreshing else { return }
+        let candidates = map.primaries.compactMap { nodes[$0] }.filter { $0.state == .connected }
+        let asked = candidates.randomElement() ?? seed
+        if candidates.isEmpty, seed.state != .connected { reseed() }
+        refreshing = true
+        lastRefresh = .now
+        asked.send(["CLUSTER", "SLOTS"]) { [weak self] result in
+            guard let self else { return }
+            refreshing = false
+            guard case let .success(reply) = result, let fresh = ClusterSlotMap(clusterSlots: reply), !fresh.primaries.isEmpty else { return }
+            if fresh != map { adopt(fresh) }
+            if !fresh.isComplete || fresh.primaries.contains(where: { nodes[$0]?.state != .connected }) {
+                refreshSoon() // still failing over: look again shortly
+            }
+        }
+    }
+
+    /// Connects to new primaries, subscribes there, and lets go of nodes that
+    /// are no longer primaries (their pending commands fail: the caller retries).
+    private func adopt(_ fresh: ClusterSlotMap) {
+        map = fresh
+        let primaries = Set(fresh.primaries)
+        for (address, node) in nodes where !primaries.contains(address) {
+            node.close()
+            nodes[address] = nil
+        }
+        for (address, subscriber) in subscribers where !primaries.contains(address) {
+            subscriber.close()
+            subscribers[address] = nil
+        }
+        for address in fresh.primaries {
+            _ = node(at: address)
+            if !patterns.isEmpty, subscribers[address] == nil {
+                let subscriber = RedisNodeConnection(loop: loop, url: url.at(address), options: options)
+                subscriber.onStateChange = { [weak self] state in
+                    self?.onStateChange?(state)
+                    if state == .disconnected { self?.refreshSoon() }
+                }
+                for (pattern, onMessage) in patterns { subscriber.psubscribe(pattern, onMessage: onMessage) }
+                subscribers[address] = subscriber
+            }
         }
     }
 }
 
 extension RedisConnection {
-    /// Sends several commands back to back (one round trip) and calls
-    /// `completion` once with every result, in order.
+    /// Sends several commands back to back and calls `completion` once with
+    /// every result, in order. A transaction (MULTI … EXEC) goes whole to the
+    /// node of its first key; other commands each go to their own key's node.
     public func pipeline(_ commands: [[String]], completion: @escaping ([Result<RedisValue, RedisError>]) -> Void) {
         guard !commands.isEmpty else { return completion([]) }
+        if case let .single(node) = mode { return node.pipeline(commands, completion: completion) }
+        if commands.first?.first?.uppercased() == "MULTI" { return transaction(commands, completion: completion) }
         var results = [Result<RedisValue, RedisError>?](repeating: nil, count: commands.count)
         var remaining = commands.count
         for (index, command) in commands.enumerated() {
@@ -274,6 +366,25 @@ extension RedisConnection {
                 remaining -= 1
                 if remaining == 0 { completion(results.map { $0! }) }
             }
+        }
+    }
+
+    private func transaction(_ commands: [[String]], completion: @escaping ([Result<RedisValue, RedisError>]) -> Void) {
+        guard case .cluster = mode else {
+            return park({ [weak self] in self?.pipeline(commands, completion: completion) }, { completion([$0]) })
+        }
+        let slot = commands.lazy.compactMap(ClusterCommand.routingKey).first.map(ClusterSlot.of)
+        var replies: [Result<RedisValue, RedisError>] = []
+        // A redirection inside the transaction aborts it whole (EXECABORT): it is sent again, whole, where the slot is.
+        dispatch(slot: slot, { node, done in
+            node.pipeline(commands) { results in
+                replies = results
+                let redirected = results.first { ClusterRedirect((try? $0.get()) ?? .null) != nil }
+                done(redirected ?? results.last!)
+            }
+        }) { last in
+            if case .failure = last { return completion(Array(repeating: last, count: commands.count)) }
+            completion(replies)
         }
     }
 }

@@ -1,7 +1,11 @@
-// `redis://[user:pass@]host:port/db`, as REDIS_URL gives it.
+// `redis://[user:pass@]host:port/db`, as REDIS_URL gives it; a cluster's
+// seed nodes are comma-separated (`redis://h1:p1,h2:p2`): any one that
+// answers gives the slot map.
 public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
     public var host: String
     public var port: Int
+    /// The other seed nodes after the first (`host:port`).
+    public var moreSeeds: [RedisNodeAddress] = []
     public var username: String?
     public var password: String?
     public var database: Int
@@ -39,15 +43,28 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
             }
             rest = rest[..<slash]
         }
-        var host = String(rest)
-        var port = 6379
-        if let colon = rest.lastIndex(of: ":") {
-            host = String(rest[..<colon])
-            guard let p = Int(rest[rest.index(after: colon)...]), (1...65535).contains(p) else { return nil }
-            port = p
+        var seeds: [RedisNodeAddress] = []
+        for node in rest.split(separator: ",", omittingEmptySubsequences: false) {
+            var host = String(node)
+            var port = 6379
+            if let colon = node.lastIndex(of: ":") {
+                host = String(node[..<colon])
+                guard let p = Int(node[node.index(after: colon)...]), (1...65535).contains(p) else { return nil }
+                port = p
+            }
+            if host.isEmpty || host == "localhost" { host = "127.0.0.1" }
+            seeds.append(RedisNodeAddress(host: host, port: port))
         }
-        if host.isEmpty || host == "localhost" { host = "127.0.0.1" }
-        self.init(host: host, port: port, username: username, password: password, database: database)
+        self.init(host: seeds[0].host, port: seeds[0].port, username: username, password: password, database: database)
+        moreSeeds = Array(seeds.dropFirst())
+    }
+
+    /// Every seed node, the first one first.
+    public var seeds: [RedisNodeAddress] { [RedisNodeAddress(host: host, port: port)] + moreSeeds }
+
+    /// The same credentials, at one node of the cluster.
+    public func at(_ node: RedisNodeAddress) -> RedisURL {
+        RedisURL(host: node.host, port: node.port, username: username, password: password, database: database)
     }
 
     /// The commands to send right after connecting.
@@ -62,6 +79,7 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
 
     /// Without the password, for logs.
     public var description: String {
-        "redis://\(username.map { "\($0):***@" } ?? (password == nil ? "" : "***@"))\(host):\(port)/\(database)"
+        "redis://\(username.map { "\($0):***@" } ?? (password == nil ? "" : "***@"))"
+            + seeds.map(\.description).joined(separator: ",") + "/\(database)"
     }
 }

@@ -11,9 +11,13 @@ public enum RedisRequirements {
 
     /// Throws `Refused` when the eviction policy is unsafe. A Redis that will
     /// not say (CONFIG denied by an ACL) is let through: its operator owns it.
-    /// Returns what was found, for the start-up log.
+    /// Returns what was found, for the start-up log. A cluster's every primary is asked.
     @discardableResult
     public static func checkEvictionPolicy(_ client: RedisClient) throws -> String {
+        try Set(client.primaries().map(checkEvictionPolicy(node:))).sorted().joined(separator: ", ")
+    }
+
+    private static func checkEvictionPolicy(node client: RedisClient) throws -> String {
         let reply = try client.send(["CONFIG", "GET", "maxmemory-policy"])
         if let message = reply.errorMessage { return "unknown (\(message))" }
         let policy = reply.array?.last?.string ?? ""

@@ -17,7 +17,10 @@ public enum TestSecrets {
 }
 
 public final class TestRedis: @unchecked Sendable {
+    /// The one server; on a cluster, its first node.
     public let server: LocalRedisServer
+    /// Set when this is a 3-primary, 3-replica Redis Cluster.
+    public let cluster: LocalRedisCluster?
     public let library: ScriptLibrary
     public let scripts: BookingScripts
 
@@ -25,10 +28,24 @@ public final class TestRedis: @unchecked Sendable {
         ignoreBrokenPipes() // as the seatlock binary does: workers and servers run in the test process
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("seatlock-test-\(UUID().uuidString)")
         server = try LocalRedisServer(port: port, directory: directory)
+        cluster = nil
         library = try ScriptLibrary.locate()
         scripts = try BookingScripts(library)
         try client().load(library)
         liveServers.withLock { $0.append(server) }
+    }
+
+    /// A local cluster of 3 primaries and 3 replicas.
+    public init(cluster nodeTimeout: Duration) throws {
+        ignoreBrokenPipes()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("seatlock-cluster-\(UUID().uuidString)")
+        let cluster = try LocalRedisCluster(directory: directory, nodeTimeout: nodeTimeout)
+        self.cluster = cluster
+        server = cluster.nodes[0]
+        library = try ScriptLibrary.locate()
+        scripts = try BookingScripts(library)
+        try client().load(library)
+        liveServers.withLock { $0 += cluster.nodes }
     }
 
     /// One per test process, shared by every test.
@@ -36,14 +53,24 @@ public final class TestRedis: @unchecked Sendable {
         try sharedInstance.get()
     }
 
+    /// One cluster per test process, shared by the tests that run on both.
+    public static func sharedCluster() throws -> TestRedis {
+        try sharedClusterInstance.get()
+    }
+
     private static let sharedInstance: Result<TestRedis, any Error> = {
         atexit { stopAllRedisServers() }
         return Result { try TestRedis() }
     }()
 
-    public var url: RedisURL { server.url }
+    private static let sharedClusterInstance: Result<TestRedis, any Error> = {
+        atexit { stopAllRedisServers() }
+        return Result { try TestRedis(cluster: .seconds(2)) }
+    }()
 
-    public func client() throws -> RedisClient { try RedisClient(url: server.url) }
+    public var url: RedisURL { cluster?.url ?? server.url }
+
+    public func client() throws -> RedisClient { try RedisClient(url: url) }
 }
 
 import Synchronization

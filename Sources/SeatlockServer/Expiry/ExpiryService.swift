@@ -63,9 +63,14 @@ public final class ExpiryService: LoopService, @unchecked Sendable {
 
     public var expired: ExpiryCounts { counts.value.withLock { $0 } }
 
-    /// Makes sure Redis publishes expired-key events (flags `E` and `x`),
-    /// setting them if needed. Throws with the setting's name if it may not.
+    /// Makes sure Redis publishes expired-key events (flags `E` and `x`) on
+    /// every primary, setting them if needed. Throws with the setting's name
+    /// if it may not.
     public static func ensureNotifications(_ client: RedisClient) throws {
+        for node in try client.primaries() { try ensureNotifications(node: node) }
+    }
+
+    private static func ensureNotifications(node client: RedisClient) throws {
         let current = try client.send(["CONFIG", "GET", "notify-keyspace-events"])
         if let message = current.errorMessage {
             throw ExpiryError.notifications("cannot read notify-keyspace-events (\(message)); set it to include 'Ex' on the Redis server, or run with --no-expiry and rely on the sweeper")

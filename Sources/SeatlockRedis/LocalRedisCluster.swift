@@ -1,0 +1,107 @@
+// A private Redis Cluster of child processes: `primaries` primaries with
+// `replicasEach` replicas each (3 + 3 by default), on free loopback ports,
+// made with `redis-cli --cluster create`. The tests, `seatlock up --cluster`
+// and the failover script use it. Each node is a LocalRedisServer configured
+// as Seatlock needs (expired-key events, noeviction) plus cluster mode.
+import Foundation
+import SeatlockLoop
+
+public final class LocalRedisCluster: @unchecked Sendable {
+    public let nodes: [LocalRedisServer]
+    public let directory: URL
+
+    /// Every node as a seed (any one would do; several survive one's death).
+    public var url: RedisURL {
+        var url = RedisURL(host: "127.0.0.1", port: nodes[0].port, password: nodes[0].password)
+        url.moreSeeds = nodes.dropFirst().map { RedisNodeAddress(host: "127.0.0.1", port: $0.port) }
+        return url
+    }
+
+    /// `nodeTimeout`: how long a primary may be silent before its replica takes over.
+    public init(directory: URL, primaries: Int = 3, replicasEach: Int = 1, nodeTimeout: Duration = .seconds(3),
+                persistent: Bool = false, password: String? = nil) throws {
+        self.directory = directory
+        var started: [LocalRedisServer] = []
+        do {
+            for index in 0..<(primaries * (1 + replicasEach)) {
+                guard let port = Self.freeClusterPort() else { throw LocalRedisError.didNotStart("no free port pair for a cluster node") }
+                started.append(try LocalRedisServer(
+                    port: port, directory: directory.appendingPathComponent("node-\(index)"), persistent: persistent, password: password,
+                    extraArguments: ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+                                     "--cluster-node-timeout", String(nodeTimeout.wholeMilliseconds),
+                                     // A replica promoted after its primary's death takes over at once.
+                                     "--cluster-replica-validity-factor", "0"]
+                        + (password.map { ["--masterauth", $0] } ?? [])))
+            }
+            nodes = started
+            try create(replicasEach: replicasEach)
+            try waitUntilServing(primaries: primaries)
+        } catch {
+            for node in started { node.kill() }
+            throw error
+        }
+    }
+
+    deinit { stop() }
+
+    public func stop() {
+        for node in nodes { node.stop() }
+    }
+
+    public func killWithoutWaiting() {
+        for node in nodes { node.killWithoutWaiting() }
+    }
+
+    /// The node now serving `key`'s slot as primary.
+    public func primary(forKey key: String) throws -> LocalRedisServer {
+        let address = try RedisClient(url: url).primaryAddress(forKey: key)
+        guard let node = nodes.first(where: { $0.port == address?.port }) else {
+            throw LocalRedisError.didNotStart("no node of this cluster serves \(key)")
+        }
+        return node
+    }
+
+    private func create(replicasEach: Int) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.cliBinary())
+        process.arguments = (nodes[0].password.map { ["-a", $0, "--no-auth-warning"] } ?? []) + ["--cluster", "create"]
+            + nodes.map { "127.0.0.1:\($0.port)" } + ["--cluster-replicas", String(replicasEach), "--cluster-yes"]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw LocalRedisError.didNotStart("redis-cli --cluster create: " + text.split(separator: "\n").suffix(3).joined(separator: " | "))
+        }
+    }
+
+    /// Until every node says `cluster_state:ok` and the seed maps every slot.
+    private func waitUntilServing(primaries: Int) throws {
+        for _ in 0..<300 {
+            let ok = nodes.allSatisfy { node in
+                (try? RedisClient(url: node.url).send(["CLUSTER", "INFO"]).string)?.contains("cluster_state:ok") == true
+            }
+            if ok, let client = try? RedisClient(url: url), client.isCluster, (try? client.primaries().count) == primaries {
+                return
+            }
+            usleep(50_000)
+        }
+        throw LocalRedisError.didNotStart("the cluster did not reach cluster_state:ok")
+    }
+
+    /// A free port whose cluster bus port (+10000) is free too.
+    private static func freeClusterPort() -> Int? {
+        for _ in 0..<200 {
+            guard let port = freeLoopbackPort() else { continue }
+            if port + 10000 <= 65535, loopbackPortIsFree(port + 10000) { return port }
+        }
+        return nil
+    }
+
+    static func cliBinary() -> String {
+        LocalRedisServer.findBinary().map { URL(fileURLWithPath: $0).deletingLastPathComponent().appendingPathComponent("redis-cli").path }
+            ?? "/usr/bin/redis-cli"
+    }
+}

@@ -1,0 +1,177 @@
+// Seatlock on a real Redis Cluster (3 primaries, 3 replicas, started by the
+// test support): the slot of a key as Redis computes it, routing in the
+// blocking and the event-loop clients, MOVED and ASK while a slot moves, and
+// the booking server serving events that live on different primaries.
+import Foundation
+import SeatlockCore
+import SeatlockHTTP
+import SeatlockLoop
+import SeatlockRedis
+import SeatlockServer
+import SeatlockTestSupport
+import Synchronization
+import Testing
+
+/// Runs `body` on a fresh event loop thread with a RedisConnection to `url`;
+/// `body` calls `finish` when done. Returns what `finish` got.
+func onLoop<T: Sendable>(_ url: RedisURL, timeout: TimeInterval = 10,
+                         _ body: @escaping (EventLoop, RedisConnection, @escaping (T) -> Void) -> Void) -> T? {
+    let outcome = Mutex<T?>(nil)
+    let done = DispatchSemaphore(value: 0)
+    nonisolated(unsafe) let body = body // runs on the loop thread only
+    let thread = Thread {
+        guard let loop = try? EventLoop() else { done.signal(); return }
+        let connection = RedisConnection(loop: loop, url: url)
+        body(loop, connection) { value in
+            outcome.withLock { $0 = value }
+            connection.close()
+            loop.handle.stop()
+        }
+        loop.run()
+        done.signal()
+    }
+    thread.start()
+    guard done.wait(timeout: .now() + timeout) == .success else { return nil }
+    return outcome.withLock { $0 }
+}
+
+/// Event ids whose slots fall on every primary of the cluster.
+func eventsOnEveryPrimary(_ client: RedisClient, prefix: String, each: Int = 1) throws -> [String] {
+    let primaries = try client.primaries().map { RedisNodeAddress(host: $0.url.host, port: $0.url.port) }
+    var found: [RedisNodeAddress: [String]] = [:]
+    while primaries.contains(where: { (found[$0]?.count ?? 0) < each }) {
+        let event = TestServer.uniqueEventId(prefix)
+        guard let primary = client.primaryAddress(forKey: EventKeys(event).event) else { continue }
+        if (found[primary]?.count ?? 0) < each { found[primary, default: []].append(event) }
+    }
+    return primaries.flatMap { found[$0]! }
+}
+
+@Suite(.serialized) struct ClusterTests {
+    @Test func theSlotOfAKeyIsTheSlotRedisGives() throws {
+        let redis = try TestRedis.sharedCluster()
+        let client = try redis.client()
+        let event = TestServer.uniqueEventId("slot")
+        let keys = [EventKeys(event).event, EventKeys(event).hold("A-1-1"), EventKeys(event).log, GlobalKeys.events,
+                    UserKeys.user("u1"), "foo", "{}", "{}x", "a{b}c{d}", "{a", "a}", "", "ñ{é}"]
+        for key in keys {
+            #expect(ClusterSlot.of(key) == (try client.send(["CLUSTER", "KEYSLOT", key]).int), "\(key)")
+        }
+        #expect(ClusterSlot.of(EventKeys(event).event) == ClusterSlot.of(EventKeys(event).free("A")))
+    }
+
+    @Test func theBlockingClientRoutesEveryKeyToItsPrimary() throws {
+        let redis = try TestRedis.sharedCluster()
+        let client = try redis.client()
+        #expect(client.isCluster)
+        #expect(try client.primaries().count == 3)
+        let events = try eventsOnEveryPrimary(client, prefix: "route")
+        for event in events { try client.call("SET", EventKeys(event).event + ":probe", event) }
+        let replies = try client.pipeline(events.map { ["GET", EventKeys($0).event + ":probe"] })
+        #expect(replies.map(\.string) == events.map(Optional.some))
+        // Each value is on its own primary only (the others would answer MOVED).
+        for node in try client.primaries() {
+            let here = try node.pipeline(events.map { ["GET", EventKeys($0).event + ":probe"] })
+            #expect(here.filter { $0.string != nil }.count == 1, "\(here)")
+        }
+        #expect(Set(try client.scanKeys("sl:{route-*}:event:probe")).isSuperset(of: events.map { EventKeys($0).event + ":probe" }))
+        // A transaction stays on its key's node.
+        let key = EventKeys(events[1]).event + ":tx"
+        try client.call("WATCH", key)
+        try client.call("MULTI")
+        try client.call("SET", key, "1")
+        try client.call("INCR", key)
+        #expect(try client.send(["EXEC"]).array == [.status("OK"), .integer(2)])
+    }
+
+    @Test func theLoopClientRoutesCommandsScriptsAndPipelines() throws {
+        let redis = try TestRedis.sharedCluster()
+        let client = try redis.client()
+        let events = try eventsOnEveryPrimary(client, prefix: "loop")
+        let script = try redis.library.script("get_event")
+        let seen: [String]? = onLoop(redis.url) { _, connection, finish in
+            connection.pipeline(events.map { ["SET", EventKeys($0).event + ":loop", $0] }) { _ in
+                connection.pipeline(events.map { ["GET", EventKeys($0).event + ":loop"] }) { results in
+                    // A script on a node that never loaded it: NOSCRIPT, SCRIPT LOAD there, run.
+                    connection.run(script, keys: [EventKeys(events[2]).event], args: []) { scripted in
+                        finish(results.map { (try? $0.get())?.string ?? "?" } + [(try? scripted.get())?.errorMessage == nil ? "ran" : "\(scripted)"])
+                    }
+                }
+            }
+        }
+        #expect(seen == events + ["ran"])
+        #expect(onLoop(redis.url) { _, connection, finish in
+            connection.sendToEveryPrimary(["PING"]) { finish($0.map { (try? $0.get())?.string ?? "?" }) }
+        } == ["PONG", "PONG", "PONG"])
+    }
+
+    @Test func aSlotThatMovesIsFollowedThroughAskAndMoved() throws {
+        let redis = try TestRedis.sharedCluster()
+        let client = try redis.client()
+        let event = TestServer.uniqueEventId("move")
+        let key = EventKeys(event).event + ":moving"
+        let other = EventKeys(event).event + ":staying"
+        try client.call("SET", key, "here")
+        try client.call("SET", other, "there")
+        let slot = ClusterSlot.of(key)
+        let source = try client.primaries().first { $0.url.port == client.primaryAddress(forKey: key)?.port }!
+        let target = try client.primaries().first { $0.url.port != source.url.port }!
+        let sourceId = try source.call("CLUSTER", "MYID").string!
+        let targetId = try target.call("CLUSTER", "MYID").string!
+        func finishMove() throws {
+            for node in try client.everyNode() { _ = try node.send(["CLUSTER", "SETSLOT", String(slot), "NODE", targetId]) }
+        }
+
+        let connection = onLoop(redis.url, timeout: 20) { (loop: EventLoop, connection: RedisConnection, finish: @escaping ([String]) -> Void) in
+            connection.send(["GET", key]) { before in
+                // Migrating: `key` moves to the target, `other` stays: ASK for one, a plain answer for the other.
+                try? target.call("CLUSTER", "SETSLOT", String(slot), "IMPORTING", sourceId)
+                try? source.call("CLUSTER", "SETSLOT", String(slot), "MIGRATING", targetId)
+                _ = try? source.send(["MIGRATE", target.url.host, String(target.url.port), "", "0", "5000", "KEYS", key])
+                connection.pipeline([["GET", key], ["GET", other]]) { during in
+                    // Done moving: MOVED, the map follows.
+                    _ = try? source.send(["MIGRATE", target.url.host, String(target.url.port), "", "0", "5000", "KEYS", other])
+                    try? finishMove()
+                    connection.pipeline([["GET", key], ["GET", other]]) { after in
+                        let text = ([before] + during + after).map { (try? $0.get())?.string ?? "\($0)" }
+                        finish(text)
+                    }
+                }
+            }
+        }
+        #expect(connection == ["here", "here", "there", "here", "there"])
+        #expect(try client.call("GET", key).string == "here") // the blocking client follows MOVED too
+        #expect(try target.call("GET", key).string == "here")
+        // Give the slot back so other tests find the cluster as they expect.
+        _ = try target.send(["CLUSTER", "SETSLOT", String(slot), "MIGRATING", sourceId])
+        _ = try source.send(["CLUSTER", "SETSLOT", String(slot), "IMPORTING", targetId])
+        _ = try target.send(["MIGRATE", source.url.host, String(source.url.port), "", "0", "5000", "KEYS", key, other])
+        for node in try client.everyNode() { _ = try node.send(["CLUSTER", "SETSLOT", String(slot), "NODE", sourceId]) }
+    }
+
+    @Test func theBookingServerSellsEventsOnEveryPrimary() throws {
+        let redis = try TestRedis.sharedCluster()
+        let server = try TestServer(redis: redis)
+        defer { server.stop() }
+        let client = try redis.client()
+        let events = try eventsOnEveryPrimary(client, prefix: "sell")
+        for event in events {
+            #expect(try server.createEvent(event, rows: 2, seatsPerRow: 5).status == 201)
+            let held = try server.hold(event, user: "buyer-\(event)", seats: ["A-1-1", "A-1-2"])
+            #expect(held.status == 201, "\(held.body)")
+            #expect(try server.hold(event, user: "other-\(event)", seats: ["A-1-2"]).status == 409)
+            let best = try server.holdBest(event, user: "best-\(event)", quantity: 2)
+            #expect(best.status == 201, "\(best.body)")
+            let booking = try #require(held.string("id"))
+            let read = try server.http.request("GET", "/v1/events/\(event)/bookings/\(booking)", headers: server.buyerHeaders("buyer-\(event)"))
+            #expect(read.status == 200 && read.string("status") == "held")
+            #expect(try server.http.request("GET", "/v1/events/\(event)", headers: [:]).status == 200)
+        }
+        // Every primary ran hold scripts.
+        for node in try client.primaries() {
+            let stats = try node.call("INFO", "commandstats").string ?? ""
+            #expect(stats.contains("cmdstat_evalsha:calls="), "\(node.url)")
+        }
+        #expect(try server.http.request("GET", "/v1/events?limit=100", headers: [:]).status == 200)
+    }
+}
