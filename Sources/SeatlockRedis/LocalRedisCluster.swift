@@ -30,12 +30,17 @@ public final class LocalRedisCluster: @unchecked Sendable {
                     extraArguments: ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
                                      "--cluster-node-timeout", String(nodeTimeout.wholeMilliseconds),
                                      // A replica promoted after its primary's death takes over at once.
-                                     "--cluster-replica-validity-factor", "0"]
+                                     "--cluster-replica-validity-factor", "0",
+                                     // Replicas sync at once (the default waits 5 s for more replicas to share a transfer).
+                                     "--repl-diskless-sync-delay", "0",
+                                     // CLUSTER SLOTS lists a replica once its offset moves: a ping each second
+                                     // moves it within a second (the default, 10 s, leaves clients unaware of replicas that long).
+                                     "--repl-ping-replica-period", "1"]
                         + (password.map { ["--masterauth", $0] } ?? [])))
             }
             nodes = started
             try create(replicasEach: replicasEach)
-            try waitUntilServing(primaries: primaries)
+            try waitUntilServing(primaries: primaries, replicasEach: replicasEach)
         } catch {
             for node in started { node.kill() }
             throw error
@@ -77,15 +82,17 @@ public final class LocalRedisCluster: @unchecked Sendable {
         }
     }
 
-    /// Until every node says `cluster_state:ok` and the seed maps every slot.
-    private func waitUntilServing(primaries: Int) throws {
+    /// Until every node says `cluster_state:ok` and maps every slot to a
+    /// primary with its replicas (a client that started earlier would not WAIT for them).
+    private func waitUntilServing(primaries: Int, replicasEach: Int) throws {
         for _ in 0..<300 {
             let ok = nodes.allSatisfy { node in
-                (try? RedisClient(url: node.url).send(["CLUSTER", "INFO"]).string)?.contains("cluster_state:ok") == true
+                guard let client = try? RedisClient(url: node.url),
+                      (try? client.send(["CLUSTER", "INFO"]).string)?.contains("cluster_state:ok") == true,
+                      let reply = try? client.send(["CLUSTER", "SLOTS"]), let map = ClusterSlotMap(clusterSlots: reply) else { return false }
+                return map.isComplete && map.primaries.count == primaries && map.primaries.allSatisfy { map.replicaCounts[$0] == replicasEach }
             }
-            if ok, let client = try? RedisClient(url: url), client.isCluster, (try? client.primaries().count) == primaries {
-                return
-            }
+            if ok { return }
             usleep(50_000)
         }
         throw LocalRedisError.didNotStart("the cluster did not reach cluster_state:ok")

@@ -72,7 +72,8 @@ public final class LocalRedisServer: @unchecked Sendable {
     public func stop() {
         guard process.isRunning else { return }
         if let client = try? RedisClient(url: url, timeout: .seconds(2)) {
-            _ = try? client.send(["SHUTDOWN"])
+            // NOW: a cluster primary would otherwise wait for its replicas (up to 10 s); the append-only file is still flushed.
+            _ = try? client.send(["SHUTDOWN", "NOW"])
         }
         for _ in 0..<60 where process.isRunning { usleep(50_000) }
         kill()

@@ -2,6 +2,8 @@
 // routed by their key's slot, MOVED (the map refreshed) and ASK (ASKING
 // first) followed. WATCH … MULTI … EXEC stays on one node: the node of the
 // first key it names (MULTI itself is held back until that key is known).
+// A command with no key (INFO, CLUSTER INFO, SHUTDOWN) goes to the node this
+// client connected to, as redis-cli does; `primaries()` reaches the others.
 
 final class ClusterRouting {
     var map: ClusterSlotMap
@@ -76,10 +78,10 @@ extension RedisClient {
         return client
     }
 
+    /// Nil for a command with no key (this node answers it) or a slot no node serves.
     private func address(for arguments: [String]) -> RedisNodeAddress? {
-        guard let cluster else { return nil }
-        if let key = ClusterCommand.routingKey(arguments) { return cluster.map.primary(forSlot: ClusterSlot.of(key)) }
-        return cluster.map.primaries.first
+        guard let cluster, let key = ClusterCommand.routingKey(arguments) else { return nil }
+        return cluster.map.primary(forSlot: ClusterSlot.of(key))
     }
 
     func routedSend(_ arguments: [String]) throws -> RedisValue {
@@ -99,6 +101,7 @@ extension RedisClient {
             cluster.pinned = address
             return try client(at: address).nodePipeline([["MULTI"], arguments])[1]
         }
+        if ClusterCommand.routingKey(arguments) == nil { return try nodePipeline([arguments])[0] }
         return try follow(arguments, to: address(for: arguments))
     }
 
@@ -146,7 +149,7 @@ extension RedisClient {
         var replies = [RedisValue](repeating: .null, count: commands.count)
         for (address, indices) in byNode {
             guard let address else {
-                for index in indices { replies[index] = try follow(commands[index], to: nil) }
+                for index in indices { replies[index] = try routedSend(commands[index]) }
                 continue
             }
             let answers = try client(at: address).nodePipeline(indices.map { commands[$0] })

@@ -214,6 +214,11 @@ extension RedisConnection {
     public func run(_ call: ScriptCall, completion: @escaping Completion) {
         run(call.script, keys: call.keys, args: call.args, completion: completion)
     }
+
+    /// Runs the call, then WAITs for `replicas` replicas to have it (see `runReplicated`).
+    public func runReplicated(_ call: ScriptCall, replicas: Int?, timeout: Duration, completion: @escaping Completion) {
+        runReplicated(call.script, keys: call.keys, args: call.args, replicas: replicas, timeout: timeout, completion: completion)
+    }
 }
 
 extension RedisClient {

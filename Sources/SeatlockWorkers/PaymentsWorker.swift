@@ -30,6 +30,12 @@ public struct PaymentsOptions: Sendable {
     public var crashAfterCharge = false
     /// Bookings one cancel_bookings.lua call ends: each call keeps Redis a few ms at most.
     public var cancelBatch = 200
+    /// Replicas that must have a confirmation or a refund before its entry is
+    /// acked (WAIT on the booking's primary); nil: one when that primary has
+    /// a replica, none without. `SEATLOCK_REPLICA_ACKS` sets it.
+    public var replicaAcks: Int? = ProcessInfo.processInfo.environment["SEATLOCK_REPLICA_ACKS"].flatMap(Int.init)
+    /// How long a WAIT may take; short of the acks, the entry stays pending and is tried again.
+    public var replicaTimeout: Duration = .seconds(1)
 
     public init(consumer: String = "payments-\(ProcessInfo.processInfo.processIdentifier)") {
         self.consumer = ConsumerOptions(group: "payments", consumer: consumer)
@@ -135,7 +141,8 @@ public final class PaymentsWorker: LoopWorker {
 
     private func confirm(_ request: PaymentRequestEntry, paymentId: String, _ done: @escaping (HandlerOutcome) -> Void) {
         let code = Self.confirmationCode()
-        redis.run(scripts.confirm(event: request.eventId, booking: request.bookingId, paymentId: paymentId, confirmationCode: code)) { [self] result in
+        let call = scripts.confirm(event: request.eventId, booking: request.bookingId, paymentId: paymentId, confirmationCode: code)
+        redis.runReplicated(call, replicas: options.replicaAcks, timeout: options.replicaTimeout) { [self] result in
             guard case let .success(value) = result, let reply = APIReply(value) else { return done(.failed("confirm.lua: \(result)")) }
             if reply.status == 200 { return done(.done) }
             // The hold ended before the money arrived: end the booking if it is
@@ -150,7 +157,8 @@ public final class PaymentsWorker: LoopWorker {
         provider.refund(idempotencyKey: bookingId) { [self] result in
             switch result {
             case let .success(refund?):
-                redis.run(scripts.refund(event: eventId, booking: bookingId, paymentId: refund.paymentId, refundId: refund.refundId, reason: reason)) { result in
+                let call = scripts.refund(event: eventId, booking: bookingId, paymentId: refund.paymentId, refundId: refund.refundId, reason: reason)
+                redis.runReplicated(call, replicas: options.replicaAcks, timeout: options.replicaTimeout) { result in
                     guard case let .success(value) = result, let reply = StateChange(value) else { return done(.failed("refund.lua: \(result)")) }
                     if !reply.changed, ["held", "payment_pending"].contains(reply.word) {
                         return done(.failed("booking still \(reply.word); refund retried later")) // its expiry comes first

@@ -40,6 +40,8 @@ public struct ConsumerOptions: Sendable {
     /// Entries handled at once (slow handlers do not hold up the others).
     public var maxInFlight = 512
     public var discoverEvery: Duration = .seconds(1)
+    /// On a Redis Cluster, where reads do not block: the pause after the first round that found nothing.
+    public var clusterIdlePause: Duration = .milliseconds(50)
     /// The topics (`type`) the handler acts on; nil: every entry. The others
     /// are acked as they arrive, their fields never parsed (a log carries
     /// every topic, and most are of no interest to payments or notifications).
@@ -71,6 +73,8 @@ public final class StreamConsumer {
     private var inFlight = 0
     private var stopping = false
     private var reading = false
+    /// The pause after the last empty round of cluster reads.
+    private var idlePause: Duration = .milliseconds(25)
     private var timers: [LoopTimer] = []
     private var onDrained: (() -> Void)?
     /// Why each entry last failed here, for its dead letter (bounded).
@@ -150,13 +154,14 @@ public final class StreamConsumer {
         guard inFlight < options.maxInFlight else { return } // resumed when handlers finish
         reading = true
         let count = min(options.batchSize, options.maxInFlight - inFlight)
+        if reader.isCluster { return readEverySlot(count: count) }
         let blockMs = String(options.block.wholeMilliseconds)
         let command = ["XREADGROUP", "GROUP", options.group, options.consumer, "COUNT", String(count), "BLOCK", blockMs, "STREAMS"]
             + streams + Array(repeating: ">", count: streams.count)
         reader.send(command) { [self] result in
-            reading = false
             switch result {
             case let .success(reply):
+                reading = false
                 if let message = reply.errorMessage, message.hasPrefix("NOGROUP") {
                     streams.removeAll() // a stream was deleted; rediscover
                     discover()
@@ -165,7 +170,59 @@ public final class StreamConsumer {
                 dispatch(Self.entries(reply, topics: options.topics))
                 readIfIdle()
             case .failure:
-                loop.schedule(after: .milliseconds(200)) { [weak self] in self?.readIfIdle() }
+                pauseReading(.milliseconds(200))
+            }
+        }
+    }
+
+    /// No read until `pause` is over (the other triggers of a read, discovery
+    /// and finished handlers, wait too: one read chain, never several).
+    private func pauseReading(_ pause: Duration) {
+        reading = true
+        loop.schedule(after: pause) { [weak self] in
+            self?.reading = false
+            self?.readIfIdle()
+        }
+    }
+
+    /// On a cluster one XREADGROUP may only name streams of one slot (each
+    /// event's log has its own), and a blocked read would hold its node's
+    /// connection: each slot is read without BLOCK, all at once, and a round
+    /// that finds nothing waits `clusterIdlePause` before the next, twice as
+    /// long after each further empty round, up to `block`.
+    private func readEverySlot(count: Int) {
+        var bySlot: [Int: [String]] = [:]
+        for stream in streams { bySlot[ClusterSlot.of(stream), default: []].append(stream) }
+        let reads = bySlot.values.map { group in
+            ["XREADGROUP", "GROUP", options.group, options.consumer, "COUNT", String(count), "STREAMS"]
+                + group + Array(repeating: ">", count: group.count)
+        }
+        reader.pipeline(reads) { [self] results in
+            var found: [StreamEntry] = []
+            var failed = false
+            for result in results {
+                switch result {
+                case let .success(reply):
+                    if let message = reply.errorMessage {
+                        if message.hasPrefix("NOGROUP") { streams.removeAll() } // rediscovered below
+                        failed = true
+                    } else {
+                        found += Self.entries(reply, topics: options.topics)
+                    }
+                case .failure:
+                    failed = true
+                }
+            }
+            if streams.isEmpty { discover() }
+            dispatch(found)
+            if found.isEmpty || failed {
+                // Quiet logs are read less and less often, down to once per `block`.
+                idlePause = min(idlePause * 2, options.block)
+                pauseReading(failed ? .milliseconds(200) : idlePause)
+            } else {
+                idlePause = options.clusterIdlePause / 2
+                reading = false
+                readIfIdle()
             }
         }
     }

@@ -16,11 +16,14 @@ struct Up: ParsableCommand {
     @OptionGroup var server: ServerOptions
     @Option(help: "Directory for the private Redis and the dev secrets.") var dataDir: String = "./data"
     @Option(help: "Port of the private Redis (default: a free one).") var redisPort: Int?
+    @Flag(help: "Run on a private Redis Cluster of 3 primaries and 3 replicas (free ports; made afresh at each start) instead of one redis-server.")
+    var cluster = false
 
     func run() throws {
         server.bootstrapLogging()
         let dataURL = URL(fileURLWithPath: dataDir).standardizedFileURL
         var privateRedis: LocalRedisServer?
+        var privateCluster: LocalRedisCluster?
         let secrets = try DevSecrets.loadOrCreate(in: dataURL)
         // `adminURL` sets Redis up (settings, scripts, the demo event); the
         // server and the workers run as `url`, the least-privilege user.
@@ -28,6 +31,19 @@ struct Up: ParsableCommand {
         if redis.environmentURL != nil {
             adminURL = try redis.resolved()
             url = adminURL
+        } else if cluster {
+            let directory = dataURL.appendingPathComponent("redis-cluster")
+            try? FileManager.default.removeItem(at: directory) // a cluster is made, not resumed: its ports are new each time
+            let local = try LocalRedisCluster(directory: directory, persistent: true)
+            privateCluster = local
+            adminURL = local.url
+            try ApplicationACL.install(on: RedisClient(url: adminURL), user: "seatlock", password: secrets.redisPassword)
+            var app = adminURL
+            app.username = "seatlock"
+            app.password = secrets.redisPassword
+            url = app
+            say("started a Redis Cluster: 3 primaries, 3 replicas on 127.0.0.1:\(local.nodes.map { String($0.port) }.joined(separator: ",")) "
+                + "(data in \(directory.path), made afresh at each start); the product runs as its ACL user 'seatlock' on every node")
         } else {
             let local = try LocalRedisServer(port: redisPort, directory: dataURL.appendingPathComponent("redis"), persistent: true)
             privateRedis = local
@@ -40,7 +56,10 @@ struct Up: ParsableCommand {
             url = app
             say("started redis-server on 127.0.0.1:\(local.port) (data in \(local.directory.path)); the product runs as its ACL user 'seatlock'")
         }
-        defer { privateRedis?.stop() }
+        defer {
+            privateRedis?.stop()
+            privateCluster?.stop()
+        }
 
         let config = try server.config(redis: url, fallbackAdminToken: secrets.adminToken, fallbackSecret: secrets.tokenSecret)
         let library = try ScriptLibrary.locate()

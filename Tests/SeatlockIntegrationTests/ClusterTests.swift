@@ -8,7 +8,9 @@ import SeatlockHTTP
 import SeatlockLoop
 import SeatlockRedis
 import SeatlockServer
+import SeatlockScripts
 import SeatlockTestSupport
+import SeatlockWorkers
 import Synchronization
 import Testing
 
@@ -173,5 +175,116 @@ func eventsOnEveryPrimary(_ client: RedisClient, prefix: String, each: Int = 1) 
             #expect(stats.contains("cmdstat_evalsha:calls="), "\(node.url)")
         }
         #expect(try server.http.request("GET", "/v1/events?limit=100", headers: [:]).status == 200)
+    }
+}
+
+/// Workers on the cluster: each one must cover every primary.
+@Suite(.serialized) struct ClusterWorkerTests {
+    private func createEvents(_ redis: TestRedis, prefix: String, holdSeconds: Int) throws -> [String] {
+        let client = try redis.client()
+        let events = try eventsOnEveryPrimary(client, prefix: prefix)
+        for event in events {
+            let spec = try JSONDecoder().decode(EventSpec.self, from: Data("""
+            {"id":"\(event)","name":"C","venue":"V","startsAt":"2027-01-01T00:00:00Z","holdSeconds":\(holdSeconds),"maxSeatsPerUser":4,
+             "sections":[{"id":"A","rows":2,"seatsPerRow":5,"priceCents":100}]}
+            """.utf8))
+            #expect(try client.run(redis.scripts.createEvent(spec)).array?.first?.int == 201)
+            try client.call("SADD", GlobalKeys.events, event)
+        }
+        return events
+    }
+
+    private func hold(_ redis: TestRedis, _ event: String, seat: String, user: String) throws -> String {
+        let booking = BookingID.random()
+        let reply = try redis.client().run(redis.scripts.hold(.seats([SeatID(seat)!]), event: event, booking: booking, user: user))
+        #expect(reply.array?.first?.int == 201, "\(reply)")
+        return booking
+    }
+
+    private func status(_ redis: TestRedis, _ event: String, _ booking: String, becomes wanted: Set<String>, within seconds: TimeInterval) throws -> [String: String] {
+        let client = try redis.client()
+        let deadline = Date().addingTimeInterval(seconds)
+        var fields: [String: String] = [:]
+        repeat {
+            fields = try client.call("HGETALL", EventKeys(event).booking(booking)).fields
+            if wanted.contains(fields["status"] ?? "") { break }
+            Thread.sleep(forTimeInterval: 0.05)
+        } while Date() < deadline
+        return fields
+    }
+
+    @Test func theExpiryListenerHearsEveryPrimary() throws {
+        let redis = try TestRedis.sharedCluster()
+        var options = ExpiryOptions()
+        options.listen = true
+        options.sweepInterval = .seconds(60) // the listener alone
+        let service = ExpiryService(redis: redis.url, scripts: redis.scripts, options: options)
+        try service.start()
+        defer { service.stop() }
+        Thread.sleep(forTimeInterval: 0.3) // subscribed on each primary
+        let events = try createEvents(redis, prefix: "cexp", holdSeconds: 1)
+        let bookings = try events.map { try hold(redis, $0, seat: "A-1-1", user: "u-\($0)") }
+        for (event, booking) in zip(events, bookings) {
+            let fields = try status(redis, event, booking, becomes: ["expired"], within: 4)
+            #expect(fields["status"] == "expired" && fields["expiredBy"] == "listener", "\(event): \(fields)")
+        }
+        #expect(service.expired.byListener >= events.count)
+    }
+
+    @Test func paymentsConfirmOnEveryPrimaryOnceAReplicaHasTheWrite() throws {
+        let redis = try TestRedis.sharedCluster()
+        let client = try redis.client()
+        let waitsBefore = try client.primaries().map { try Self.calls("wait", on: $0) }
+        var options = PaymentsOptions(consumer: "cluster-\(UUID().uuidString.prefix(6))")
+        options.consumer.discoverEvery = .milliseconds(100)
+        let service = PaymentsService(redis: redis.url, scripts: redis.scripts, options: options)
+        try service.start()
+        defer { service.stop() }
+        let events = try createEvents(redis, prefix: "cpay", holdSeconds: 900)
+        for event in events {
+            let booking = try hold(redis, event, seat: "A-2-2", user: "p-\(event)")
+            let paid = try client.run(redis.scripts.requestPayment(event: event, booking: booking, owner: "p-\(event)", paymentToken: "tok_visa",
+                                                                    graceMilliseconds: 60_000))
+            #expect(paid.array?.first?.int == 202)
+            let fields = try status(redis, event, booking, becomes: ["confirmed"], within: 10)
+            #expect(fields["status"] == "confirmed", "\(event): \(fields)")
+        }
+        // Each primary has a replica, so each confirmation WAITed on its own primary.
+        let waitsAfter = try client.primaries().map { try Self.calls("wait", on: $0) }
+        #expect(zip(waitsBefore, waitsAfter).allSatisfy { $1 > $0 }, "\(waitsBefore) → \(waitsAfter)")
+        // Every entry acked (after its WAIT): nothing pending for the group on any event's log.
+        for event in events {
+            let deadline = Date().addingTimeInterval(5)
+            var pending = -1
+            repeat {
+                pending = try client.call("XPENDING", EventKeys(event).log, "payments").array?.first?.int ?? -1
+                if pending == 0 { break }
+                Thread.sleep(forTimeInterval: 0.05)
+            } while Date() < deadline
+            #expect(pending == 0, "\(event)")
+        }
+    }
+
+    @Test func aStreamSubscriberSeesItsEventOnEachPrimary() throws {
+        let redis = try TestRedis.sharedCluster()
+        let server = try TestServer(redis: redis)
+        defer { server.stop() }
+        let events = try eventsOnEveryPrimary(try redis.client(), prefix: "csse")
+        for event in events {
+            #expect(try server.createEvent(event, rows: 1, seatsPerRow: 4).status == 201)
+            let stream = try SSEClient(port: server.port, path: "/v1/events/\(event)/stream")
+            defer { stream.close() }
+            #expect(stream.read { $0.contains { $0.event == "counts" } }.first?.json["available"] as? Int == 4)
+            #expect(try server.hold(event, user: "s-\(event)", seats: ["A-1-3"]).status == 201)
+            let change = stream.read { $0.contains { $0.event == "availability" } }.first { $0.event == "availability" }
+            #expect(change?.json["status"] as? String == "held" && (change?.json["seats"] as? [String]) == ["A-1-3"], "\(event)")
+        }
+    }
+
+    static func calls(_ command: String, on node: RedisClient) throws -> Int {
+        let stats = try node.call("INFO", "commandstats").string ?? ""
+        guard let line = stats.split(separator: "\r\n").first(where: { $0.hasPrefix("cmdstat_\(command):") }),
+              let calls = line.split(separator: "=").dropFirst().first?.split(separator: ",").first else { return 0 }
+        return Int(calls) ?? 0
     }
 }
