@@ -39,7 +39,11 @@ public final class LocalRedisCluster: @unchecked Sendable {
                         + (password.map { ["--masterauth", $0] } ?? [])))
             }
             nodes = started
-            try create(replicasEach: replicasEach)
+            if primaries >= 3 {
+                try create(replicasEach: replicasEach)
+            } else {
+                try assemble(primaries: primaries, replicasEach: replicasEach) // redis-cli wants 3 primaries at least
+            }
             try waitUntilServing(primaries: primaries, replicasEach: replicasEach)
         } catch {
             for node in started { node.kill() }
@@ -79,6 +83,28 @@ public final class LocalRedisCluster: @unchecked Sendable {
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
             throw LocalRedisError.didNotStart("redis-cli --cluster create: " + text.split(separator: "\n").suffix(3).joined(separator: " | "))
+        }
+    }
+
+    /// By hand: slots split between the first `primaries` nodes, every node
+    /// meets the first, then each replica follows its primary.
+    private func assemble(primaries: Int, replicasEach: Int) throws {
+        let clients = try nodes.map { try RedisClient(node: $0.url, timeout: .seconds(5)) }
+        let ids = try clients.map { try $0.checked(["CLUSTER", "MYID"]).string ?? "" }
+        for index in 0..<primaries {
+            let first = ClusterSlot.count * index / primaries, last = ClusterSlot.count * (index + 1) / primaries - 1
+            try clients[index].checked(["CLUSTER", "ADDSLOTSRANGE", String(first), String(last)])
+        }
+        for client in clients.dropFirst() { try client.checked(["CLUSTER", "MEET", "127.0.0.1", String(nodes[0].port)]) }
+        for _ in 0..<200 {
+            let known = clients.allSatisfy { client in
+                (try? client.send(["CLUSTER", "NODES"]).string).map { text in ids.allSatisfy { text.contains($0) } } ?? false
+            }
+            if known { break }
+            usleep(50_000)
+        }
+        for index in primaries..<nodes.count {
+            try clients[index].checked(["CLUSTER", "REPLICATE", ids[(index - primaries) / replicasEach]])
         }
     }
 

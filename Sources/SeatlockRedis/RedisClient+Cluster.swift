@@ -46,6 +46,11 @@ extension RedisClient {
         return cluster.map.primary(forSlot: ClusterSlot.of(key))
     }
 
+    /// The replicas of `primary`, as the slot map lists them.
+    public func replicas(of primary: RedisNodeAddress) -> [RedisNodeAddress] {
+        cluster?.map.replicas[primary] ?? []
+    }
+
     /// Replicas of the primary that serves `key` (0 for a single Redis).
     public func replicaCount(forKey key: String) -> Int {
         guard let cluster, let primary = cluster.map.primary(forSlot: ClusterSlot.of(key)) else { return 0 }

@@ -8,7 +8,7 @@ struct Seatlock: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "seatlock",
         abstract: "Seat reservation for high-demand on-sales, on Redis.",
-        subcommands: [Up.self, Serve.self, Expiry.self, Worker.self, StressCommand.self, Audit.self, TrimLogs.self, Reindex.self, Token.self, Scripts.self, ACL.self]
+        subcommands: [Up.self, Serve.self, Expiry.self, Worker.self, StressCommand.self, Audit.self, TrimLogs.self, Reindex.self, Token.self, Scripts.self, ACL.self, Cluster.self]
     )
 
     static func main() {

@@ -2,6 +2,7 @@
 import ArgumentParser
 import Foundation
 import SeatlockCore
+import SeatlockRedis
 import SeatlockStress
 
 struct StressCommand: ParsableCommand {
@@ -12,6 +13,8 @@ struct StressCommand: ParsableCommand {
     @Option(help: "Server address.") var host = "127.0.0.1"
     @Option(name: .customLong("http-port"), help: "Server port (env SEATLOCK_HTTP_PORT, default 8080).") var httpPort: Int?
     @Option(help: "Event id (created if missing, with the admin token).") var event = "stress"
+    @Option(help: "Events sold at once (EVENT-1 … EVENT-N, the buyers, seats and connections split between them; on a cluster they spread over the primaries).")
+    var events = 1
     @Option(help: "Buyers.") var buyers = 500_000
     @Option(help: "Seats of the event when it is created.") var seats = 50_000
     @Option(help: "Keep-alive connections.") var connections = 256
@@ -57,8 +60,9 @@ struct StressCommand: ParsableCommand {
         options.paymentMix = mix
         guard Identifier.isValid(event), (1...50_000_000).contains(buyers), (1...250_000).contains(seats), (1...10_000).contains(connections),
               (0...1).contains(pick), (0...1).contains(look), (0...1).contains(abandon), retries >= 0, ramp >= 0,
-              (0...1).contains(waitlist), (prequeue ?? 0) >= 0, (10...86_400).contains(admissionSeconds), (waitlistWatch ?? 0) >= 0 else {
-            throw ValidationError("check the ranges: buyers 1-50M, seats 1-250k, connections 1-10k, shares 0-1")
+              (0...1).contains(waitlist), (prequeue ?? 0) >= 0, (10...86_400).contains(admissionSeconds), (waitlistWatch ?? 0) >= 0,
+              (1...100).contains(events), buyers >= events, seats >= events, connections >= events else {
+            throw ValidationError("check the ranges: buyers 1-50M, seats 1-250k, connections 1-10k, shares 0-1, events 1-100 (at most the buyers, seats and connections)")
         }
         guard let secret = env["SEATLOCK_TOKEN_SECRET"].nonEmpty, let admin = env["SEATLOCK_ADMIN_TOKEN"].nonEmpty else {
             throw ValidationError("set SEATLOCK_TOKEN_SECRET and SEATLOCK_ADMIN_TOKEN to the server's")
@@ -66,6 +70,7 @@ struct StressCommand: ParsableCommand {
         options.tokenSecret = secret
         options.adminToken = admin
         let interactive = isatty(STDERR_FILENO) == 1
+        if events > 1 { return try runEvents(options, redis: noAudit ? nil : try redis.resolved()) }
         var lastPlain = 0.0
         let report = try Stress.run(options, redis: noAudit ? nil : try redis.resolved()) { line in
             if interactive {
@@ -79,4 +84,79 @@ struct StressCommand: ParsableCommand {
         say(json ? report.json : report.text)
         if !report.passed { throw ExitCode(1) }
     }
+
+    /// Each event on its own thread and loop; one report per event, then the totals
+    /// and, with Redis, each primary's share of the script calls.
+    private func runEvents(_ base: StressOptions, redis: RedisURL?) throws {
+        let started = Date()
+        let callsBefore = try redis.map(Self.scriptCallsPerPrimary)
+        let reports = StressReports()
+        let group = DispatchGroup()
+        for index in 1...events {
+            var options = base
+            options.eventId = "\(event)-\(index)"
+            options.buyers = base.buyers / events + (index <= base.buyers % events ? 1 : 0)
+            options.seats = base.seats / events + (index <= base.seats % events ? 1 : 0)
+            options.connections = max(1, base.connections / events)
+            options.seed = base.seed &+ UInt64(index)
+            let eventId = options.eventId
+            let eventOptions = options
+            group.enter()
+            Thread.detachNewThread {
+                let result = Result { try Stress.run(eventOptions, redis: redis) { line in
+                    if line.contains("sold_out") || line.contains("audit") { FileHandle.standardError.write(Data("\(eventId) \(line)\n".utf8)) }
+                } }
+                reports.set(index, result)
+                group.leave()
+            }
+        }
+        group.wait()
+        var passed = true
+        var totals = (buyers: 0, requests: 0, errors: 0, sold: 0, seats: 0)
+        for index in 1...events {
+            switch reports.get(index)! {
+            case let .success(report):
+                say(json ? report.json : report.text + "\n")
+                passed = passed && report.passed
+                totals.buyers += report.options.buyers
+                totals.requests += report.stats.requests
+                totals.errors += report.stats.errors
+                totals.sold += report.seatsSold ?? 0
+                totals.seats += report.options.seats
+            case let .failure(error):
+                say("\(event)-\(index): \(error)")
+                passed = false
+            }
+        }
+        let wall = Date().timeIntervalSince(started)
+        say(String(format: "%d events: %d buyers, %d requests in %.1f s (%.0f requests/s), %d errors, %d of %d seats sold, audits %@",
+                   events, totals.buyers, totals.requests, wall, Double(totals.requests) / max(wall, 0.001), totals.errors,
+                   totals.sold, totals.seats, passed ? "PASS" : "FAIL"))
+        if let redis, let callsBefore {
+            let callsAfter = try Self.scriptCallsPerPrimary(redis)
+            for (node, calls) in callsAfter.sorted(by: { $0.key < $1.key }) {
+                say("  primary \(node): \(calls - (callsBefore[node] ?? 0)) script calls (EVALSHA, INFO commandstats)")
+            }
+        }
+        if !passed { throw ExitCode(1) }
+    }
+
+    static func scriptCallsPerPrimary(_ url: RedisURL) throws -> [String: Int] {
+        var calls: [String: Int] = [:]
+        for node in try RedisClient(url: url).primaries() {
+            let stats = try node.call("INFO", "commandstats").string ?? ""
+            let line = stats.split(separator: "\r\n").first { $0.hasPrefix("cmdstat_evalsha:") }
+            calls["\(node.url.host):\(node.url.port)"] = line.flatMap { $0.split(separator: "=").dropFirst().first?.split(separator: ",").first }
+                .flatMap { Int($0) } ?? 0
+        }
+        return calls
+    }
+}
+
+/// The events' reports, filled in by their threads.
+private final class StressReports: @unchecked Sendable {
+    private let lock = NSLock()
+    private var results: [Int: Result<StressReport, Error>] = [:]
+    func set(_ index: Int, _ result: Result<StressReport, Error>) { lock.withLock { results[index] = result } }
+    func get(_ index: Int) -> Result<StressReport, Error>? { lock.withLock { results[index] } }
 }
