@@ -62,8 +62,31 @@ public struct EventAudit {
             seatsSoldOnce(state), soldWithinCapacity(state), soldMatchesConfirmed(state), revenueMatches(state),
             holdsHaveLiveBookings(state), noHoldPastDeadline(state), userCountsMatch(state), freeSeatsAreFree(state),
             logReplayMatches(state), queuedBookingsWereAdmitted(state), returnedSeatsWentToTheWaitlist(state),
-            bookingListsMatchBookings(state), cancelledEventHoldsNothing(state),
+            bookingListsMatchBookings(state), cancelledEventHoldsNothing(state), chargesMatchBookings(state),
         ])
+    }
+
+    /// With the simulated payment provider (its ledger in Redis): a charge
+    /// that was not given back belongs to a confirmed booking, a confirmed
+    /// booking was charged, a refunded one was charged and refunded. Bookings
+    /// still on their way (payment or refund pending) are left out.
+    func chargesMatchBookings(_ s: EventState) -> AuditCheck {
+        guard s.providerLedger else { return check("charges match bookings", "skipped: no charge of this event in the simulated provider's ledger", []) }
+        var violations: [String] = []
+        for booking in s.bookings.values.sorted(by: { $0.id < $1.id }) {
+            let charged = s.charges.contains(booking.id), refunded = s.refunds.contains(booking.id)
+            switch booking.status {
+            case "confirmed" where !charged || refunded:
+                violations.append("booking \(booking.id) is confirmed, " + (charged ? "yet its charge was refunded" : "yet it was never charged"))
+            case "refunded" where !(charged && refunded):
+                violations.append("booking \(booking.id) is refunded without a charge and its refund at the provider")
+            case "payment_pending", "refund_pending", "confirmed", "refunded":
+                break
+            default:
+                if charged, !refunded { violations.append("booking \(booking.id) is \(booking.status), and its charge was kept") }
+            }
+        }
+        return check("charges match bookings", "every charge kept is a confirmed booking, every confirmed booking was charged", violations)
     }
 
     /// Every booking is listed once in the event's list, in its buyer's and
@@ -513,6 +536,10 @@ struct EventState {
     var allList: Set<String> = []
     var statusLists: [String: Set<String>] = [:]
     var userLists: [String: Set<String>] = [:]
+    /// The simulated payment provider's ledger (booking ids charged / refunded), when this event's payments went through it.
+    var providerLedger = false
+    var charges: Set<String> = []
+    var refunds: Set<String> = []
 
     static func load(eventId: String, client: RedisClient) throws -> EventState {
         let keys = EventKeys(eventId)
@@ -579,6 +606,12 @@ struct EventState {
             start = "(" + last
         }
         state.logComplete = state.log.first?["type"] == "event.created"
+        for batch in Array(state.bookings.keys).chunked(1000) {
+            let replies = try client.pipeline([["HMGET", GlobalKeys.providerCharges] + batch, ["HMGET", GlobalKeys.providerRefunds] + batch])
+            for (id, charge) in zip(batch, replies[0].array ?? []) where charge.string != nil { state.charges.insert(id) }
+            for (id, refund) in zip(batch, replies[1].array ?? []) where refund.string != nil { state.refunds.insert(id) }
+        }
+        state.providerLedger = !state.charges.isEmpty // this event's payments went through the simulated provider
         return state
     }
 }

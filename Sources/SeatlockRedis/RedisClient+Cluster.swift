@@ -110,6 +110,18 @@ extension RedisClient {
         return try follow(arguments, to: address(for: arguments))
     }
 
+    /// A node that fails is let go (the next command connects afresh) and
+    /// the map asked for again: its replica may be taking over.
+    private func onNode<T>(_ address: RedisNodeAddress, _ body: (RedisClient) throws -> T) throws -> T {
+        do {
+            return try body(try client(at: address))
+        } catch {
+            cluster?.nodes[address] = nil
+            try? refreshSlotMap()
+            throw error
+        }
+    }
+
     /// WATCH pins the transaction to its key's node.
     private func transactionStart(_ name: String, _ arguments: [String]) -> RedisNodeAddress? {
         guard name == "WATCH", let address = address(for: arguments) else { return nil }
@@ -125,7 +137,7 @@ extension RedisClient {
                 try refreshSlotMap()
                 throw RedisError(.unavailable, "no Redis Cluster node serves \(ClusterCommand.routingKey(arguments) ?? "this command")")
             }
-            let reply = try client(at: address).nodePipeline(asking ? [["ASKING"], arguments] : [arguments]).last!
+            let reply = try onNode(address) { try $0.nodePipeline(asking ? [["ASKING"], arguments] : [arguments]).last! }
             switch ClusterRedirect(reply) {
             case let .moved(slot, to)?:
                 cluster?.map.assign(slot, to: to)
@@ -157,7 +169,7 @@ extension RedisClient {
                 for index in indices { replies[index] = try routedSend(commands[index]) }
                 continue
             }
-            let answers = try client(at: address).nodePipeline(indices.map { commands[$0] })
+            let answers = try onNode(address) { try $0.nodePipeline(indices.map { commands[$0] }) }
             for (index, answer) in zip(indices, answers) {
                 replies[index] = ClusterRedirect(answer) == nil ? answer : try follow(commands[index], to: address)
             }

@@ -366,7 +366,7 @@ final class BookingHandlers {
         switch result {
         case let .failure(error) where error.kind != .server:
             return response(APIError.unavailable)
-        case let .success(.error(message)) where message.hasPrefix("LOADING") || message.hasPrefix("BUSY") || message.hasPrefix("MASTERDOWN"):
+        case let .success(.error(message)) where Self.passingErrors.contains(where: message.hasPrefix):
             return response(APIError.unavailable)
         case .success(.null):
             return response(notFound)
@@ -374,6 +374,10 @@ final class BookingHandlers {
             return response(APIError.internalError)
         }
     }
+
+    /// Error replies of a Redis that is starting, busy, failing over or
+    /// resharding: the request may succeed when retried (503, Retry-After).
+    static let passingErrors = ["LOADING", "BUSY", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN", "MOVED", "ASK", "READONLY"]
 
     static func response(_ error: APIError) -> HTTPResponse {
         HTTPResponse(status: error.status, json: error.json, headers: error.headers.map { ($0.key, $0.value) })

@@ -97,7 +97,16 @@ public enum Stress {
             }
             final.heldAtEnd = event.json?["held"] as? Int
             final.waitedForHolds = Date().timeIntervalSince(waitStart)
-            let audit = try EventAudit(eventId: options.eventId).run(try RedisClient(url: redis))
+            let store = try RedisClient(url: redis)
+            let keys = EventKeys(options.eventId)
+            var lost = 0
+            let seen = final.stats.confirmedSeen
+            for start in stride(from: 0, to: seen.count, by: 1000) {
+                let batch = seen[start..<min(start + 1000, seen.count)]
+                lost += try store.pipeline(batch.map { ["HGET", keys.booking($0), "status"] }).filter { $0.string != "confirmed" }.count
+            }
+            final.confirmedLost = lost
+            let audit = try EventAudit(eventId: options.eventId).run(store)
             final.auditText = audit.text
             final.auditPassed = audit.passed
         }

@@ -37,6 +37,9 @@ public struct StressOptions: Sendable {
     public var admissionSeconds = 300
     /// Share of the buyers told "sold out" (or "nothing available now" while waiting) who join the waitlist.
     public var waitlistShare = 0.05
+    /// A 503 (Redis away, a failover) is waited out (Retry-After) and the
+    /// request sent again, as a buyer's page would, and counted apart from errors.
+    public var retryUnavailable = false
     /// How long after the last buyer's final answer the waitlisted keep watching for offers.
     public var waitlistWatchSeconds: Double?
     public var prequeueOrDefault: Double { prequeueSeconds ?? max(3, Double(buyers) / 12_000) }

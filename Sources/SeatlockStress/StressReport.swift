@@ -42,6 +42,19 @@ public struct StressStats {
             .record(Self.microseconds(latency))
     }
 
+    /// Bookings the buyers were shown `confirmed` (read again from Redis after the run).
+    var confirmedSeen: [String] = []
+    /// 503s waited out and sent again (`retryUnavailable`), and when the first and last came (s since the start).
+    public var unavailable = 0
+    public var firstUnavailable: Double?
+    public var lastUnavailable: Double?
+
+    mutating func recordUnavailable(at seconds: Double) {
+        unavailable += 1
+        if firstUnavailable == nil { firstUnavailable = seconds }
+        lastUnavailable = seconds
+    }
+
     mutating func record(bookingTime duration: Duration) {
         _ = bookingTime.record(Self.microseconds(duration))
     }
@@ -62,6 +75,8 @@ public struct StressReport {
     public var auditPassed: Bool?
     /// From the server's /metrics after the run: queue polls answered from memory, and the queue's Redis calls.
     public var queuePolls: Int?
+    /// Of the bookings buyers saw confirmed, how many were confirmed no more when read again after the run.
+    public var confirmedLost: Int?
     public var queueRedisCalls: Int?
 
     init(options: StressOptions, stats: StressStats) {
@@ -69,7 +84,7 @@ public struct StressReport {
         self.stats = stats
     }
 
-    public var passed: Bool { stats.errors == 0 && (auditPassed ?? true) }
+    public var passed: Bool { stats.errors == 0 && (auditPassed ?? true) && (confirmedLost ?? 0) == 0 }
 
     private static let percentiles: [(String, Double)] = [("p50", 50), ("p90", 90), ("p99", 99), ("p99.9", 99.9)]
 
@@ -109,9 +124,15 @@ public struct StressReport {
             lines.append("  hold→confirmed  \(values)\(milliseconds(s.bookingTime.max).padding(toLength: 8, withPad: " ", startingAt: 0))\(s.bookingTime.totalCount)")
         }
         lines.append("responses: " + s.statuses.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", "))
+        if let first = s.firstUnavailable, let last = s.lastUnavailable {
+            lines.append(String(format: "unavailable (503, waited out and sent again): %d, from %.2f s to %.2f s (%.2f s)", s.unavailable, first, last, last - first))
+        }
         lines.append("errors: \(s.errors)" + (s.errorKinds.isEmpty ? "" : " (" + s.errorKinds.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", ") + ")"))
         if let waited = waitedForHolds {
             lines.append(String(format: "waited %.1f s for live holds to end before the audit (%d still held)", waited, heldAtEnd ?? 0))
+        }
+        if let lost = confirmedLost {
+            lines.append("bookings buyers saw confirmed: \(s.confirmedSeen.count), read again after the run: \(s.confirmedSeen.count - lost) still confirmed, \(lost) not")
         }
         if let auditText { lines.append(auditText) }
         lines.append(passed ? "result: PASS" : "result: FAIL")
@@ -138,7 +159,8 @@ public struct StressReport {
             + "\"offers\":{\"seen\":\(s.offersSeen),\"taken\":\(s.offersTaken),\"letGo\":\(s.offersLeft)},"
             + "\"queuePollsFromMemory\":\(queuePolls.map(String.init) ?? "null"),\"queueRedisCalls\":\(queueRedisCalls.map(String.init) ?? "null"),"
             + "\"latencyMs\":{\(latency.joined(separator: ","))},\"holdToConfirmedMs\":{\(booking)},"
-            + "\"responses\":{\(statuses)},\"errors\":\(s.errors),\"errorKinds\":{\(errors)},"
+            + "\"responses\":{\(statuses)},\"errors\":\(s.errors),\"unavailable\":\(s.unavailable),"
+            + "\"unavailableFrom\":\(s.firstUnavailable.map { String($0) } ?? "null"),\"unavailableTo\":\(s.lastUnavailable.map { String($0) } ?? "null"),\"errorKinds\":{\(errors)},"
             + "\"auditPassed\":\(auditPassed.map { "\($0)" } ?? "null"),\"passed\":\(passed)}"
     }
 }

@@ -309,6 +309,7 @@ public final class StressRun {
             guard response.status == 200, let status = Self.field("status", in: response.body) else { return finish(buyer, .failed) }
             switch status {
             case "confirmed":
+                stats.confirmedSeen.append(id)
                 if let heldAt = buyer.heldAt { stats.record(bookingTime: ContinuousClock.now - heldAt) }
                 stats.lastConfirmation = sinceOpen
                 if buyer.offered { stats.offersTaken += 1; return stopWatching() }
@@ -396,6 +397,13 @@ public final class StressRun {
     private func fire(_ request: PendingRequest, on index: Int) {
         let sent = ContinuousClock.now
         connections[index].send(method: request.method, path: request.path, headers: request.headers, body: request.body) { [self] response in
+            if response.status == 503, options.retryUnavailable {
+                stats.recordUnavailable(at: elapsedSeconds)
+                idle.append(index)
+                let wait = min(max(Double(response.retryAfter ?? 1), 0.2), 5)
+                loop.schedule(after: .milliseconds(Int(wait * 1000))) { [self] in enqueue(request) }
+                return pump()
+            }
             stats.record(request.endpoint, status: response.status, latency: ContinuousClock.now - sent)
             idle.append(index)
             request.completion(response)

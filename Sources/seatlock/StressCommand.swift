@@ -32,6 +32,8 @@ struct StressCommand: ParsableCommand {
     @Option(help: "Share of the buyers told sold out who join the waitlist.") var waitlist = 0.05
     @Option(name: .customLong("waitlist-watch"), help: "Seconds the waitlisted watch for offers after every buyer had an answer (default hold-seconds + 15).")
     var waitlistWatch: Double?
+    @Flag(name: .customLong("retry-unavailable"), help: "Wait out a 503 (Retry-After) and send the request again, as a buyer's page would; counted apart from errors.")
+    var retryUnavailable = false
     @Flag(help: "Print the report as JSON.") var json = false
     @Flag(name: .customLong("no-audit"), help: "Skip the audit at the end.") var noAudit = false
 
@@ -56,6 +58,7 @@ struct StressCommand: ParsableCommand {
         options.admissionSeconds = admissionSeconds
         options.waitlistShare = waitlist
         options.waitlistWatchSeconds = waitlistWatch
+        options.retryUnavailable = retryUnavailable
         guard let mix = StressOptions.parseMix(payMix) else { throw ValidationError("--pay-mix looks like tok_visa=0.8,tok_flaky=0.2") }
         options.paymentMix = mix
         guard Identifier.isValid(event), (1...50_000_000).contains(buyers), (1...250_000).contains(seats), (1...10_000).contains(connections),
@@ -112,7 +115,8 @@ struct StressCommand: ParsableCommand {
         }
         group.wait()
         var passed = true
-        var totals = (buyers: 0, requests: 0, errors: 0, sold: 0, seats: 0)
+        var totals = (buyers: 0, requests: 0, errors: 0, sold: 0, seats: 0, unavailable: 0)
+        var unavailableSpan: (Double, Double)?
         for index in 1...events {
             switch reports.get(index)! {
             case let .success(report):
@@ -123,6 +127,10 @@ struct StressCommand: ParsableCommand {
                 totals.errors += report.stats.errors
                 totals.sold += report.seatsSold ?? 0
                 totals.seats += report.options.seats
+                totals.unavailable += report.stats.unavailable
+                if let first = report.stats.firstUnavailable, let last = report.stats.lastUnavailable {
+                    unavailableSpan = (min(unavailableSpan?.0 ?? first, first), max(unavailableSpan?.1 ?? last, last))
+                }
             case let .failure(error):
                 say("\(event)-\(index): \(error)")
                 passed = false
@@ -132,6 +140,9 @@ struct StressCommand: ParsableCommand {
         say(String(format: "%d events: %d buyers, %d requests in %.1f s (%.0f requests/s), %d errors, %d of %d seats sold, audits %@",
                    events, totals.buyers, totals.requests, wall, Double(totals.requests) / max(wall, 0.001), totals.errors,
                    totals.sold, totals.seats, passed ? "PASS" : "FAIL"))
+        if let (first, last) = unavailableSpan {
+            say(String(format: "  503s waited out: %d, from %.2f s to %.2f s (%.2f s)", totals.unavailable, first, last, last - first))
+        }
         if let redis, let callsBefore {
             let callsAfter = try Self.scriptCallsPerPrimary(redis)
             for (node, calls) in callsAfter.sorted(by: { $0.key < $1.key }) {

@@ -59,9 +59,30 @@ private func auditOfCraftedLog(_ name: String, queued: Bool, _ entries: [(String
         let (h, _, _) = try smallSale()
         let report = try audit(h)
         #expect(report.passed, "\(report.text)")
-        #expect(report.checks.count == 13)
+        #expect(report.checks.count == 14)
         #expect(report.checks.contains(where: { $0.name.hasPrefix("queued sale") && $0.detail == "the event sells directly" }))
         #expect(report.json.contains("\"passed\":true"))
+    }
+
+    @Test func aChargeKeptForABookingThatEndedIsCaught() throws {
+        let (h, _, confirmed) = try smallSale()
+        var byStatus: [String: [String]] = [:]
+        for key in try h.client.scanKeys(h.keys.bookingPrefix + "*") {
+            let fields = try h.client.call("HGETALL", key).fields
+            byStatus[fields["status"] ?? "", default: []].append(fields["id"] ?? "")
+        }
+        let refunded = try #require(byStatus["refunded"]?.first), released = try #require(byStatus["released"]?.first)
+        defer { _ = try? h.client.send(["HDEL", GlobalKeys.providerCharges, confirmed, refunded, released]) }
+        defer { _ = try? h.client.send(["HDEL", GlobalKeys.providerRefunds, refunded]) }
+        // The provider's ledger as a sale leaves it: the confirmed booking charged, the refunded one charged and refunded.
+        try h.client.call("HSET", GlobalKeys.providerCharges, confirmed, "pay_1", refunded, "pay_2")
+        try h.client.call("HSET", GlobalKeys.providerRefunds, refunded, "re_2")
+        #expect(try audit(h).passed)
+        // Money taken for a booking that was released, and kept.
+        try h.client.call("HSET", GlobalKeys.providerCharges, released, "pay_3")
+        let report = try audit(h)
+        #expect(failed(report) == ["charges match bookings"])
+        #expect(report.text.contains(released))
     }
 
     @Test func aSeatInTwoConfirmedBookingsIsCaught() throws {
