@@ -96,24 +96,45 @@ public final class RedisConnection {
     /// lost in a failover, so it must not be acknowledged as done.
     public func runReplicated(_ script: LuaScript, keys: [String], args: [String], replicas: Int?, timeout: Duration,
                               completion: @escaping Completion) {
-        let op: (RedisNodeConnection, @escaping Completion) -> Void = { [weak self] node, done in
+        onKeyNode(keys.first, { [weak self] node, done in
             node.run(script, keys: keys, args: args) { result in
-                guard case .success(let reply) = result, reply.errorMessage == nil, ClusterRedirect(reply) == nil,
-                      let wanted = self?.replicasWanted(at: node, asked: replicas), wanted > 0 else { return done(result) }
-                node.send(["WAIT", String(wanted), String(timeout.wholeMilliseconds)]) { acked in
-                    guard case .success(.integer(let count)) = acked, count >= wanted else {
-                        return done(.failure(RedisError(.unavailable, "WAIT: \((try? acked.get())?.int ?? 0) of \(wanted) replicas have the write")))
-                    }
+                guard case .success(let reply) = result, reply.errorMessage == nil, ClusterRedirect(reply) == nil, let self else { return done(result) }
+                self.waitOn(node, replicas: replicas, timeout: timeout) { waited in
+                    if case let .failure(error) = waited { return done(.failure(error)) }
                     done(result)
                 }
             }
+        }, completion)
+    }
+
+    /// After a write to `key` on this connection: `WAIT`s until `replicas`
+    /// replicas (nil: one when the key's primary has a replica) have every
+    /// write that primary had taken when the wait began, so also writes made
+    /// there by others before. Fails when fewer have them within `timeout`.
+    public func waitForReplicas(afterWriteTo key: String, replicas: Int?, timeout: Duration, completion: @escaping Completion) {
+        onKeyNode(key, { [weak self] node, done in
+            guard let self else { return done(.success(.integer(0))) }
+            self.waitOn(node, replicas: replicas, timeout: timeout, done)
+        }, completion)
+    }
+
+    private func waitOn(_ node: RedisNodeConnection, replicas: Int?, timeout: Duration, _ done: @escaping Completion) {
+        let wanted = replicasWanted(at: node, asked: replicas)
+        guard wanted > 0 else { return done(.success(.integer(0))) }
+        node.send(["WAIT", String(wanted), String(timeout.wholeMilliseconds)]) { acked in
+            guard case .success(.integer(let count)) = acked, count >= wanted else {
+                return done(.failure(RedisError(.unavailable, "WAIT: \((try? acked.get())?.int ?? 0) of \(wanted) replicas have the write")))
+            }
+            done(acked)
         }
+    }
+
+    /// `op` on the connection to `key`'s node, redirections followed.
+    private func onKeyNode(_ key: String?, _ op: @escaping (RedisNodeConnection, @escaping Completion) -> Void, _ completion: @escaping Completion) {
         switch mode {
         case let .single(node): op(node, completion)
-        case .cluster: dispatch(slot: keys.first.map(ClusterSlot.of), op, completion)
-        case .detecting:
-            park({ [weak self] in self?.runReplicated(script, keys: keys, args: args, replicas: replicas, timeout: timeout, completion: completion) },
-                 completion)
+        case .cluster: dispatch(slot: key.map(ClusterSlot.of), op, completion)
+        case .detecting: park({ [weak self] in self?.onKeyNode(key, op, completion) }, completion)
         }
     }
 

@@ -45,6 +45,7 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
         }
         var seeds: [RedisNodeAddress] = []
         for node in rest.split(separator: ",", omittingEmptySubsequences: false) {
+            guard !node.isEmpty || !rest.contains(",") else { return nil } // `h1,,h2`: a seed left out
             var host = String(node)
             var port = 6379
             if let colon = node.lastIndex(of: ":") {

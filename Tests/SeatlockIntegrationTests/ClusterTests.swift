@@ -288,3 +288,39 @@ func eventsOnEveryPrimary(_ client: RedisClient, prefix: String, each: Int = 1) 
         return Int(calls) ?? 0
     }
 }
+
+/// A primary dies: its replica takes over, and the server follows by itself.
+@Suite(.serialized) struct ClusterFailoverTests {
+    @Test func holdsComeBackOnTheReplicaAfterThePrimaryIsKilled() throws {
+        let redis = try TestRedis(cluster: .seconds(1))
+        let cluster = try #require(redis.cluster)
+        defer { cluster.stop() }
+        let server = try TestServer(redis: redis)
+        defer { server.stop() }
+        let event = TestServer.uniqueEventId("fail")
+        #expect(try server.createEvent(event, rows: 10, seatsPerRow: 10).status == 201)
+        #expect(try server.holdBest(event, user: "before", quantity: 1).status == 201)
+        let victim = try cluster.primary(forKey: EventKeys(event).event)
+        victim.kill()
+
+        // Until the replica is promoted (node timeout 1 s, then an election), buyers get 503 with Retry-After, nothing else.
+        var refused = 0, attempt = 0
+        let deadline = Date().addingTimeInterval(20)
+        var last = try server.holdBest(event, user: "during-0", quantity: 1)
+        while last.status != 201, Date() < deadline {
+            #expect(last.status == 503, "\(last.status) \(last.body)")
+            #expect(last.headers["retry-after"] != nil)
+            refused += 1
+            attempt += 1
+            Thread.sleep(forTimeInterval: 0.1)
+            last = try server.holdBest(event, user: "during-\(attempt)", quantity: 1)
+        }
+        #expect(last.status == 201, "the server did not come back: \(last.status) \(last.body)")
+        #expect(refused > 0) // the primary was really gone for a while
+        let now = try cluster.primary(forKey: EventKeys(event).event)
+        #expect(now.port != victim.port)
+        // The new primary has the scripts (NOSCRIPT loads them) and serves the rest of the event.
+        #expect(try server.http.request("GET", "/v1/events/\(event)", headers: [:]).status == 200)
+        #expect(try server.holdBest(event, user: "after", quantity: 2).status == 201)
+    }
+}

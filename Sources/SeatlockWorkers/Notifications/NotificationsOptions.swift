@@ -44,6 +44,10 @@ public struct NotificationsOptions: Sendable {
     public var currency = "EUR"
     /// Approximate cap of each event's sl:{E}:notifications stream (XADD MAXLEN ~).
     public var streamMaxLength = 1_000_000
+    /// Replicas that must have a confirmation or a refund before the buyer is
+    /// told of it (WAIT on the booking's primary); nil: one when that primary
+    /// has a replica, none without. `SEATLOCK_REPLICA_ACKS` sets it.
+    public var replicaAcks: Int? = ProcessInfo.processInfo.environment["SEATLOCK_REPLICA_ACKS"].flatMap(Int.init)
 
     public init(consumer: String = "notifications-\(ProcessInfo.processInfo.processIdentifier)") {
         self.consumer = ConsumerOptions(group: "notifications", consumer: consumer)

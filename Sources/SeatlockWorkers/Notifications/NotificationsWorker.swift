@@ -208,11 +208,14 @@ final class NotificationsWorker: LoopWorker {
         redis.send(["HSETNX", job.marksKey, job.attemptField(number), claim]) { [self] result in
             switch result {
             case .success(.integer(1)):
-                guard case .send(number, _, true) = job.plan else { return transmit(job, number: number) }
-                // A replay: its old outcome goes before anything is sent.
-                redis.send(["HDEL", job.marksKey, job.outcomeField]) { [self] result in
-                    guard case .success(.integer) = result else { return job.finish(.incomplete("clearing the old outcome: \(result)")) }
-                    transmit(job, number: number)
+                guard Self.replicatedFirst.contains(job.message.topic) else { return claimed(job, number: number) }
+                // A confirmation or a refund is told to the buyer only once a replica has it (the claim just
+                // written to the booking's primary makes the WAIT cover the payments worker's write before it).
+                redis.waitForReplicas(afterWriteTo: job.marksKey, replicas: options.replicaAcks, timeout: .seconds(1)) { [self] waited in
+                    if case .success = waited { return claimed(job, number: number) }
+                    redis.send(["HDEL", job.marksKey, job.attemptField(number)]) { _ in
+                        job.finish(.incomplete("no replica has the booking yet: \(waited)"))
+                    }
                 }
             case .success(.integer(0)):
                 // Another consumer holds this attempt: it carries on with this kind.
@@ -220,6 +223,18 @@ final class NotificationsWorker: LoopWorker {
             default:
                 job.finish(.incomplete("claiming attempt \(number): \(result)"))
             }
+        }
+    }
+
+    /// Topics whose message waits for a replica to have the booking (SPEC v2: no sale lost in a failover is told of).
+    static let replicatedFirst: Set<String> = [NotificationTopic.bookingConfirmed.rawValue, NotificationTopic.paymentRefunded.rawValue]
+
+    private func claimed(_ job: DeliveryJob, number: Int) {
+        guard case .send(number, _, true) = job.plan else { return transmit(job, number: number) }
+        // A replay: its old outcome goes before anything is sent.
+        redis.send(["HDEL", job.marksKey, job.outcomeField]) { [self] result in
+            guard case .success(.integer) = result else { return job.finish(.incomplete("clearing the old outcome: \(result)")) }
+            transmit(job, number: number)
         }
     }
 
