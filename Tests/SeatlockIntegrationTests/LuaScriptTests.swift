@@ -15,9 +15,10 @@ struct ScriptHarness {
     var scripts: BookingScripts { redis.scripts }
     var keys: EventKeys { EventKeys(event) }
 
-    init(rows: Int = 3, seatsPerRow: Int = 10, holdSeconds: Int = 900, maxSeats: Int = 4) throws {
-        redis = try TestRedis.shared()
-        client = try redis.client()
+    /// On the shared single Redis, or on `redis` (the shared cluster, say).
+    init(rows: Int = 3, seatsPerRow: Int = 10, holdSeconds: Int = 900, maxSeats: Int = 4, on redis: TestRedis? = nil) throws {
+        self.redis = try redis ?? TestRedis.shared()
+        client = try self.redis.client()
         event = TestServer.uniqueEventId("lua")
         let spec = try JSONDecoder().decode(EventSpec.self, from: Data("""
         {"id":"\(event)","name":"Lua","venue":"V","startsAt":"2027-01-01T00:00:00Z","holdSeconds":\(holdSeconds),"maxSeatsPerUser":\(maxSeats),

@@ -15,7 +15,7 @@ private func ops(_ name: String, _ arguments: [String], redis: TestRedis) throws
     process.executableURL = URL(fileURLWithPath: "/bin/bash")
     process.arguments = [scripts.appendingPathComponent(name).path] + arguments
     var environment = ProcessInfo.processInfo.environment
-    environment["REDIS_URL"] = "redis://127.0.0.1:\(redis.server.port)/0"
+    environment["REDIS_URL"] = redis.url.description // a cluster's: every node a seed
     environment["SEATLOCK_LUA_DIR"] = redis.library.directory.path
     process.environment = environment
     let output = Pipe()
@@ -83,6 +83,16 @@ private func ops(_ name: String, _ arguments: [String], redis: TestRedis) throws
         let report = try EventAudit(eventId: h.event).run(h.client)
         #expect(report.passed, "\(report.text)")
         #expect(try ops("force-release", ["bad{id}", booking], redis: h.redis).0 == 2)
+    }
+
+    @Test func forceReleaseFollowsTheEventToItsPrimaryOnTheCluster() throws {
+        let h = try ScriptHarness(on: try TestRedis.sharedCluster())
+        let booking = BookingID.random()
+        #expect(try h.hold(["A-2-1"], user: "stuck", booking: booking).0 == 201)
+        let (status, output) = try ops("force-release", [h.event, booking], redis: h.redis)
+        #expect(status == 0 && output.contains("released"), "\(output)")
+        #expect(try h.field(h.keys.booking(booking), "status") == "released")
+        #expect(try EventAudit(eventId: h.event).run(h.client).passed)
     }
 
     @Test func salesCloseAndReopen() throws {

@@ -4,8 +4,21 @@ set -euo pipefail
 OPS_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 LUA_DIR="${SEATLOCK_LUA_DIR:-$OPS_DIR/../../lua}"
 
-# redis-cli against $REDIS_URL (default: local Redis, db 0).
-rcli() { redis-cli -u "${REDIS_URL:-redis://127.0.0.1:6379/0}" --no-auth-warning "$@"; }
+# redis-cli against $REDIS_URL (default: local Redis, db 0). A cluster's URL
+# names several seeds (redis://[user:pass@]h1:p1,h2:p2/0): redis-cli takes the
+# first, in cluster mode (-c follows MOVED and ASK to the key's primary).
+rcli() {
+  local url=${REDIS_URL:-redis://127.0.0.1:6379/0}
+  if [[ "$url" == *,* ]]; then
+    local prefix="redis://" rest=${url#redis://} db=0 first
+    if [[ "$rest" == *@* ]]; then prefix="redis://${rest%%@*}@"; rest=${rest#*@}; fi
+    [[ "$rest" == */* ]] && db=${rest##*/}
+    first=${rest%%/*}; first=${first%%,*}
+    redis-cli -c -u "$prefix$first/$db" --no-auth-warning "$@"
+  else
+    redis-cli -u "$url" --no-auth-warning "$@"
+  fi
+}
 
 # The source of lua/NAME.lua with its `--@include X` lines replaced by
 # lua/includes/X.lua: exactly what the server loads.
