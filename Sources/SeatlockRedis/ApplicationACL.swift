@@ -32,9 +32,13 @@ public enum ApplicationACL {
 
     /// On every node of a cluster, replicas too: an ACL is each node's own,
     /// and a replica may be the primary tomorrow.
-    public static func install(on client: RedisClient, user: String, password: String, database: Int = 0) throws {
-        for node in try client.everyNode() {
+    /// Returns how many nodes have it.
+    @discardableResult
+    public static func install(on client: RedisClient, user: String, password: String, database: Int = 0) throws -> Int {
+        let nodes = try client.everyNode()
+        for node in nodes {
             try node.checked(["ACL", "SETUSER", user] + rules(password: password, database: database))
         }
+        return nodes.count
     }
 }

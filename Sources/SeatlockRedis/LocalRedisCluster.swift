@@ -7,8 +7,10 @@ import Foundation
 import SeatlockLoop
 
 public final class LocalRedisCluster: @unchecked Sendable {
-    public let nodes: [LocalRedisServer]
+    public private(set) var nodes: [LocalRedisServer]
     public let directory: URL
+    private let persistent: Bool
+    private let nodeArguments: [String]
 
     /// Every node as a seed (any one would do; several survive one's death).
     public var url: RedisURL {
@@ -21,22 +23,26 @@ public final class LocalRedisCluster: @unchecked Sendable {
     public init(directory: URL, primaries: Int = 3, replicasEach: Int = 1, nodeTimeout: Duration = .seconds(3),
                 persistent: Bool = false, password: String? = nil) throws {
         self.directory = directory
+        self.persistent = persistent
+        nodeArguments = ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+                         "--cluster-node-timeout", String(nodeTimeout.wholeMilliseconds),
+                         // A replica promoted after its primary's death takes over at once.
+                         "--cluster-replica-validity-factor", "0",
+                         // Replicas sync at once (the default waits 5 s for more replicas to share a transfer).
+                         "--repl-diskless-sync-delay", "0",
+                         // CLUSTER SLOTS lists a replica once its offset moves: a ping each second
+                         // moves it within a second (the default, 10 s, leaves clients unaware of replicas that long).
+                         "--repl-ping-replica-period", "1",
+                         // A primary's death stops its own slots only, not every event's (docs/operations/cluster.md).
+                         "--cluster-require-full-coverage", "no"]
+            + (password.map { ["--masterauth", $0] } ?? [])
+        nodes = []
         var started: [LocalRedisServer] = []
         do {
             for index in 0..<(primaries * (1 + replicasEach)) {
                 guard let port = Self.freeClusterPort() else { throw LocalRedisError.didNotStart("no free port pair for a cluster node") }
-                started.append(try LocalRedisServer(
-                    port: port, directory: directory.appendingPathComponent("node-\(index)"), persistent: persistent, password: password,
-                    extraArguments: ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-                                     "--cluster-node-timeout", String(nodeTimeout.wholeMilliseconds),
-                                     // A replica promoted after its primary's death takes over at once.
-                                     "--cluster-replica-validity-factor", "0",
-                                     // Replicas sync at once (the default waits 5 s for more replicas to share a transfer).
-                                     "--repl-diskless-sync-delay", "0",
-                                     // CLUSTER SLOTS lists a replica once its offset moves: a ping each second
-                                     // moves it within a second (the default, 10 s, leaves clients unaware of replicas that long).
-                                     "--repl-ping-replica-period", "1"]
-                        + (password.map { ["--masterauth", $0] } ?? [])))
+                started.append(try LocalRedisServer(port: port, directory: directory.appendingPathComponent("node-\(index)"),
+                                                    persistent: persistent, password: password, extraArguments: nodeArguments))
             }
             nodes = started
             if primaries >= 3 {
@@ -55,6 +61,19 @@ public final class LocalRedisCluster: @unchecked Sendable {
 
     public func stop() {
         for node in nodes { node.stop() }
+    }
+
+    /// Starts a stopped or killed node again, on its port, from its files
+    /// (its nodes.conf makes it rejoin the cluster, as the replica of whoever
+    /// took over its slots meanwhile).
+    @discardableResult
+    public func restart(_ node: LocalRedisServer) throws -> LocalRedisServer {
+        guard let index = nodes.firstIndex(where: { $0 === node }) else { throw LocalRedisError.didNotStart("not a node of this cluster") }
+        node.kill()
+        let again = try LocalRedisServer(port: node.port, directory: node.directory, persistent: persistent, password: node.password,
+                                         extraArguments: nodeArguments)
+        nodes[index] = again
+        return again
     }
 
     public func killWithoutWaiting() {

@@ -25,6 +25,10 @@ public final class RedisClient {
         }
         guard context != nil else { throw lastError! }
         if url.seeds.count > 1 || url.database == 0 { try detectCluster() }
+        if url.seeds.count > 1, cluster == nil {
+            throw RedisError(.server, "REDIS_URL names \(url.seeds.count) seed nodes, but the one that answered is not a Redis Cluster node "
+                + "(cluster support disabled, or the user may not run CLUSTER SLOTS): give one host:port for a single Redis")
+        }
     }
 
     /// One node, no routing.

@@ -121,7 +121,7 @@ public final class RedisConnection {
     private func waitOn(_ node: RedisNodeConnection, replicas: Int?, timeout: Duration, _ done: @escaping Completion) {
         let wanted = replicasWanted(at: node, asked: replicas)
         guard wanted > 0 else { return done(.success(.integer(0))) }
-        node.send(["WAIT", String(wanted), String(timeout.wholeMilliseconds)]) { acked in
+        node.waitForReplicas(wanted, timeout: timeout) { acked in
             guard case .success(.integer(let count)) = acked, count >= wanted else {
                 return done(.failure(RedisError(.unavailable, "WAIT: \((try? acked.get())?.int ?? 0) of \(wanted) replicas have the write")))
             }
@@ -145,16 +145,7 @@ public final class RedisConnection {
         case let .single(node): node.send(arguments) { completion([$0]) }
         case .cluster:
             let targets = map.primaries.map(node(at:))
-            guard !targets.isEmpty else { return completion([]) }
-            var results = [Result<RedisValue, RedisError>?](repeating: nil, count: targets.count)
-            var remaining = targets.count
-            for (index, target) in targets.enumerated() {
-                target.send(arguments) { result in
-                    results[index] = result
-                    remaining -= 1
-                    if remaining == 0 { completion(results.map { $0! }) }
-                }
-            }
+            gatherResults(targets.count, { index, done in targets[index].send(arguments, completion: done) }, completion: completion)
         case .detecting:
             park({ [weak self] in self?.sendToEveryPrimary(arguments, completion: completion) }, { completion([$0]) })
         }
@@ -168,7 +159,9 @@ public final class RedisConnection {
         patterns.append((pattern, onMessage))
         switch mode {
         case let .single(node): node.psubscribe(pattern, onMessage: onMessage)
-        case .cluster: for subscriber in subscribers.values { subscriber.psubscribe(pattern, onMessage: onMessage) }
+        case .cluster:
+            for subscriber in subscribers.values { subscriber.psubscribe(pattern, onMessage: onMessage) }
+            subscribeOnEveryPrimary()
         case .detecting: break // made when the mode is known
         }
     }
@@ -271,6 +264,7 @@ public final class RedisConnection {
     /// Sends `op` to the slot's primary and follows the cluster's redirections.
     private func dispatch(slot: Int?, attempt: Int = 0, asking: RedisNodeAddress? = nil,
                           _ op: @escaping (RedisNodeConnection, @escaping Completion) -> Void, _ completion: @escaping Completion) {
+        guard !closed else { return completion(.failure(RedisError(.unavailable, "connection closed"))) }
         guard let address = asking ?? (slot.map { map.primary(forSlot: $0) } ?? map.primaries.first) else {
             refreshSoon()
             return completion(.failure(RedisError(.unavailable, "no Redis Cluster node serves slot \(slot ?? -1) yet")))
@@ -328,8 +322,8 @@ public final class RedisConnection {
     private func refresh() {
         guard case .cluster = mode, !closed, !refreshing else { return }
         let candidates = map.primaries.compactMap { nodes[$0] }.filter { $0.state == .connected }
-        let asked = candidates.randomElement() ?? seed
         if candidates.isEmpty, seed.state != .connected { reseed() }
+        let asked = candidates.randomElement() ?? seed
         refreshing = true
         lastRefresh = .now
         asked.send(["CLUSTER", "SLOTS"]) { [weak self] result in
@@ -356,17 +350,21 @@ public final class RedisConnection {
             subscriber.close()
             subscribers[address] = nil
         }
-        for address in fresh.primaries {
-            _ = node(at: address)
-            if !patterns.isEmpty, subscribers[address] == nil {
-                let subscriber = RedisNodeConnection(loop: loop, url: url.at(address), options: options)
-                subscriber.onStateChange = { [weak self] state in
-                    self?.onStateChange?(state)
-                    if state == .disconnected { self?.refreshSoon() }
-                }
-                for (pattern, onMessage) in patterns { subscriber.psubscribe(pattern, onMessage: onMessage) }
-                subscribers[address] = subscriber
+        for address in fresh.primaries { _ = node(at: address) }
+        subscribeOnEveryPrimary()
+    }
+
+    /// A subscriber connection, with every pattern, on each primary that has none.
+    private func subscribeOnEveryPrimary() {
+        guard !patterns.isEmpty else { return }
+        for address in map.primaries where subscribers[address] == nil {
+            let subscriber = RedisNodeConnection(loop: loop, url: url.at(address), options: options)
+            subscriber.onStateChange = { [weak self] state in
+                self?.onStateChange?(state)
+                if state == .disconnected { self?.refreshSoon() }
             }
+            for (pattern, onMessage) in patterns { subscriber.psubscribe(pattern, onMessage: onMessage) }
+            subscribers[address] = subscriber
         }
     }
 }
@@ -379,15 +377,7 @@ extension RedisConnection {
         guard !commands.isEmpty else { return completion([]) }
         if case let .single(node) = mode { return node.pipeline(commands, completion: completion) }
         if commands.first?.first?.uppercased() == "MULTI" { return transaction(commands, completion: completion) }
-        var results = [Result<RedisValue, RedisError>?](repeating: nil, count: commands.count)
-        var remaining = commands.count
-        for (index, command) in commands.enumerated() {
-            send(command) { result in
-                results[index] = result
-                remaining -= 1
-                if remaining == 0 { completion(results.map { $0! }) }
-            }
-        }
+        gatherResults(commands.count, { index, done in self.send(commands[index], completion: done) }, completion: completion)
     }
 
     private func transaction(_ commands: [[String]], completion: @escaping ([Result<RedisValue, RedisError>]) -> Void) {

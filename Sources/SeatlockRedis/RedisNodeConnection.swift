@@ -39,6 +39,9 @@ final class RedisNodeConnection {
     private var connectStarted = ContinuousClock.now
     private var connectedAt: ContinuousClock.Instant?
     private var resetReason: RedisError.Kind = .connectionLost
+    /// WAITs asked for while one is in flight (group commit: see `waitForReplicas`).
+    private var waitInFlight = false
+    private var waitsQueued: [(wanted: Int, timeout: Duration, done: Completion)] = []
     /// Pattern subscriptions, renewed on every reconnect. A connection with
     /// subscriptions is in pub/sub mode: use another one for commands.
     private var subscriptions: [String: SubscriptionBox] = [:]
@@ -81,6 +84,28 @@ final class RedisNodeConnection {
             return
         }
         inFlight.append(command)
+    }
+
+    /// `WAIT wanted timeout` for the writes this connection made before the
+    /// call. A WAIT holds the connection's later commands back until it
+    /// returns, and covers every write made before it: so while one is in
+    /// flight, the callers that come meanwhile share the next one (one
+    /// replication round trip per batch of confirmations, not per confirmation).
+    func waitForReplicas(_ wanted: Int, timeout: Duration, done: @escaping Completion) {
+        waitsQueued.append((wanted, timeout, done))
+        if !waitInFlight { sendQueuedWaits() }
+    }
+
+    private func sendQueuedWaits() {
+        guard let wanted = waitsQueued.map(\.wanted).max(), let timeout = waitsQueued.map(\.timeout).max() else { return }
+        let batch = waitsQueued
+        waitsQueued = []
+        waitInFlight = true
+        send(["WAIT", String(wanted), String(timeout.wholeMilliseconds)]) { [weak self] acked in
+            self?.waitInFlight = false
+            for waiter in batch { waiter.done(acked) }
+            self?.sendQueuedWaits()
+        }
     }
 
     /// PSUBSCRIBE `pattern`; `onMessage(channel, message)` runs on this loop for
@@ -265,15 +290,22 @@ extension RedisNodeConnection {
     /// Sends several commands back to back (one round trip) and calls
     /// `completion` once with every result, in order.
     func pipeline(_ commands: [[String]], completion: @escaping ([Result<RedisValue, RedisError>]) -> Void) {
-        guard !commands.isEmpty else { return completion([]) }
-        var results = [Result<RedisValue, RedisError>?](repeating: nil, count: commands.count)
-        var remaining = commands.count
-        for (index, command) in commands.enumerated() {
-            send(command) { result in
-                results[index] = result
-                remaining -= 1
-                if remaining == 0 { completion(results.map { $0! }) }
-            }
+        gatherResults(commands.count, { index, done in self.send(commands[index], completion: done) }, completion: completion)
+    }
+}
+
+/// Starts `count` commands at once (`start(index, done)`); `completion` gets
+/// every result, in index order, once the last has come back.
+func gatherResults(_ count: Int, _ start: (Int, @escaping RedisConnection.Completion) -> Void,
+                   completion: @escaping ([Result<RedisValue, RedisError>]) -> Void) {
+    guard count > 0 else { return completion([]) }
+    var results = [Result<RedisValue, RedisError>?](repeating: nil, count: count)
+    var remaining = count
+    for index in 0..<count {
+        start(index) { result in
+            results[index] = result
+            remaining -= 1
+            if remaining == 0 { completion(results.map { $0! }) }
         }
     }
 }

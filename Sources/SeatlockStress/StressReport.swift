@@ -49,6 +49,9 @@ public struct StressStats {
     public var firstUnavailable: Double?
     public var lastUnavailable: Double?
 
+    /// Holds refused 403 `admission_invalid` because the queue had forgotten the admission (a failover), sent back to the queue.
+    public var requeued = 0
+
     mutating func recordUnavailable(at seconds: Double) {
         unavailable += 1
         if firstUnavailable == nil { firstUnavailable = seconds }
@@ -126,6 +129,9 @@ public struct StressReport {
         lines.append("responses: " + s.statuses.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", "))
         if let first = s.firstUnavailable, let last = s.lastUnavailable {
             lines.append(String(format: "unavailable (503, waited out and sent again): %d, from %.2f s to %.2f s (%.2f s)", s.unavailable, first, last, last - first))
+        }
+        if s.requeued > 0 {
+            lines.append("admissions the queue forgot (hold 403 admission_invalid, the buyer sent back to the queue): \(s.requeued)")
         }
         lines.append("errors: \(s.errors)" + (s.errorKinds.isEmpty ? "" : " (" + s.errorKinds.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", ") + ")"))
         if let waited = waitedForHolds {

@@ -267,6 +267,10 @@ public final class StressRun {
                 hold(buyer)
             case 422:
                 finish(buyer, .noSeats)
+            case 403 where options.retryUnavailable && Self.lostAdmission(response):
+                // The queue forgot this admission (a failover lost its last writes): back to the queue, as the buyer's page would go.
+                buyer.admission = nil
+                pollQueue(buyer)
             case 403 where Self.contains("admission", in: response.body):
                 finish(buyer, .admissionExpired)
             default:
@@ -404,7 +408,11 @@ public final class StressRun {
                 loop.schedule(after: .milliseconds(Int(wait * 1000))) { [self] in enqueue(request) }
                 return pump()
             }
-            stats.record(request.endpoint, status: response.status, latency: ContinuousClock.now - sent)
+            if options.retryUnavailable, request.endpoint == .hold, Self.lostAdmission(response) {
+                stats.requeued += 1 // not an error: the buyer goes back to the queue (below)
+            } else {
+                stats.record(request.endpoint, status: response.status, latency: ContinuousClock.now - sent)
+            }
             idle.append(index)
             request.completion(response)
             pump()
@@ -413,6 +421,11 @@ public final class StressRun {
 
     // MARK: reading replies without a JSON decoder (hot loop: perf showed
     // Foundation's string search at 80% of the client when it parsed seat maps)
+
+    /// A hold refused because the queue's serving position is behind a genuine admission.
+    static func lostAdmission(_ response: ClientResponse) -> Bool {
+        response.status == 403 && contains("admission_invalid", in: response.body) && contains("has not admitted", in: response.body)
+    }
 
     /// The value of the first `"name":"..."` in a JSON body.
     static func field(_ name: String, in body: [UInt8]) -> String? {

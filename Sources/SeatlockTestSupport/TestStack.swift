@@ -35,11 +35,11 @@ public final class TestRedis: @unchecked Sendable {
         liveServers.withLock { $0.append(server) }
     }
 
-    /// A local cluster of 3 primaries and 3 replicas.
-    public init(cluster nodeTimeout: Duration) throws {
+    /// A local cluster of 3 primaries and 3 replicas (`persistent`: append-only files, for nodes killed and started again).
+    public init(cluster nodeTimeout: Duration, persistent: Bool = false) throws {
         ignoreBrokenPipes()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("seatlock-cluster-\(UUID().uuidString)")
-        let cluster = try LocalRedisCluster(directory: directory, nodeTimeout: nodeTimeout)
+        let cluster = try LocalRedisCluster(directory: directory, nodeTimeout: nodeTimeout, persistent: persistent)
         self.cluster = cluster
         server = cluster.nodes[0]
         library = try ScriptLibrary.locate()

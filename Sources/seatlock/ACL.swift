@@ -23,8 +23,8 @@ struct ACL: ParsableCommand {
                 .trimmingCharacters(in: .whitespacesAndNewlines), password.count >= 16 else {
                 throw ValidationError("--apply needs --password-file with a password of 16+ characters")
             }
-            try ApplicationACL.install(on: RedisClient(url: redis.resolved()), user: user, password: password, database: db)
-            return say("ACL user '\(user)' set")
+            let nodes = try ApplicationACL.install(on: RedisClient(url: redis.resolved()), user: user, password: password, database: db)
+            return say("ACL user '\(user)' set" + (nodes > 1 ? " on each of the cluster's \(nodes) nodes" : ""))
         }
         let rules = ApplicationACL.rules(password: "PASSWORD", database: db).map { rule in
             rule.allSatisfy { $0.isLetter || $0.isNumber || $0 == "+" || $0 == "-" || $0 == "@" } ? rule : "'\(rule)'"

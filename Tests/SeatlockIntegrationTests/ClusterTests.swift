@@ -291,12 +291,16 @@ func eventsOnEveryPrimary(_ client: RedisClient, prefix: String, each: Int = 1) 
 
 /// A primary dies: its replica takes over, and the server follows by itself.
 @Suite(.serialized) struct ClusterFailoverTests {
+    /// A cluster of its own (these tests kill nodes), node timeout 1 s, its
+    /// nodes' data on disk (AOF), and a server on it.
+    private func freshCluster() throws -> (TestRedis, LocalRedisCluster, TestServer) {
+        let redis = try TestRedis(cluster: .seconds(1), persistent: true)
+        return (redis, try #require(redis.cluster), try TestServer(redis: redis))
+    }
+
     @Test func holdsComeBackOnTheReplicaAfterThePrimaryIsKilled() throws {
-        let redis = try TestRedis(cluster: .seconds(1))
-        let cluster = try #require(redis.cluster)
-        defer { cluster.stop() }
-        let server = try TestServer(redis: redis)
-        defer { server.stop() }
+        let (_, cluster, server) = try freshCluster()
+        defer { server.stop(); cluster.stop() }
         let event = TestServer.uniqueEventId("fail")
         #expect(try server.createEvent(event, rows: 10, seatsPerRow: 10).status == 201)
         #expect(try server.holdBest(event, user: "before", quantity: 1).status == 201)
@@ -322,5 +326,40 @@ func eventsOnEveryPrimary(_ client: RedisClient, prefix: String, each: Int = 1) 
         // The new primary has the scripts (NOSCRIPT loads them) and serves the rest of the event.
         #expect(try server.http.request("GET", "/v1/events/\(event)", headers: [:]).status == 200)
         #expect(try server.holdBest(event, user: "after", quantity: 2).status == 201)
+    }
+
+    @Test func slotsNoNodeServesAre503sWhileTheOtherEventsSellOn() throws {
+        let (redis, cluster, server) = try freshCluster()
+        defer { server.stop(); cluster.stop() }
+        let client = try redis.client()
+        let events = try eventsOnEveryPrimary(client, prefix: "down")
+        for event in events { #expect(try server.createEvent(event, rows: 10, seatsPerRow: 10).status == 201) }
+        // A primary and its replica both die: no node serves their slots (CLUSTERDOWN once the cluster sees it).
+        let primary = try cluster.primary(forKey: EventKeys(events[0]).event)
+        let replicaAddress = try #require(client.replicas(of: RedisNodeAddress(host: "127.0.0.1", port: primary.port)).first)
+        let replica = try #require(cluster.nodes.first { $0.port == replicaAddress.port })
+        replica.kill()
+        primary.kill()
+        for second in 0..<4 { // before and after the node timeout (1 s)
+            let down = try server.holdBest(events[0], user: "down-\(second)", quantity: 1)
+            #expect(down.status == 503 && down.headers["retry-after"] != nil, "\(down.status) \(down.body)")
+            // cluster-require-full-coverage no: the other primaries' events keep selling.
+            #expect(try server.holdBest(events[1], user: "other-\(second)", quantity: 1).status == 201)
+            Thread.sleep(forTimeInterval: 0.7)
+        }
+
+        // Both come back from their files; the cluster, and the server, recover by themselves.
+        try cluster.restart(primary)
+        try cluster.restart(replica)
+        let back = Date().addingTimeInterval(20)
+        var last = 0
+        repeat {
+            last = try server.holdBest(events[0], user: "back-\(Int(Date().timeIntervalSince1970 * 1000))", quantity: 1).status
+            if last == 201 { break }
+            #expect(last == 503)
+            Thread.sleep(forTimeInterval: 0.2)
+        } while Date() < back
+        #expect(last == 201)
+        #expect(try server.holdBest(events[1], user: "back-other", quantity: 1).status == 201)
     }
 }

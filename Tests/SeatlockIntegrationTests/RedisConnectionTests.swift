@@ -44,6 +44,19 @@ import Testing
         #expect(try client.call("EXISTS", EventKeys(event).event).int == 0)
     }
 
+    @Test func severalSeedsThatAreNotAClusterAreRefusedClearly() throws {
+        let redis = try TestRedis.shared()
+        var url = redis.url
+        url.moreSeeds = [RedisNodeAddress(host: "127.0.0.1", port: redis.server.port)]
+        do {
+            _ = try RedisClient(url: url)
+            Issue.record("a single Redis named twice was taken for a cluster")
+        } catch let error as RedisError {
+            #expect(error.message.contains("not a Redis Cluster node"), "\(error)")
+        }
+        #expect(try RedisClient(url: redis.url).isCluster == false) // one seed: the single Redis, as always
+    }
+
     @Test func aStuckCommandTimesOutEveryPendingCallerAndTheConnectionComesBack() throws {
         let redis = try TestRedis()
         defer { redis.server.stop() }
