@@ -7,7 +7,7 @@
 public enum ApplicationACL {
     /// Sent directly by the server and the workers.
     public static let clientCommands = [
-        "ping", "time", "evalsha", "script|load", "config|get", "psubscribe", "select", "cluster|slots", "asking", "wait",
+        "ping", "time", "evalsha", "script|load", "config|get", "psubscribe", "select", "cluster|slots", "asking", "wait", "role",
         "get", "hget", "hgetall", "hmget", "hsetnx", "hincrby", "smembers", "sadd", "zrange", "zrangebyscore",
         "xadd", "xrange", "xrevrange", "xread", "xreadgroup", "xack", "xautoclaim", "xpending", "xlen",
         "xgroup|create", "xinfo|groups", "xtrim", "pfcount", "scan", "hset", "hdel", "multi", "exec", "set", "lrange", "zadd", "zrem",

@@ -37,6 +37,8 @@ public final class RedisConnection {
     private var lastRefresh = ContinuousClock.now - .seconds(60)
     private var refreshTimer: LoopTimer?
     private var parkedTimer: LoopTimer?
+    /// A single Redis's replicas (ROLE), when last asked.
+    private var singleReplicas: (count: Int, at: ContinuousClock.Instant)?
 
     /// Redirections followed for one command before it fails.
     static let maximumRedirects = 5
@@ -119,13 +121,14 @@ public final class RedisConnection {
     }
 
     private func waitOn(_ node: RedisNodeConnection, replicas: Int?, timeout: Duration, _ done: @escaping Completion) {
-        let wanted = replicasWanted(at: node, asked: replicas)
-        guard wanted > 0 else { return done(.success(.integer(0))) }
-        node.waitForReplicas(wanted, timeout: timeout) { acked in
-            guard case .success(.integer(let count)) = acked, count >= wanted else {
-                return done(.failure(RedisError(.unavailable, "WAIT: \((try? acked.get())?.int ?? 0) of \(wanted) replicas have the write")))
+        replicasWanted(at: node, asked: replicas) { wanted in
+            guard wanted > 0 else { return done(.success(.integer(0))) }
+            node.waitForReplicas(wanted, timeout: timeout) { acked in
+                guard case .success(.integer(let count)) = acked, count >= wanted else {
+                    return done(.failure(RedisError(.unavailable, "WAIT: \((try? acked.get())?.int ?? 0) of \(wanted) replicas have the write")))
+                }
+                done(acked)
             }
-            done(acked)
         }
     }
 
@@ -299,10 +302,18 @@ public final class RedisConnection {
         }
     }
 
-    private func replicasWanted(at node: RedisNodeConnection, asked: Int?) -> Int {
-        if let asked { return asked }
-        guard case .cluster = mode else { return 0 }
-        return min(1, map.replicaCounts[RedisNodeAddress(host: node.url.host, port: node.url.port)] ?? 0)
+    /// `asked`, or 1 when the node has a replica and 0 without: a cluster's
+    /// map says; a single Redis is asked (ROLE), at most every 5 s.
+    private func replicasWanted(at node: RedisNodeConnection, asked: Int?, _ then: @escaping (Int) -> Void) {
+        if let asked { return then(asked) }
+        if case .cluster = mode { return then(min(1, map.replicaCounts[RedisNodeAddress(host: node.url.host, port: node.url.port)] ?? 0)) }
+        if let known = singleReplicas, ContinuousClock.now - known.at < .seconds(5) { return then(min(1, known.count)) }
+        node.send(["ROLE"]) { [weak self] reply in
+            // ["master", offset, [[host, port, offset], ...]]; a replica or a refusal: none to wait for.
+            let replicas = (try? reply.get())?.array.flatMap { $0.count == 3 && $0[0].string == "master" ? $0[2].array?.count : nil } ?? 0
+            self?.singleReplicas = (replicas, .now)
+            then(min(1, replicas))
+        }
     }
 
     // MARK: the slot map
