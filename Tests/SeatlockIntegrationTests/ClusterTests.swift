@@ -175,6 +175,9 @@ func eventsOnEveryPrimary(_ client: RedisClient, prefix: String, each: Int = 1) 
             #expect(stats.contains("cmdstat_evalsha:calls="), "\(node.url)")
         }
         #expect(try server.http.request("GET", "/v1/events?limit=100", headers: [:]).status == 200)
+        // /metrics reads every event's log groups and figures on its own primary.
+        let metrics = try server.http.request("GET", "/metrics", headers: [:])
+        #expect(metrics.status == 200 && metrics.text.contains("seatlock_dlq_entries"), "\(metrics.status)")
     }
 }
 

@@ -93,6 +93,9 @@ private func ops(_ name: String, _ arguments: [String], redis: TestRedis) throws
         #expect(status == 0 && output.contains("released"), "\(output)")
         #expect(try h.field(h.keys.booking(booking), "status") == "released")
         #expect(try EventAudit(eventId: h.event).run(h.client).passed)
+        // The read-only functions were loaded on every primary: this event's answers.
+        let stats = try h.client.checked(["FCALL_RO", "seatlock_event_stats", "3", h.keys.event, h.keys.sold, h.keys.freePrefix]).fields
+        #expect(stats["held"] == "0" && stats["consistent"] == "1", "\(stats)")
     }
 
     @Test func salesCloseAndReopen() throws {

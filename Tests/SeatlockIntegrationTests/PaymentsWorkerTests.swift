@@ -237,8 +237,8 @@ private struct PaymentsHarness {
 }
 
 @Suite struct LogTrimmerTests {
-    @Test func trimmingNeverDropsAnEntryStillPendingInAGroup() throws {
-        let redis = try TestRedis.shared()
+    @Test(arguments: [false, true]) func trimmingNeverDropsAnEntryStillPendingInAGroup(onCluster: Bool) throws {
+        let redis = try onCluster ? TestRedis.sharedCluster() : TestRedis.shared()
         let client = try redis.client()
         let stream = EventKeys(TestServer.uniqueEventId("trim")).log
         var ids: [String] = []
