@@ -128,11 +128,15 @@ private struct RunSummary: CustomStringConvertible {
                 "run", APITools.document.path, "--url", "http://127.0.0.1:\(server.port)",
                 "--header", "Authorization: Bearer \(token)", "--checks", checks.joined(separator: ","),
                 "--exclude-path", "/v1/events/{e}/stream", "--max-examples", "25", "--seed", "20261207", "--request-timeout", "10",
-                "--no-shrink", "--workers", "2", "--report", "ndjson", "--report-ndjson-path", report.path,
+                "--no-shrink",
+                // One worker: with two, Hypothesis' lambda-description caches (not thread-safe) once
+                // raised inside schemathesis' own case generation on a loaded CI machine.
+                "--workers", "1", "--report", "ndjson", "--report-ndjson-path", report.path,
             ])
             let summary = RunSummary(ndjson: (try? String(contentsOf: report, encoding: .utf8)) ?? "")
             print("schemathesis as \(who): exit \(status), \(summary)")
-            #expect(status == 0, "schemathesis as \(who) found failures:\n\(output.suffix(12_000))")
+            // The head names the first failure (or the checker's own exception), the tail its summary.
+            #expect(status == 0, "schemathesis as \(who) found failures:\n\(output.count > 16_000 ? output.prefix(8_000) + "\n[…]\n" + output.suffix(8_000) : output[...])")
             #expect(summary.requests > 500, "schemathesis as \(who) made only \(summary.requests) requests")
             #expect(summary.serverErrors == 0 && summary.failedChecks.isEmpty, "\(summary.failedChecks)")
             #expect(Set(summary.checks.keys).isSubset(of: Set(checks)) && summary.checks.keys.contains("response_schema_conformance"),
