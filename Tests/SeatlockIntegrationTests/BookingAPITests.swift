@@ -194,10 +194,11 @@ import Testing
     /// the front-most free seats), and the row index
     /// never understates a row: its values are bounds, so a row may be read
     /// in vain but never skipped.
-    @Test func bestAvailableAlwaysTakesTheFrontMostRun() throws {
+    /// (With 40 seats a row, longer than hold_best's first read of a row.)
+    @Test(arguments: [12, 40]) func bestAvailableAlwaysTakesTheFrontMostRun(perRow: Int) throws {
         let server = try TestServer.shared()
         let event = TestServer.uniqueEventId()
-        let rows = 6, perRow = 12, cap = 4
+        let rows = 6, cap = 4
         try #require(try server.createEvent(event, rows: rows, seatsPerRow: perRow, maxSeatsPerUser: cap).status == 201)
         let client = try server.redis.client()
         func freeRows() throws -> [[Int]] {

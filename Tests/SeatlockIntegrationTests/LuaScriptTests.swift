@@ -209,6 +209,24 @@ struct ScriptHarness {
         #expect(status == 201 && body["seats"] as? [String] == ["A-2-1", "A-2-2"])
     }
 
+    /// hold_best reads a row's first 4n free seats (12 at least) before the
+    /// whole row: a run cut off where that read ends is taken only when the
+    /// rest of the row cannot change the choice.
+    @Test func aRunCutOffByTheFirstReadIsJudgedOnTheWholeRow() throws {
+        let h = try ScriptHarness(rows: 1, seatsPerRow: 40, maxSeats: 20)
+        // Free: ten single seats (1, 3, ... 19), then 21-23, then 25-40. The first
+        // twelve free seats end on 21-22: a pair there might strand 23, and does.
+        let taken = stride(from: 2, through: 20, by: 2).map { "A-1-\($0)" } + ["A-1-24"]
+        #expect(try h.hold(taken, user: "x").0 == 201)
+        let (status, body) = try h.holdBest(2)
+        #expect(status == 201 && body["seats"] as? [String] == ["A-1-25", "A-1-26"], "\(body)")
+        // Now 21-23 and 27-40: a single seat is the front-most free one; a trio fills 21-23 exactly.
+        #expect(try h.holdBest(1, user: "u2").1["seats"] as? [String] == ["A-1-1"])
+        #expect(try h.holdBest(3, user: "u3").1["seats"] as? [String] == ["A-1-21", "A-1-22", "A-1-23"])
+        // The first read (3, 5, ... 19, 27, 28, 29) cannot tell whether 27-29 goes on; the whole row says it does.
+        #expect(try h.holdBest(3, user: "u4").1["seats"] as? [String] == ["A-1-27", "A-1-28", "A-1-29"])
+    }
+
     @Test func fallsBackToSeparateSeatsWhenNoRunExists() throws {
         let h = try ScriptHarness(rows: 1, seatsPerRow: 6, maxSeats: 10)
         #expect(try h.hold(["A-1-2", "A-1-4", "A-1-6"], user: "x").0 == 201)

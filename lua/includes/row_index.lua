@@ -15,11 +15,12 @@
 -- seats (hold.lua, the hot path) leaves the tree alone; freeing a seat raises
 -- its row to the run the seat now joins (a few ZCOUNTs, O(log cap), and
 -- O(log rows) tree writes when the value grows); best available descends
--- to the front-most row whose value is >= N, reads that row and, when the
--- row has no such run after all, writes the row's true longest run and
+-- to the front-most row whose value is >= N, reads that row's first free
+-- seats (the whole row only when they do not settle the choice) and, when
+-- the row has no such run after all, writes the row's true longest run and
 -- descends again. So no row with a run is ever skipped, and every row read
 -- in vain was made stale by a seat taken since it was last read: the cost
--- is O(log rows + row) a hold plus, amortised, one row read per seat taken.
+-- is O(log rows + 4N) a hold plus, amortised, one row read per seat taken.
 -- The free set stays the truth: an event made before the index existed gets
 -- it built from the free set on its first best-available hold.
 
@@ -73,32 +74,32 @@ local function seat_freed(free_prefix, seat)
   if joined > (tonumber(redis.call('HGET', key, size + row - 1)) or 0) then set_row_run(key, size, row, joined) end
 end
 
--- The free seats of `row` as {seat, number} pairs, by number.
-local function row_free_seats(free_key, row)
+-- The runs of consecutive free seats of `row`, from the first `limit` of
+-- its free seats (all without a limit): `seats`, the flat ZRANGEBYSCORE
+-- reply (seat, score, seat, score, ...), and `runs`, in row order, each
+-- {index in `seats` of its first seat, length}. (No table per seat: a row
+-- may have hundreds.)
+local function row_runs(free_key, row, limit)
   local low = seat_score(row, 0)
-  local scores = redis.call('ZRANGEBYSCORE', free_key, low + 1, low + 9999, 'WITHSCORES')
-  local seats = {}
-  for i = 1, #scores, 2 do seats[#seats + 1] = {scores[i], tonumber(scores[i + 1]) - low} end
-  return seats
-end
-
--- Runs of consecutive free seats in `seats` (from row_free_seats), as
--- lists of seat ids, skipping the seats in `taken` (a set, may be empty).
-local function free_runs(seats, taken)
-  local runs, run, previous = {}, nil, -1
-  for _, pair in ipairs(seats) do
-    if not taken[pair[1]] then
-      if pair[2] ~= previous + 1 or not run then run = {}; runs[#runs + 1] = run end
-      run[#run + 1] = pair[1]
-      previous = pair[2]
+  local seats = limit and redis.call('ZRANGEBYSCORE', free_key, low + 1, low + 9999, 'WITHSCORES', 'LIMIT', 0, limit)
+    or redis.call('ZRANGEBYSCORE', free_key, low + 1, low + 9999, 'WITHSCORES')
+  local runs, previous = {}, -1
+  for i = 1, #seats, 2 do
+    local number = tonumber(seats[i + 1])
+    if number == previous + 1 then
+      local run = runs[#runs]
+      run[2] = run[2] + 1
+    else
+      runs[#runs + 1] = {i, 1}
     end
+    previous = number
   end
-  return runs
+  return seats, runs
 end
 
 local function longest_run(runs, cap)
   local longest = 0
-  for _, run in ipairs(runs) do longest = math.max(longest, #run) end
+  for _, run in ipairs(runs) do longest = math.max(longest, run[2]) end
   return math.min(cap, longest)
 end
 
@@ -114,7 +115,7 @@ local function build_runs(free_prefix, section, rows, cap, every_row_free)
   for node = 1, 2 * size - 1 do tree[node] = 0 end
   for row = 1, rows do
     tree[size + row - 1] = every_row_free and math.min(cap, every_row_free)
-      or longest_run(free_runs(row_free_seats(free_key, row), {}), cap)
+      or longest_run(select(2, row_runs(free_key, row)), cap)
   end
   for node = size - 1, 1, -1 do tree[node] = math.max(tree[2 * node], tree[2 * node + 1]) end
   local fields = {'size', size, 'cap', cap}
@@ -129,16 +130,46 @@ local function build_runs(free_prefix, section, rows, cap, every_row_free)
   return size
 end
 
+-- The first run in `runs` that n seats fill exactly or leave two or more
+-- of, so that no single seat is stranded (no one buys it alone); if every
+-- run would leave one, the first run that fits; nil when none fits. With
+-- `complete` false, `runs` may stop short of the row's end and its last run
+-- may go on: only a choice that the rest of the row could not change is
+-- made (that last run qualifies only if it leaves two or more seats), and
+-- nil means "read the whole row".
+local function choose_run(runs, n, complete)
+  local fallback
+  for i, run in ipairs(runs) do
+    local length = run[2]
+    local open_ended = not complete and i == #runs
+    if length >= n and length - n ~= 1 and (not open_ended or length - n >= 2) then return run end
+    if length >= n and not fallback then fallback = run end
+  end
+  return complete and fallback or nil
+end
+
+-- The seat ids of the first n seats of `run` (from row_runs).
+local function run_seats(seats, run, n)
+  local chosen = {}
+  for k = 0, n - 1 do chosen[k + 1] = seats[run[1] + 2 * k] end
+  return chosen
+end
+
 -- `n` consecutive free seats in the front-most row of `section` that has
 -- them (a list of seat ids), or nil when no row has: at the start of the
--- row's first run that leaves no single seat beside them.
--- The row it came from gets its true longest run without those seats.
+-- row's first run that leaves no single seat beside them (choose_run).
+-- The row's first 4n free seats (12 at least) are read first: a run found
+-- there is taken and the row index left alone (a row's value may overstate
+-- it, see above); only when they do not settle it is the whole row read,
+-- and the row then gets its true longest run without the seats taken. So
+-- a hold in a long, still full row reads a few dozen seats, not the row.
 local function front_run(free_prefix, section, rows, cap, n)
   local key, free_key = runs_key(free_prefix, section), free_prefix .. section
   local meta = redis.call('HMGET', key, 'size', 'cap')
   local size = tonumber(meta[1])
   -- (built with a smaller cap, e.g. before maxSeatsPerUser was raised, it cannot tell a run of n)
   if not size or tonumber(meta[2]) < n then size = build_runs(free_prefix, section, rows, math.max(cap, n)) end
+  local first = math.max(12, 4 * n)
   while (tonumber(redis.call('HGET', key, 1)) or 0) >= n do
     local node = 1
     while node < size do
@@ -146,19 +177,16 @@ local function front_run(free_prefix, section, rows, cap, n)
       if (tonumber(redis.call('HGET', key, node)) or 0) < n then node = node + 1 end
     end
     local row = node - size + 1
-    local seats = row_free_seats(free_key, row)
-    -- The first run that n seats fill exactly or leave two or more of, so
-    -- no single seat is stranded (no one buys it alone); if every run in
-    -- reach would leave one, the first run that fits.
-    local chosen, fallback
-    for _, run in ipairs(free_runs(seats, {})) do
-      if #run >= n and #run - n ~= 1 then chosen = {unpack(run, 1, n)} break end
-      if #run >= n and not fallback then fallback = {unpack(run, 1, n)} end
+    local seats, runs = row_runs(free_key, row, first)
+    if #seats == 2 * first then -- (the row may go on)
+      local run = choose_run(runs, n, false)
+      if run then return run_seats(seats, run, n) end
+      seats, runs = row_runs(free_key, row)
     end
-    chosen = chosen or fallback
-    local taken = {}
-    for _, seat in ipairs(chosen or {}) do taken[seat] = true end
-    set_row_run(key, size, row, longest_run(free_runs(seats, taken), cap))
+    local run = choose_run(runs, n, true)
+    local chosen = run and run_seats(seats, run, n)
+    if run then run[2] = run[2] - n end -- (taken from its start: the rest of it stays a run)
+    set_row_run(key, size, row, longest_run(runs, cap))
     if chosen then return chosen end
   end
   return nil
