@@ -93,9 +93,23 @@ public func clientAddressKey(_ address: String) -> String {
 /// addresses collapse like any other (`clientAddressKey`).
 public func clientAddress(peer: String, forwardedFor: String?, trusted: Set<String>) -> String {
     guard !trusted.isEmpty, trusted.contains(peer), let forwardedFor, !forwardedFor.isEmpty else { return peer }
-    let hops = forwardedFor.split(separator: ",", omittingEmptySubsequences: false)
-    guard hops.count <= 32 else { return "unknown" } // (no real chain of proxies is that long)
-    let addresses = hops.map { String($0.trimmingCharacters(in: .whitespaces)) }
-    // Every hop one of ours: the left-most is the best there is.
-    return clientAddressKey(addresses.last { !trusted.contains($0) } ?? addresses[0])
+    let comma = UInt8(ascii: ",")
+    let text = forwardedFor.utf8
+    guard text.lazy.filter({ $0 == comma }).count < 32 else { return "unknown" } // (no real chain of proxies is that long)
+    // From the right, hop by hop (no list made: an address fits a String's inline storage).
+    var end = text.endIndex
+    while true {
+        let start = text[..<end].lastIndex(of: comma).map { text.index(after: $0) } ?? text.startIndex
+        let hop = String(trimmingSpaces(forwardedFor[start..<end]))
+        // Every hop one of ours: the left-most is the best there is.
+        if !trusted.contains(hop) || start == text.startIndex { return clientAddressKey(hop) }
+        end = text.index(before: start)
+    }
+}
+
+/// `text` without the spaces and tabs around it (HTTP's optional whitespace).
+func trimmingSpaces(_ text: Substring) -> Substring {
+    let blank: (Character) -> Bool = { $0 == " " || $0 == "\t" }
+    guard let first = text.firstIndex(where: { !blank($0) }), let last = text.lastIndex(where: { !blank($0) }) else { return "" }
+    return text[first...last]
 }

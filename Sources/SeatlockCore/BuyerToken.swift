@@ -79,11 +79,10 @@ public struct BuyerTokens: Sendable {
 
 /// Compares secrets without leaking where they differ through timing.
 public func constantTimeEquals(_ a: String, _ b: String) -> Bool {
-    let x = Array(a.utf8), y = Array(b.utf8)
+    let x = a.utf8, y = b.utf8
     var difference = UInt8(truncatingIfNeeded: x.count ^ y.count)
-    for i in 0..<max(x.count, y.count) {
-        difference |= (i < x.count ? x[i] : 0) ^ (i < y.count ? y[i] : 0)
-    }
+    var i = x.makeIterator(), j = y.makeIterator()
+    for _ in 0..<max(x.count, y.count) { difference |= (i.next() ?? 0) ^ (j.next() ?? 0) }
     return difference == 0
 }
 

@@ -124,6 +124,22 @@ public struct EventKeys: Sendable {
     }
 }
 
+/// The keys of an event that every hold names, each made once: a loop keeps
+/// one per event it sells (an event id costs ~15 key strings a hold
+/// otherwise), so a hold builds only its buyer's and its booking's keys.
+public final class EventHoldKeys: Sendable {
+    public let keys: EventKeys
+    public let event, seats, sold, expiries, log, noIdempotency, holdPrefix, freePrefix, admissionLimit: String
+    public let queue, queueAttempts, queueTold, bookings: String
+
+    public init(_ keys: EventKeys) {
+        self.keys = keys
+        (event, seats, sold, expiries, log) = (keys.event, keys.seats, keys.sold, keys.expiries, keys.log)
+        (noIdempotency, holdPrefix, freePrefix, admissionLimit) = (keys.noIdempotency, keys.holdPrefix, keys.freePrefix, keys.admissionLimit)
+        (queue, queueAttempts, queueTold, bookings) = (keys.queue, keys.queueAttempts, keys.queueTold, keys.bookings)
+    }
+}
+
 public enum GlobalKeys {
     /// Set of event ids, for workers and the sweeper to discover logs.
     public static let events = "sl:events"

@@ -137,6 +137,15 @@ public struct WaitlistRequest: Sendable, Equatable {
 }
 
 /// What a buyer asks to hold.
+/// A Content-Type whose media type, parameters (charset) aside, is
+/// application/json in any case: application/json-patch+json is not JSON here.
+/// (Compared in place: it is on every request with a body.)
+public func isJSONMediaType(_ contentType: String) -> Bool {
+    let mediaType = trimmingSpaces(contentType.prefix { $0 != ";" })
+    let lowercased: (UInt8) -> UInt8 = { $0 >= 65 && $0 <= 90 ? $0 + 32 : $0 }
+    return mediaType.utf8.count == 16 && zip(mediaType.utf8, "application/json".utf8).allSatisfy { lowercased($0) == $1 }
+}
+
 public enum HoldRequest: Sendable, Equatable {
     case seats([SeatID])
     case bestAvailable(section: String, quantity: Int)

@@ -65,12 +65,27 @@ public enum Route: Equatable, Sendable {
 }
 
 public enum Router {
+    /// The path's components after its first '/', empty ones kept
+    /// ("/v1/events/" → v1, events, ""): one array, and components short
+    /// enough for a String's inline storage make no allocation.
+    static func pathComponents(_ path: String) -> [String] {
+        var parts: [String] = []
+        parts.reserveCapacity(8)
+        var start: String.Index?
+        for index in path.utf8.indices where path.utf8[index] == UInt8(ascii: "/") {
+            if let start { parts.append(String(path[start..<index])) }
+            start = path.utf8.index(after: index)
+        }
+        if let start { parts.append(String(path[start...])) }
+        return parts
+    }
+
     public static func route(method: String, path: String) throws(APIError) -> Route {
         guard path.utf8.count <= 512 else { throw .notFound }
         guard isCleanTarget(path) else {
             throw APIError(status: 400, code: "invalid_path", message: "the path holds a control character, a NUL or a byte outside ASCII")
         }
-        let parts = path.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false).dropFirst().map { String(Substring($0)) }
+        let parts = pathComponents(path)
         // The method is checked before the ids: a wrong method is 405 whatever the path's ids.
         func allowOnly(_ allowed: [String]) throws(APIError) {
             guard allowed.contains(method) else { throw .methodNotAllowed(allowed) }

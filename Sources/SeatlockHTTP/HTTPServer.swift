@@ -134,12 +134,12 @@ public final class HTTPResponder {
         for (name, value) in response.headers where Self.isSafeHeader(name, value) {
             evhttp_add_header(headers, name, value)
         }
-        let buffer = evbuffer_new()
+        // Straight into the request's own output buffer: no buffer of ours to make, fill, copy and free.
+        let output = evhttp_request_get_output_buffer(request)
         response.body.withUnsafeBytes { raw in
-            if let base = raw.baseAddress, raw.count > 0 { _ = evbuffer_add(buffer, base, raw.count) }
+            if let base = raw.baseAddress, raw.count > 0 { _ = evbuffer_add(output, base, raw.count) }
         }
-        evhttp_send_reply(request, Int32(response.status), Self.reason(response.status), buffer)
-        evbuffer_free(buffer)
+        Self.withReason(response.status) { evhttp_send_reply(request, Int32(response.status), $0, nil) }
         self.request = nil
         server?.requestFinished(bufferEvent)
     }
@@ -172,7 +172,7 @@ public final class HTTPResponder {
         evhttp_add_header(output, "Content-Type", contentType)
         evhttp_add_header(output, "X-Content-Type-Options", "nosniff")
         for (name, value) in headers where Self.isSafeHeader(name, value) { evhttp_add_header(output, name, value) }
-        evhttp_send_reply_start(request, Int32(status), Self.reason(status))
+        Self.withReason(status) { evhttp_send_reply_start(request, Int32(status), $0) }
         server?.streamStarted(self)
     }
 
@@ -218,7 +218,17 @@ public final class HTTPResponder {
         !name.utf8.contains { $0 < 0x21 || $0 == UInt8(ascii: ":") } && !value.utf8.contains { $0 == 13 || $0 == 10 || $0 == 0 }
     }
 
-    static func reason(_ status: Int) -> String {
+    /// The reason phrase as C text without a copy: a short Swift string
+    /// ("OK", "Created") is stored inline and would be copied to be passed to C.
+    private static func withReason(_ status: Int, _ body: (UnsafePointer<CChar>) -> Void) {
+        reasonPhrase(status).withUTF8Buffer { phrase in
+            phrase.baseAddress!.withMemoryRebound(to: CChar.self, capacity: phrase.count + 1) { body($0) } // (literals end with a NUL)
+        }
+    }
+
+    static func reason(_ status: Int) -> String { reasonPhrase(status).description }
+
+    private static func reasonPhrase(_ status: Int) -> StaticString {
         switch status {
         case 200: "OK"
         case 201: "Created"

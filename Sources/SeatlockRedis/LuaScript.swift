@@ -18,7 +18,12 @@ public struct LuaScript: Sendable, Equatable {
 
     /// `EVALSHA sha numkeys keys... args...`
     public func evalshaArguments(keys: [String], args: [String]) -> [String] {
-        ["EVALSHA", sha1, String(keys.count)] + keys + args
+        var command: [String] = []
+        command.reserveCapacity(3 + keys.count + args.count)
+        command += ["EVALSHA", sha1, String(keys.count)]
+        command += keys
+        command += args
+        return command
     }
 
 }

@@ -58,18 +58,30 @@ extension BookingScripts {
     public func hold(_ request: HoldRequest, event eventId: String, booking bookingId: String, user userId: String,
                      client: String = "", policy: String = AbusePolicy.unlimited.scriptArgument,
                      idempotencyKey: String? = nil, fingerprint: String = "", admittedPosition: Int? = nil) -> ScriptCall {
-        let keys = EventKeys(eventId)
-        let scriptKeys = [keys.event, keys.seats, keys.sold, keys.booking(bookingId), keys.expiry(bookingId), keys.expiries,
-                          keys.user(userId), keys.log, idempotencyKey ?? keys.noIdempotency, keys.holdPrefix, keys.freePrefix,
-                          keys.rateLimit(user: userId), keys.rateLimit(address: clientAddressKey(client)), keys.admissionLimit,
-                          keys.idempotencyCount(caller: Caller.buyer(userId).scope), keys.liveHolds(userId), keys.queue, keys.queueAttempts, keys.queueTold,
-                          keys.bookings]
-        let position = admittedPosition.map(String.init) ?? ""
+        hold(request, keys: EventHoldKeys(EventKeys(eventId)), booking: bookingId, user: userId, client: client, policy: policy,
+             idempotencyKey: idempotencyKey, fingerprint: fingerprint, admittedPosition: admittedPosition)
+    }
+
+    /// The same with the event's hold keys made beforehand (the server keeps them per event).
+    public func hold(_ request: HoldRequest, keys event: EventHoldKeys, booking bookingId: String, user userId: String,
+                     client: String = "", policy: String = AbusePolicy.unlimited.scriptArgument,
+                     idempotencyKey: String? = nil, fingerprint: String = "", admittedPosition: Int? = nil) -> ScriptCall {
+        let keys = event.keys
+        let scriptKeys = [event.event, event.seats, event.sold, keys.booking(bookingId), keys.expiry(bookingId), event.expiries,
+                          keys.user(userId), event.log, idempotencyKey ?? event.noIdempotency, event.holdPrefix, event.freePrefix,
+                          keys.rateLimit(user: userId), keys.rateLimit(address: clientAddressKey(client)), event.admissionLimit,
+                          keys.idempotencyCount(caller: Caller.buyer(userId).scope), keys.liveHolds(userId), event.queue, event.queueAttempts,
+                          event.queueTold, event.bookings]
+        var args: [String] = []
+        if case let .seats(seats) = request { args.reserveCapacity(5 + seats.count) } else { args.reserveCapacity(7) }
+        args += [bookingId, userId, fingerprint, policy, admittedPosition.map(String.init) ?? ""]
         switch request {
         case let .seats(seats):
-            return ScriptCall(script: hold, keys: scriptKeys, args: [bookingId, userId, fingerprint, policy, position] + seats.map(\.description))
+            for seat in seats { args.append(seat.description) }
+            return ScriptCall(script: hold, keys: scriptKeys, args: args)
         case let .bestAvailable(section, quantity):
-            return ScriptCall(script: holdBest, keys: scriptKeys, args: [bookingId, userId, fingerprint, policy, position, section, String(quantity)])
+            args += [section, String(quantity)]
+            return ScriptCall(script: holdBest, keys: scriptKeys, args: args)
         }
     }
 

@@ -256,13 +256,24 @@ final class BookingHandlers {
             EventInventory.refusedWithoutRedis.add(1, ordering: .relaxed)
             return responder.send(Self.soldOut)
         }
-        let call = scripts.hold(hold, event: eventId, booking: BookingID.random(), user: userId,
+        let call = scripts.hold(hold, keys: holdKeys(eventId), booking: BookingID.random(), user: userId,
                                 client: request.remoteAddress, policy: policy,
                                 idempotencyKey: idem.key, fingerprint: idem.fingerprint, admittedPosition: admitted?.position)
         run(call) { [self] result in
             let status = respond(responder, result, request: request)
             if status != 404, status < 500 { inventory.follow(eventId) }
         }
+    }
+
+    /// Each event's hold keys, made once per loop. Bounded: ids of events that
+    /// do not exist reach here too (the script answers their 404).
+    private var holdKeysByEvent: [String: EventHoldKeys] = [:]
+    private func holdKeys(_ eventId: String) -> EventHoldKeys {
+        if let keys = holdKeysByEvent[eventId] { return keys }
+        if holdKeysByEvent.count >= 1024 { holdKeysByEvent.removeAll(keepingCapacity: true) }
+        let keys = EventHoldKeys(EventKeys(eventId))
+        holdKeysByEvent[eventId] = keys
+        return keys
     }
 
     /// The hold answer when this loop's fresh count says nothing is available (EventInventory).
@@ -315,10 +326,7 @@ final class BookingHandlers {
     private func checkBody(_ request: HTTPRequest) throws(APIError) {
         guard request.body.count <= config.http.maxBodyBytes else { throw .tooLarge(config.http.maxBodyBytes) }
         // The media type itself, parameters (charset) aside: application/json-patch+json is not JSON here.
-        if let type = request.header("content-type"),
-           type.split(separator: ";", maxSplits: 1).first?.trimmingCharacters(in: .whitespaces).lowercased() != "application/json" {
-            throw .unsupportedMediaType
-        }
+        if let type = request.header("content-type"), !isJSONMediaType(type) { throw .unsupportedMediaType }
     }
 
     func authenticate(_ request: HTTPRequest) throws(APIError) -> Caller {

@@ -228,6 +228,26 @@ enum HMACForTests {
         #expect(code("GET", "/v1/events/a:b/seats") == 400)
         #expect(code("GET", "/v1/events/" + String(repeating: "x", count: 65)) == 400)
         #expect(code("GET", "/v1/events/%00") == 400)
+        // Empty components count: a trailing '/' is an empty id, a doubled one no route.
+        #expect(code("GET", "/v1/events/") == 400)
+        #expect(code("GET", "//healthz") == 404)
+        #expect(code("GET", "/v1//events") == 404)
+        #expect(code("GET", "") == 404)
+    }
+}
+
+@Suite struct MediaTypeTests {
+    @Test func jsonInAnyCaseWithItsParameters() {
+        #expect(isJSONMediaType("application/json"))
+        #expect(isJSONMediaType("Application/JSON; charset=utf-8"))
+        #expect(isJSONMediaType(" application/json\t;charset=utf-8"))
+    }
+
+    @Test func anythingElseIsNot() {
+        for type in ["application/json-patch+json", "application/jsonx", "text/plain", "", ";application/json",
+                     "application/jso", "application\u{2215}json", "application/json\u{0}"] {
+            #expect(!isJSONMediaType(type), "\(type)")
+        }
     }
 }
 
