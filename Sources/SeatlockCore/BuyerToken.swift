@@ -45,19 +45,22 @@ public struct BuyerTokens: Sendable {
     /// Returns the user id (`sub`) of a valid token.
     public func verify(_ token: String, now: Date = Date()) throws(TokenError) -> String {
         guard token.utf8.count <= Self.maxLength else { throw .malformed }
-        let parts = token.utf8.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false).map { Substring($0) }
-        guard parts.count == 3,
-              let payloadBytes = Base64URL.decode(parts[1]),
-              let signature = Base64URL.decode(parts[2]) else { throw .malformed }
-        if parts[0] != Self.mintedHeader {
-            guard let headerBytes = Base64URL.decode(parts[0]),
+        // Exactly three parts: two dots (found in place, no list of parts made).
+        let text = token.utf8, dot = UInt8(ascii: ".")
+        guard let firstDot = text.firstIndex(of: dot), let lastDot = text.lastIndex(of: dot), firstDot != lastDot,
+              !text[text.index(after: firstDot)..<lastDot].contains(dot) else { throw .malformed }
+        let headerPart = token[..<firstDot], payloadPart = token[text.index(after: firstDot)..<lastDot]
+        guard let payloadBytes = Base64URL.decode(payloadPart),
+              let signature = Base64URL.decode(token[text.index(after: lastDot)...]) else { throw .malformed }
+        if headerPart != Self.mintedHeader {
+            guard let headerBytes = Base64URL.decode(headerPart),
                   let header = FlatJSON.parseObject(headerBytes), case let .string(alg)? = header["alg"] else { throw .malformed }
             guard alg == "HS256" else { throw .unsupportedAlgorithm }
             // RFC 7515 §4.1.11: every extension `crit` names must be understood;
             // this server understands none (an empty list is invalid too).
             guard header["crit"] == nil else { throw .unsupportedExtension }
         }
-        let signingInput = Array(token.utf8.prefix(parts[0].utf8.count + 1 + parts[1].utf8.count))
+        let signingInput = Array(text[..<lastDot])
         guard signature.count == 32, constantTimeEquals(keyed.mac(signingInput), signature) else { throw .badSignature }
         guard let claims = FlatJSON.parseObject(payloadBytes),
               case let .string(sub)? = claims["sub"], case let .number(exp)? = claims["exp"] else { throw .malformed }
@@ -114,7 +117,7 @@ enum Base64URL {
     /// unused low bits of the last symbol that are not zero (otherwise four
     /// spellings of one signature would verify).
     static func decode(_ text: Substring) -> [UInt8]? {
-        let symbols = Array(text.utf8)
+        let symbols = text.utf8
         guard symbols.count % 4 != 1 else { return nil }
         var out: [UInt8] = []
         out.reserveCapacity(symbols.count * 3 / 4)

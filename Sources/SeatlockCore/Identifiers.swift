@@ -81,7 +81,9 @@ enum RandomID {
     static func make(prefix: Unicode.Scalar) -> String {
         var generator = SystemRandomNumberGenerator()
         var bits = (generator.next() as UInt64, generator.next() as UInt64)
-        var bytes: [UInt8] = [UInt8(prefix.value)]
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(20)
+        bytes.append(UInt8(prefix.value))
         for index in 0..<19 {
             if index == 12 { bits.0 = bits.1 }
             bytes.append(alphabet[Int(bits.0 & 31)])

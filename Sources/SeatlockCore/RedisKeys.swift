@@ -28,6 +28,17 @@ public struct EventKeys: Sendable {
     /// `sl:{E}:NAME`, for the key types of this file.
     func key(_ name: String) -> String { prefix + name }
 
+    /// `sl:{E}:` + name + id + suffix made in one allocation (a hold names seven such keys).
+    private func key(_ name: StaticString, _ id: String, _ suffix: StaticString = "") -> String {
+        var key = ""
+        key.reserveCapacity(prefix.utf8.count + name.utf8CodeUnitCount + id.utf8.count + suffix.utf8CodeUnitCount)
+        key += prefix
+        key += name.description
+        key += id
+        key += suffix.description
+        return key
+    }
+
     public var event: String { prefix + "event" }
     public var seats: String { prefix + "seats" }
     public var sold: String { prefix + "sold" }
@@ -44,20 +55,20 @@ public struct EventKeys: Sendable {
     /// each row's longest free run): the scripts derive it from freePrefix
     /// (includes/seats.lua); section ids have no ':'.
     public func freeRuns(_ section: String) -> String { free(section) + ":runs" }
-    public func booking(_ bookingId: String) -> String { bookingPrefix + bookingId }
-    public func expiry(_ bookingId: String) -> String { expiryPrefix + bookingId }
-    public func user(_ userId: String) -> String { prefix + "user:" + userId }
+    public func booking(_ bookingId: String) -> String { key("booking:", bookingId) }
+    public func expiry(_ bookingId: String) -> String { key("expiry:", bookingId) }
+    public func user(_ userId: String) -> String { key("user:", userId) }
     /// Idempotency records are scoped per caller.
     public func idempotency(caller: String, key: String) -> String { prefix + "idem:" + caller + ":" + key }
     /// Passed to scripts when the request carries no Idempotency-Key (never written).
     public var noIdempotency: String { prefix + "idem:-" }
     /// How many Idempotency-Keys a caller stored in the current 24 h window.
-    public func idempotencyCount(caller: String) -> String { prefix + "idemkeys:" + caller }
+    public func idempotencyCount(caller: String) -> String { key("idemkeys:", caller) }
     /// Sorted set: the buyer's live holds, booking id by deadline.
-    public func liveHolds(_ userId: String) -> String { user(userId) + ":live" }
+    public func liveHolds(_ userId: String) -> String { key("user:", userId, ":live") }
     /// GCRA state (next allowed arrival, ms) per buyer, per client address, and for the event.
-    public func rateLimit(user userId: String) -> String { prefix + "rl:user:" + userId }
-    public func rateLimit(address: String) -> String { prefix + "rl:ip:" + address }
+    public func rateLimit(user userId: String) -> String { key("rl:user:", userId) }
+    public func rateLimit(address: String) -> String { key("rl:ip:", address) }
     public var admissionLimit: String { prefix + "rl:event" }
     /// String, 60 s: the token of the creation writing a large event's seats in chunks.
     public var creating: String { prefix + "creating" }
