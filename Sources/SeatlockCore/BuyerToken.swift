@@ -45,14 +45,14 @@ public struct BuyerTokens: Sendable {
     /// Returns the user id (`sub`) of a valid token.
     public func verify(_ token: String, now: Date = Date()) throws(TokenError) -> String {
         guard token.utf8.count <= Self.maxLength else { throw .malformed }
-        // Exactly three parts: two dots (found in place, no list of parts made).
-        let text = token.utf8, dot = UInt8(ascii: ".")
-        guard let firstDot = text.firstIndex(of: dot), let lastDot = text.lastIndex(of: dot), firstDot != lastDot,
-              !text[text.index(after: firstDot)..<lastDot].contains(dot) else { throw .malformed }
-        let headerPart = token[..<firstDot], payloadPart = token[text.index(after: firstDot)..<lastDot]
-        guard let payloadBytes = Base64URL.decode(payloadPart),
-              let signature = Base64URL.decode(token[text.index(after: lastDot)...]) else { throw .malformed }
-        if headerPart != Self.mintedHeader {
+        // Exactly three parts: two dots. The token is read as one copy of its bytes.
+        let bytes = Array(token.utf8), dot = UInt8(ascii: ".")
+        guard let firstDot = bytes.firstIndex(of: dot), let lastDot = bytes.lastIndex(of: dot), firstDot != lastDot,
+              !bytes[(firstDot + 1)..<lastDot].contains(dot) else { throw .malformed }
+        let headerPart = bytes[..<firstDot]
+        guard let payloadBytes = Base64URL.decode(bytes[(firstDot + 1)..<lastDot]),
+              let signature = Base64URL.decode(bytes[(lastDot + 1)...]) else { throw .malformed }
+        if !headerPart.elementsEqual(Self.mintedHeader.utf8) {
             guard let headerBytes = Base64URL.decode(headerPart),
                   let header = FlatJSON.parseObject(headerBytes), case let .string(alg)? = header["alg"] else { throw .malformed }
             guard alg == "HS256" else { throw .unsupportedAlgorithm }
@@ -60,8 +60,7 @@ public struct BuyerTokens: Sendable {
             // this server understands none (an empty list is invalid too).
             guard header["crit"] == nil else { throw .unsupportedExtension }
         }
-        let signingInput = Array(text[..<lastDot])
-        guard signature.count == 32, constantTimeEquals(keyed.mac(signingInput), signature) else { throw .badSignature }
+        guard signature.count == 32, constantTimeEquals(keyed.mac(bytes[..<lastDot]), signature) else { throw .badSignature }
         guard let claims = FlatJSON.parseObject(payloadBytes),
               case let .string(sub)? = claims["sub"], case let .number(exp)? = claims["exp"] else { throw .malformed }
         let seconds = now.timeIntervalSince1970
@@ -81,11 +80,13 @@ public struct BuyerTokens: Sendable {
 }
 
 /// Compares secrets without leaking where they differ through timing.
+/// Only the lengths may differ in time (as Go's subtle.ConstantTimeCompare):
+/// a buyer's token is never as long as the admin token, and is told at once.
 public func constantTimeEquals(_ a: String, _ b: String) -> Bool {
     let x = a.utf8, y = b.utf8
-    var difference = UInt8(truncatingIfNeeded: x.count ^ y.count)
-    var i = x.makeIterator(), j = y.makeIterator()
-    for _ in 0..<max(x.count, y.count) { difference |= (i.next() ?? 0) ^ (j.next() ?? 0) }
+    guard x.count == y.count else { return false }
+    var difference: UInt8 = 0
+    for (p, q) in zip(x, y) { difference |= p ^ q }
     return difference == 0
 }
 
@@ -116,8 +117,9 @@ enum Base64URL {
     /// RFC 7515 §2): nil for any other character, an impossible length, or
     /// unused low bits of the last symbol that are not zero (otherwise four
     /// spellings of one signature would verify).
-    static func decode(_ text: Substring) -> [UInt8]? {
-        let symbols = text.utf8
+    static func decode(_ text: Substring) -> [UInt8]? { decode(Array(text.utf8)[...]) }
+
+    static func decode(_ symbols: ArraySlice<UInt8>) -> [UInt8]? {
         guard symbols.count % 4 != 1 else { return nil }
         var out: [UInt8] = []
         out.reserveCapacity(symbols.count * 3 / 4)

@@ -106,7 +106,7 @@ final class KeyedHMAC: @unchecked Sendable {
     private let keyed: HMAC<SHA256>
     init(_ keyed: HMAC<SHA256>) { self.keyed = keyed }
 
-    func mac(_ bytes: [UInt8]) -> [UInt8] {
+    func mac(_ bytes: some DataProtocol) -> [UInt8] {
         var hmac = keyed
         hmac.update(data: bytes)
         var mac: [UInt8] = [] // (filled byte by byte: Array(code) took three allocations)

@@ -114,11 +114,17 @@ public struct EventKeys: Sendable {
 
     /// The event id and the rest of one of an event's keys (`sl:{E}:log` →
     /// `("E", "log")`); nil for a key of no event or an invalid event id.
+    /// (Read in place: the expiry listener parses every key that expires, the
+    /// buyers' rate limits too.)
     public static func parse(_ key: String) -> (eventId: String, name: Substring)? {
-        guard key.hasPrefix("sl:{"), let close = key.range(of: "}:") else { return nil }
-        let eventId = String(key[key.index(key.startIndex, offsetBy: 4)..<close.lowerBound])
+        let text = key.utf8
+        guard key.hasPrefix("sl:{") else { return nil }
+        let start = text.index(text.startIndex, offsetBy: 4)
+        guard let close = text[start...].firstIndex(of: UInt8(ascii: "}")), text.index(after: close) < text.endIndex,
+              text[text.index(after: close)] == UInt8(ascii: ":") else { return nil }
+        let eventId = String(key[start..<close])
         guard isValidEventId(eventId) else { return nil }
-        return (eventId, key[close.upperBound...])
+        return (eventId, key[text.index(close, offsetBy: 2)...])
     }
 
     /// `sl:{E}:log` → E.

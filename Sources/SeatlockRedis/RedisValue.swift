@@ -120,16 +120,27 @@ func withRESPCommand<R>(_ arguments: [String], _ body: (UnsafePointer<CChar>, In
     for argument in arguments { size += argument.utf8.count + 16 }
     var bytes: [UInt8] = []
     bytes.reserveCapacity(size)
+    // (Digits written in place and arguments copied whole: a String per
+    // length and a byte-by-byte copy were a tenth of a hold's instructions.)
     func appendLine(_ marker: UInt8, _ number: Int) {
         bytes.append(marker)
-        bytes.append(contentsOf: String(number).utf8)
+        var divisor = 1
+        while divisor <= number / 10 { divisor *= 10 }
+        var rest = number
+        while divisor > 0 {
+            bytes.append(UInt8(ascii: "0") + UInt8(rest / divisor))
+            rest %= divisor
+            divisor /= 10
+        }
         bytes.append(13)
         bytes.append(10)
     }
     appendLine(UInt8(ascii: "*"), arguments.count)
     for argument in arguments {
         appendLine(UInt8(ascii: "$"), argument.utf8.count)
-        bytes.append(contentsOf: argument.utf8)
+        if argument.utf8.withContiguousStorageIfAvailable({ bytes.append(contentsOf: $0) }) == nil {
+            bytes.append(contentsOf: argument.utf8)
+        }
         bytes.append(13)
         bytes.append(10)
     }

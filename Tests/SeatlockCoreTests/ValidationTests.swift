@@ -45,6 +45,12 @@ import Testing
         #expect(EventKeys.booking(ofExpiry: "sl:{e1}:expiry:b1")! == ("e1", "b1"))
         #expect(EventKeys.booking(ofExpiry: "sl:{e1}:expiries") == nil)
         #expect(EventKeys.booking(ofExpiry: "sl:{e:1}:expiry:b1") == nil)
+        // What else expires (a buyer's rate limit) and torn names are no booking's timer.
+        #expect(EventKeys.booking(ofExpiry: "sl:{e1}:rl:user:u1") == nil)
+        for torn in ["sl:{e1}", "sl:{e1", "sl:{e1}x:log", "sl:{}:log", "sl:{e1}:", "sl:e1:expiry:b1", "", "sl:{e1}:expiry:"] {
+            #expect(EventKeys.booking(ofExpiry: torn) == nil, "\(torn)")
+        }
+        #expect(EventKeys.parse("sl:{e1}:")! == ("e1", ""))
         #expect(throws: APIError.self) { try Router.route(method: "POST", path: "/v1/events/users/bookings") }
     }
 
