@@ -141,9 +141,19 @@ public struct WaitlistRequest: Sendable, Equatable {
 /// application/json in any case: application/json-patch+json is not JSON here.
 /// (Compared in place: it is on every request with a body.)
 public func isJSONMediaType(_ contentType: String) -> Bool {
-    let mediaType = trimmingSpaces(contentType.prefix { $0 != ";" })
-    let lowercased: (UInt8) -> UInt8 = { $0 >= 65 && $0 <= 90 ? $0 + 32 : $0 }
-    return mediaType.utf8.count == 16 && zip(mediaType.utf8, "application/json".utf8).allSatisfy { lowercased($0) == $1 }
+    let text = contentType.utf8
+    let end = text.firstIndex(of: UInt8(ascii: ";")) ?? text.endIndex
+    let blank: (UInt8) -> Bool = { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }
+    guard let first = text[..<end].firstIndex(where: { !blank($0) }), let last = text[..<end].lastIndex(where: { !blank($0) }) else { return false }
+    let expected = "application/json".utf8
+    guard text.distance(from: first, to: last) + 1 == expected.count else { return false }
+    var index = first
+    for byte in expected {
+        let given = text[index]
+        guard (given >= 65 && given <= 90 ? given + 32 : given) == byte else { return false }
+        index = text.index(after: index)
+    }
+    return true
 }
 
 public enum HoldRequest: Sendable, Equatable {

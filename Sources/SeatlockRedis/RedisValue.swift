@@ -118,34 +118,40 @@ public struct RedisError: Error, Sendable, Equatable, CustomStringConvertible {
 func withRESPCommand<R>(_ arguments: [String], _ body: (UnsafePointer<CChar>, Int) -> R) -> R {
     var size = 16
     for argument in arguments { size += argument.utf8.count + 16 }
-    var bytes: [UInt8] = []
-    bytes.reserveCapacity(size)
-    // (Digits written in place and arguments copied whole: a String per
-    // length and a byte-by-byte copy were a tenth of a hold's instructions.)
-    func appendLine(_ marker: UInt8, _ number: Int) {
-        bytes.append(marker)
-        var divisor = 1
-        while divisor <= number / 10 { divisor *= 10 }
-        var rest = number
-        while divisor > 0 {
-            bytes.append(UInt8(ascii: "0") + UInt8(rest / divisor))
-            rest %= divisor
-            divisor /= 10
+    // Written straight into one buffer (digits in place, arguments copied
+    // whole): a String per length and Array appends byte by byte were a
+    // tenth of a hold request's instructions.
+    return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: size) { buffer in
+        var count = 0
+        func put(_ byte: UInt8) {
+            buffer[count] = byte
+            count += 1
         }
-        bytes.append(13)
-        bytes.append(10)
-    }
-    appendLine(UInt8(ascii: "*"), arguments.count)
-    for argument in arguments {
-        appendLine(UInt8(ascii: "$"), argument.utf8.count)
-        if argument.utf8.withContiguousStorageIfAvailable({ bytes.append(contentsOf: $0) }) == nil {
-            bytes.append(contentsOf: argument.utf8)
+        func putLine(_ marker: UInt8, _ number: Int) {
+            put(marker)
+            var divisor = 1
+            while divisor <= number / 10 { divisor *= 10 }
+            var rest = number
+            while divisor > 0 {
+                put(UInt8(ascii: "0") + UInt8(rest / divisor))
+                rest %= divisor
+                divisor /= 10
+            }
+            put(13)
+            put(10)
         }
-        bytes.append(13)
-        bytes.append(10)
-    }
-    return bytes.withUnsafeBufferPointer { buffer in
-        buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: buffer.count) { body($0, buffer.count) }
+        putLine(UInt8(ascii: "*"), arguments.count)
+        for argument in arguments {
+            putLine(UInt8(ascii: "$"), argument.utf8.count)
+            var argument = argument
+            argument.withUTF8 { bytes in
+                UnsafeMutableRawBufferPointer(rebasing: UnsafeMutableRawBufferPointer(buffer)[count...]).copyMemory(from: UnsafeRawBufferPointer(bytes))
+                count += bytes.count
+            }
+            put(13)
+            put(10)
+        }
+        return buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: count) { body($0, count) }
     }
 }
 
