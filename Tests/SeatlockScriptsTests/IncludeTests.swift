@@ -1,0 +1,62 @@
+// lua/ scripts' `--@include`s are inlined, and included top-level functions a
+// script never names are left out (each would cost a closure per call): a
+// small library in a temporary directory, read the way lua/ is.
+import Foundation
+import SeatlockRedis
+import Testing
+
+@Suite struct IncludeTests {
+    /// Writes `files` (path → text) under a new directory and reads it as a script library.
+    private func library(_ files: [String: String]) throws -> ScriptLibrary {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("lua-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory.appendingPathComponent("includes"), withIntermediateDirectories: true)
+        for (path, text) in files { try text.write(to: directory.appendingPathComponent(path), atomically: true, encoding: .utf8) }
+        defer { try? FileManager.default.removeItem(at: directory) }
+        return try ScriptLibrary(directory: directory)
+    }
+
+    private static let helpers = """
+        -- helpers.lua: a test include.
+        local LIMIT = 3
+
+        -- Used by the script.
+        local function used(x)
+          return helper_of_used(x) + LIMIT
+        end
+
+        local function helper_of_used(x)
+          return x
+        end
+
+        -- Named by nothing but another function no one calls.
+        local function only_by_unused(x)
+          return x
+        end
+
+        local function unused(x)
+          if x > 0 then return unused(x - 1) end
+          return only_by_unused(x)
+        end
+
+        local function used_prefix(x)
+          return x
+        end
+        """
+
+    @Test func unusedFunctionsAreLeftOutUsedOnesAndEverythingElseStay() throws {
+        let source = try library(["includes/helpers.lua": Self.helpers,
+                                  "main.lua": "--@include helpers\nreturn used_prefix_not(1) + used(2)\n"]).script("main").source
+        #expect(source.contains("local function used(x)") && source.contains("local function helper_of_used(x)"))
+        #expect(source.contains("local LIMIT = 3") && source.contains("-- begin include helpers") && source.contains("-- end include helpers"))
+        #expect(source.contains("-- Used by the script."))
+        // Recursive, named only by an unused function, or only inside a longer name: gone, with their comments.
+        for gone in ["local function unused(", "local function only_by_unused(", "local function used_prefix(", "-- Named by nothing"] {
+            #expect(!source.contains(gone), "\(gone)")
+        }
+        #expect(source.hasSuffix("return used_prefix_not(1) + used(2)\n"))
+    }
+
+    @Test func aMissingIncludeIsACleanError() {
+        #expect(throws: ScriptLibraryError.self) { try library(["main.lua": "--@include nowhere\nreturn 1\n"]) }
+    }
+}
