@@ -43,7 +43,10 @@ event, 45% of the calls hold); 43-55 us behind `seatlock serve`
 costs 11-15 us on the same Redis (it reads no seat map and keeps no free set):
 most of the difference is the free sets'
 skiplists (ZREM) and the large hashes' lookups (perf: dictFind, zslDelete),
-then the two log entries, the limits and the booking JSON.
+then the two log entries, the limits and the booking JSON. On a slower
+2-core machine (2026-12-07, later): 62-90 us per call under redis-benchmark
+(noisy); median 53-54 us per call with the include's unused functions left
+out, 57-60 us with them (both versions at once on one Redis, SLOWLOG).
 
 A refusal writes nothing (the rate limits are spent only by a hold that is
 made) but, with an Idempotency-Key, its record and the key count, and, for a
