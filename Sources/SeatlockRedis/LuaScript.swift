@@ -109,7 +109,10 @@ public struct ScriptLibrary: Sendable {
 
 /// A piece of a resolved script: a line, or an included top-level function
 /// (`local function NAME(` at the start of a line up to the first line that
-/// is `end`, with the comment lines just above it).
+/// is `end`, or that one line when it ends with ` end`; with the comment
+/// lines just above it). A function whose end cannot be told that way (another
+/// `local function` at the start of a line comes first) stays as plain lines:
+/// kept, whatever names it.
 struct LuaPiece {
     var text: String
     var function: String?
@@ -118,8 +121,16 @@ struct LuaPiece {
         var pieces: [LuaPiece] = []
         var lines = body.split(separator: "\n", omittingEmptySubsequences: false)[...]
         while let line = lines.first {
-            guard line.hasPrefix("local function "), let open = line.firstIndex(of: "("),
-                  let end = lines.firstIndex(where: { $0 == "end" }) else {
+            var end: Int?
+            if line.hasPrefix("local function "), line.contains("(") {
+                if line.hasSuffix(" end") {
+                    end = lines.startIndex
+                } else if let close = lines.firstIndex(where: { $0 == "end" }),
+                          !lines[(lines.startIndex + 1)..<close].contains(where: { $0.hasPrefix("local function ") }) {
+                    end = close
+                }
+            }
+            guard let end, let open = line.firstIndex(of: "(") else {
                 pieces.append(LuaPiece(text: String(line)))
                 lines = lines.dropFirst()
                 continue

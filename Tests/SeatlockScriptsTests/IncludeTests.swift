@@ -41,19 +41,37 @@ import Testing
         local function used_prefix(x)
           return x
         end
+
+        local function one_line_unused(x) return x end
+        local function after_one_line(x)
+          return x
+        end
+        local function one_line_used(x) return x end
         """
 
     @Test func unusedFunctionsAreLeftOutUsedOnesAndEverythingElseStay() throws {
         let source = try library(["includes/helpers.lua": Self.helpers,
-                                  "main.lua": "--@include helpers\nreturn used_prefix_not(1) + used(2)\n"]).script("main").source
+                                  "main.lua": "--@include helpers\nreturn used_prefix_not(1) + used(2) + after_one_line(3) + one_line_used(4)\n"]).script("main").source
         #expect(source.contains("local function used(x)") && source.contains("local function helper_of_used(x)"))
         #expect(source.contains("local LIMIT = 3") && source.contains("-- begin include helpers") && source.contains("-- end include helpers"))
         #expect(source.contains("-- Used by the script."))
+        // A one-line function is one piece: leaving it out leaves the next function alone.
+        #expect(source.contains("local function after_one_line(x)") && source.contains("local function one_line_used(x) return x end"))
         // Recursive, named only by an unused function, or only inside a longer name: gone, with their comments.
-        for gone in ["local function unused(", "local function only_by_unused(", "local function used_prefix(", "-- Named by nothing"] {
+        for gone in ["local function unused(", "local function only_by_unused(", "local function used_prefix(", "-- Named by nothing",
+                     "local function one_line_unused("] {
             #expect(!source.contains(gone), "\(gone)")
         }
-        #expect(source.hasSuffix("return used_prefix_not(1) + used(2)\n"))
+        #expect(source.hasSuffix("return used_prefix_not(1) + used(2) + after_one_line(3) + one_line_used(4)\n"))
+    }
+
+    /// A function whose own `end` line cannot be found (it closes with `end -- …`)
+    /// is kept as plain lines, unused or not; the unused function after it is read as usual, and left out.
+    @Test func aFunctionWithoutItsOwnEndLineIsKept() throws {
+        let helpers = "local function odd(x)\n  return x\nend -- odd\nlocal function unused_too(x)\n  return x\nend\n"
+        let source = try library(["includes/more.lua": helpers, "main.lua": "--@include more\nreturn 1\n"]).script("main").source
+        #expect(source.contains("local function odd(x)\n  return x\nend -- odd"))
+        #expect(!source.contains("local function unused_too(x)"))
     }
 
     @Test func aMissingIncludeIsACleanError() {
