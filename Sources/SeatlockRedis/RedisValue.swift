@@ -116,7 +116,7 @@ public struct RedisError: Error, Sendable, Equatable, CustomStringConvertible {
 /// argument, its buffer grown as it goes) was a tenth of a worker's CPU for
 /// the analytics script's long argument lists. Every command goes this way.
 func withRESPCommand<R>(_ arguments: [String], _ body: (UnsafePointer<CChar>, Int) -> R) -> R {
-    var size = 16
+    var size = 17 // ("*N\r\n" and the closing NUL)
     for argument in arguments { size += argument.utf8.count + 16 }
     // Written straight into one buffer (digits in place, arguments copied
     // whole): a String per length and Array appends byte by byte were a
@@ -151,7 +151,10 @@ func withRESPCommand<R>(_ arguments: [String], _ body: (UnsafePointer<CChar>, In
             put(13)
             put(10)
         }
-        return buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: count) { body($0, count) }
+        // hiredis reads a (P)SUBSCRIBE's arguments with strchr (async.c, nextArgument): the
+        // command must end with a NUL, as its own formatter's do (the NUL is not sent).
+        buffer[count] = 0
+        return buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: count + 1) { body($0, count) }
     }
 }
 
