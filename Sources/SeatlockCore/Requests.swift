@@ -136,7 +136,6 @@ public struct WaitlistRequest: Sendable, Equatable {
     }
 }
 
-/// What a buyer asks to hold.
 /// A Content-Type whose media type, parameters (charset) aside, is
 /// application/json in any case: application/json-patch+json is not JSON here.
 /// (Compared in place: it is on every request with a body.)
@@ -156,6 +155,7 @@ public func isJSONMediaType(_ contentType: String) -> Bool {
     return true
 }
 
+/// What a buyer asks to hold.
 public enum HoldRequest: Sendable, Equatable {
     case seats([SeatID])
     case bestAvailable(section: String, quantity: Int)

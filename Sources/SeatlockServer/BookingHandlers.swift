@@ -325,7 +325,6 @@ final class BookingHandlers {
 
     private func checkBody(_ request: HTTPRequest) throws(APIError) {
         guard request.body.count <= config.http.maxBodyBytes else { throw .tooLarge(config.http.maxBodyBytes) }
-        // The media type itself, parameters (charset) aside: application/json-patch+json is not JSON here.
         if let type = request.header("content-type"), !isJSONMediaType(type) { throw .unsupportedMediaType }
     }
 
