@@ -160,19 +160,22 @@ public enum HoldRequest: Sendable, Equatable {
     case seats([SeatID])
     case bestAvailable(section: String, quantity: Int)
 
+    private static let fields: Set<String> = ["seats", "quantity", "section"]
+
     /// Checks shape and ids; the per-event limit is checked again in Lua.
     public static func decode(_ body: [UInt8], maxSeats: Int = 50) throws(APIError) -> HoldRequest {
-        let fields = try flatObject(body, allowed: ["seats", "quantity", "section"])
+        let fields = try flatObject(body, allowed: Self.fields)
         switch (fields["seats"], fields["quantity"], fields["section"]) {
         case let (seatsValue?, nil, nil):
             guard case let .strings(seats) = seatsValue else { throw .invalidJSON("wrong type at seats: expected a list of seat ids") }
             guard !seats.isEmpty else { throw .invalid("seats must list at least one seat") }
             guard seats.count <= maxSeats else { throw .limitExceeded("at most \(maxSeats) seats per request") }
             var ids: [SeatID] = []
-            var seen = Set<SeatID>()
+            ids.reserveCapacity(seats.count)
             for text in seats {
                 guard let seat = SeatID(text) else { throw .invalid("seat ids look like A-12-7 (SECTION-ROW-NUMBER)") }
-                guard seen.insert(seat).inserted else { throw .invalid("seat \(seat) is listed twice") }
+                // (A list of at most maxSeats: looked through, no set to build and hash.)
+                guard !ids.contains(seat) else { throw .invalid("seat \(seat) is listed twice") }
                 ids.append(seat)
             }
             return .seats(ids)
@@ -194,9 +197,10 @@ public enum HoldRequest: Sendable, Equatable {
 
 public struct PaymentRequest: Sendable, Equatable {
     public let paymentToken: String
+    private static let fields: Set<String> = ["paymentToken"]
 
     public static func decode(_ body: [UInt8]) throws(APIError) -> PaymentRequest {
-        let fields = try flatObject(body, allowed: ["paymentToken"])
+        let fields = try flatObject(body, allowed: Self.fields)
         guard let value = fields["paymentToken"] else { throw .invalidJSON("missing field paymentToken") }
         guard case let .string(token) = value else { throw .invalidJSON("wrong type at paymentToken: expected a string") }
         guard Identifier.isValid(token) else { throw .invalid("paymentToken must be 1-64 letters, digits, '-' or '_'") }
