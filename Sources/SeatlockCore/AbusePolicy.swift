@@ -107,9 +107,9 @@ public func clientAddress(peer: String, forwardedFor: String?, trusted: Set<Stri
     }
 }
 
-/// `text` without the spaces and tabs around it (HTTP's optional whitespace).
+/// `text` without the spaces and tabs around it (HTTP's optional whitespace), read byte by byte.
 func trimmingSpaces(_ text: Substring) -> Substring {
-    let blank: (Character) -> Bool = { $0 == " " || $0 == "\t" }
-    guard let first = text.firstIndex(where: { !blank($0) }), let last = text.lastIndex(where: { !blank($0) }) else { return "" }
+    let blank: (UInt8) -> Bool = { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }
+    guard let first = text.utf8.firstIndex(where: { !blank($0) }), let last = text.utf8.lastIndex(where: { !blank($0) }) else { return "" }
     return text[first...last]
 }

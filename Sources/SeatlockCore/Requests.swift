@@ -140,17 +140,15 @@ public struct WaitlistRequest: Sendable, Equatable {
 /// application/json in any case: application/json-patch+json is not JSON here.
 /// (Compared in place: it is on every request with a body.)
 public func isJSONMediaType(_ contentType: String) -> Bool {
-    let text = contentType.utf8
-    let end = text.firstIndex(of: UInt8(ascii: ";")) ?? text.endIndex
-    let blank: (UInt8) -> Bool = { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }
-    guard let first = text[..<end].firstIndex(where: { !blank($0) }), let last = text[..<end].lastIndex(where: { !blank($0) }) else { return false }
+    let end = contentType.utf8.firstIndex(of: UInt8(ascii: ";")) ?? contentType.endIndex
+    let mediaType = trimmingSpaces(contentType[..<end]).utf8
     let expected = "application/json".utf8
-    guard text.distance(from: first, to: last) + 1 == expected.count else { return false }
-    var index = first
+    guard mediaType.count == expected.count else { return false }
+    var index = mediaType.startIndex // (an index walk: zip over two UTF-8 views cost more than the whole check)
     for byte in expected {
-        let given = text[index]
+        let given = mediaType[index]
         guard (given >= 65 && given <= 90 ? given + 32 : given) == byte else { return false }
-        index = text.index(after: index)
+        index = mediaType.index(after: index)
     }
     return true
 }

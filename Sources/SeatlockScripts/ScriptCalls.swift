@@ -72,16 +72,16 @@ extension BookingScripts {
                           keys.rateLimit(user: userId), keys.rateLimit(address: clientAddressKey(client)), event.admissionLimit,
                           keys.idempotencyCount(caller: Caller.buyer(userId).scope), keys.liveHolds(userId), event.queue, event.queueAttempts,
                           event.queueTold, event.bookings]
-        var args: [String] = []
-        if case let .seats(seats) = request { args.reserveCapacity(5 + seats.count) } else { args.reserveCapacity(7) }
-        args += [bookingId, userId, fingerprint, policy, admittedPosition.map(String.init) ?? ""]
+        let position = admittedPosition.map(String.init) ?? ""
         switch request {
         case let .seats(seats):
+            var args: [String] = []
+            args.reserveCapacity(5 + seats.count)
+            args += [bookingId, userId, fingerprint, policy, position]
             for seat in seats { args.append(seat.description) }
             return ScriptCall(script: hold, keys: scriptKeys, args: args)
         case let .bestAvailable(section, quantity):
-            args += [section, String(quantity)]
-            return ScriptCall(script: holdBest, keys: scriptKeys, args: args)
+            return ScriptCall(script: holdBest, keys: scriptKeys, args: [bookingId, userId, fingerprint, policy, position, section, String(quantity)])
         }
     }
 
