@@ -109,7 +109,8 @@ public struct ScriptLibrary: Sendable {
 
 /// A piece of a resolved script: a line, or an included top-level function
 /// (`local function NAME(` at the start of a line up to the first line that
-/// is `end`, or that one line when it ends with ` end`; with the comment
+/// is `end`, or that one line when it ends with ` end` and closes every block
+/// it opens; with the comment
 /// lines just above it). A function whose end cannot be told that way (another
 /// `local function` at the start of a line comes first) stays as plain lines:
 /// kept, whatever names it.
@@ -123,7 +124,7 @@ struct LuaPiece {
         while let line = lines.first {
             var end: Int?
             if line.hasPrefix("local function "), line.contains("(") {
-                if line.hasSuffix(" end") {
+                if line.hasSuffix(" end"), closesEveryBlock(line) {
                     end = lines.startIndex
                 } else if let close = lines.firstIndex(where: { $0 == "end" }),
                           !lines[(lines.startIndex + 1)..<close].contains(where: { $0.hasPrefix("local function ") }) {
@@ -169,6 +170,20 @@ struct LuaPiece {
             }
         }
         return pieces.indices.filter { !removed.contains($0) }.map { pieces[$0] }
+    }
+
+    /// Whether `line` ends every block it opens (`function`, `if`, `do` against `end`): a
+    /// one-line function, not the first line of a longer one (`... if x then return end`).
+    static func closesEveryBlock(_ line: Substring) -> Bool {
+        var depth = 0
+        for word in line.split(whereSeparator: { !($0.isLetter || $0.isNumber || $0 == "_") }) {
+            switch word {
+            case "function", "if", "do": depth += 1
+            case "end": depth -= 1
+            default: break
+            }
+        }
+        return depth == 0
     }
 
     /// The identifiers (ASCII letters, digits and '_', not starting with a digit) in `text`.

@@ -47,6 +47,10 @@ import Testing
           return x
         end
         local function one_line_used(x) return x end
+
+        local function guarded_unused(x) if x then return 1 end
+          return 2
+        end
         """
 
     @Test func unusedFunctionsAreLeftOutUsedOnesAndEverythingElseStay() throws {
@@ -59,9 +63,11 @@ import Testing
         #expect(source.contains("local function after_one_line(x)") && source.contains("local function one_line_used(x) return x end"))
         // Recursive, named only by an unused function, or only inside a longer name: gone, with their comments.
         for gone in ["local function unused(", "local function only_by_unused(", "local function used_prefix(", "-- Named by nothing",
-                     "local function one_line_unused("] {
+                     "local function one_line_unused(", "local function guarded_unused(", "  return 2"] {
             #expect(!source.contains(gone), "\(gone)")
         }
+        // A first line that ends in `end` but opens more than it closes is not a one-line function: the whole function went.
+        #expect(!source.contains("\nend\n\nend"))
         #expect(source.hasSuffix("return used_prefix_not(1) + used(2) + after_one_line(3) + one_line_used(4)\n"))
     }
 
