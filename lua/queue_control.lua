@@ -26,4 +26,4 @@ if (s.paused or '0') ~= paused then
   log_event(q.log, paused == '1' and 'queue.paused' or 'queue.resumed', event_id_of(q.queue), now,
     {'servingPosition', s.serving or 0, 'joined', s.joined or 0, 'actor', ARGV[2]})
 end
-return state_reply(200, 'state', s, inv)
+return state_reply(q, 200, 'state', s, inv)

@@ -48,4 +48,4 @@ for i = 1, #ARGV, 2 do
   places[#places + 1] = position
 end
 if s.status == 'prequeue' then s.prequeued = tostring(redis.call('ZCARD', q.pre)) end
-return state_reply(1, 'joined', s, inv, places)
+return state_reply(q, 1, 'joined', s, inv, places)

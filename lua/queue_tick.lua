@@ -149,4 +149,4 @@ if s.status == 'open' and s.paused ~= '1' and inv.sales == 'open' and now - last
   redis.call('HSET', q.queue, 'lastTick', now)
 end
 
-return state_reply(1, 'state', s, inv)
+return state_reply(q, 1, 'state', s, inv)

@@ -16,9 +16,14 @@ public struct QueueState: Equatable, Sendable {
     public var lastAdvancedAt: Int
     /// ms since the epoch when the queue last said sold out (0: never).
     public var soldOutAt: Int
+    /// The draw and user id of the last prequeue buyer the queue has reached (includes/queue.lua
+    /// frontier): -1 when none yet, `QueueTokens.drawRange` once the whole prequeue is reached.
+    public var frontierDraw: Int
+    public var frontierUser: String
 
     public init(status: String, joined: Int, serving: Int, prequeued: Int, admitPerSecond: Int, admissionSeconds: Int,
-                opensAt: Int, available: Int, held: Int, sold: Int, lastAdvancedAt: Int, soldOutAt: Int = 0) {
+                opensAt: Int, available: Int, held: Int, sold: Int, lastAdvancedAt: Int, soldOutAt: Int = 0,
+                frontierDraw: Int = -1, frontierUser: String = "") {
         self.status = status
         self.joined = joined
         self.serving = serving
@@ -31,10 +36,33 @@ public struct QueueState: Equatable, Sendable {
         self.sold = sold
         self.lastAdvancedAt = lastAdvancedAt
         self.soldOutAt = soldOutAt
+        self.frontierDraw = frontierDraw
+        self.frontierUser = frontierUser
     }
 
     /// Buyers with a position the queue has not reached (the prequeue before the open).
     public var waiting: Int { status == "prequeue" ? prequeued : max(0, joined - serving) }
+
+    /// Whether the queue has reached the prequeue buyer with this draw: the prequeue is ranked
+    /// as its sorted set ranks it (by draw, equal draws by user id byte by byte), and the
+    /// frontier is the last member reached. Known on the loop, so a prequeue ticket's poll after
+    /// the open needs Redis only once it is admitted (for the exact position).
+    public func hasReached(draw: UInt64, userId: String) -> Bool {
+        guard status != "prequeue", frontierDraw >= 0 else { return false }
+        let own = Int(draw)
+        return own < frontierDraw || (own == frontierDraw && !frontierUser.utf8.lexicographicallyPrecedes(userId.utf8))
+    }
+
+    /// Where a prequeue buyer the queue has not reached stands, from the draw: the draws are
+    /// uniform, so the positions after the frontier are spread evenly over the draws above it
+    /// (off by about the square root of the prequeue's size at most, least near the front).
+    /// Always behind the serving position: an estimate never admits.
+    public func estimatedPosition(draw: UInt64) -> Int {
+        let range = Double(QueueTokens.drawRange)
+        let front = Double(min(max(0, frontierDraw), Int(QueueTokens.drawRange) - 1))
+        let share = max(0, Double(draw) - front) / (range - front)
+        return serving + 1 + min(max(0, prequeued - serving - 1), Int(share * Double(max(0, prequeued - serving))))
+    }
 }
 
 /// One answer to a buyer: status code, JSON body, Retry-After seconds.
@@ -93,14 +121,13 @@ public enum QueueView {
                              admissionToken: (Admission) -> String) -> QueueAnswer {
         let ok = created ? 201 : 200
         let token = ",\"queueToken\":\(JSONText.quote(queueToken))"
-        let spread = ticket.position % 3 // the same buyers do not all come back in the same second
         if state.status == "cancelled" {
             return QueueAnswer(status: 409, body: APIError.eventCancelled.json)
         }
         if state.status == "closed" {
             return QueueAnswer(status: 409, body: #"{"error":"sales_closed","message":"sales are closed for this event"}"#)
         }
-        if ticket.position == 0 || state.status == "prequeue" {
+        if state.status == "prequeue" {
             let untilOpen = max(0, (state.opensAt - now + 999) / 1000)
             // When to come back after the open, from how far back the draw puts the buyer (draws are
             // uniform), never later than `longest` (a third of the admission window, at most 45 s):
@@ -117,18 +144,25 @@ public enum QueueView {
             let afterOpen = rank <= seats
                 ? Int(share * Double(state.prequeued) / seats * min(Double(maxRetryAfter), seats / pace(state, observedRate: observedRate), Double(longest / 2)))
                 : longest / 2 + Int((rank - seats) / max(1, size - seats) * Double(longest - longest / 2))
-            let retry = untilOpen + afterOpen + spread // (nothing changes for this buyer before then)
+            let retry = untilOpen + afterOpen // (nothing changes for this buyer before then)
             return QueueAnswer(status: ok, body: "{\"status\":\"prequeue\",\"position\":null,\"ahead\":null,\"estimatedWaitSeconds\":\(untilOpen + afterOpen)"
                 + ",\"opensAt\":\(JSONText.quote(ISOTime.string(milliseconds: state.opensAt)))\(token)}", retryAfter: max(1, retry))
         }
+        // A prequeue ticket after the open, not reached yet (the caller learns the exact position of
+        // one reached, QueueState.hasReached): its place is estimated from the draw, and it is never admitted.
+        let estimated = ticket.position == 0
+        let position = estimated ? state.estimatedPosition(draw: draw) : ticket.position
+        let spread = position % 3 // the same buyers do not all come back in the same second
         // servingPosition: the state this answer was made from (admitted exactly when position <= servingPosition).
-        func head(_ status: String) -> String { "{\"status\":\"\(status)\",\"position\":\(ticket.position),\"servingPosition\":\(state.serving)" }
+        func head(_ status: String) -> String {
+            "{\"status\":\"\(status)\",\"position\":\(position)\(estimated ? ",\"positionEstimated\":true" : ""),\"servingPosition\":\(state.serving)"
+        }
         if state.status == "sold_out" {
             // (seats may be left that the queue calls remnants: includes/queue.lua; the waitlist is open to them)
             return QueueAnswer(status: ok, body: head("sold_out") + ",\"ahead\":0,\"estimatedWaitSeconds\":0,\"available\":\(max(0, state.available))\(token)"
                 + ",\"waitlist\":\"POST /v1/events/\(ticket.eventId)/waitlist\"}")
         }
-        if ticket.position <= state.serving {
+        if !estimated, ticket.position <= state.serving {
             let since = admittedAt ?? (state.lastAdvancedAt > 0 ? state.lastAdvancedAt : now)
             let deadline = since + state.admissionSeconds * 1000
             guard now < deadline else {
@@ -139,7 +173,7 @@ public enum QueueView {
                 + ",\"admissionToken\":\(JSONText.quote(admissionToken(admission)))"
                 + ",\"admissionExpiresAt\":\(JSONText.quote(ISOTime.string(milliseconds: deadline))),\"available\":\(max(0, state.available))}")
         }
-        let ahead = ticket.position - state.serving - 1
+        let ahead = position - state.serving - 1
         let moving = state.status == "open" && state.available > 0
         let wait = moving ? Int((Double(ahead + 1) / pace(state, observedRate: observedRate)).rounded(.up)) : nil
         // Near the front, every second; while nothing moves, soon (seats may come back, or the
@@ -160,11 +194,11 @@ public enum QueueView {
             // Nothing available, and even if every held seat came back the queue would not reach this far
             // (`prequeueReach` buyers per seat): rarely, spread out, as far back. (Paused, above: a
             // resumed queue may move fast.)
-            retry = half + ticket.position % (maxRetryAfter - half + 1)
+            retry = half + position % (maxRetryAfter - half + 1)
         } else if untilNear < half {
             retry = max(1, untilNear - spread)
         } else {
-            retry = min(untilNear, half + ticket.position % (maxRetryAfter - half + 1))
+            retry = min(untilNear, half + position % (maxRetryAfter - half + 1))
         }
         // Never longer than a third of the admission window: a buyer admitted meanwhile must come back in time.
         let capped = min(retry, max(1, state.admissionSeconds / 3))

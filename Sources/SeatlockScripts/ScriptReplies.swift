@@ -52,14 +52,16 @@ public struct QueueReply: Equatable, Sendable {
     public let places: [Place]
 
     public init?(_ reply: RedisValue) {
-        guard let parts = reply.array, parts.count >= 14, parts[0].int != nil, let word = parts[1].string,
-              word == "state" || word == "joined", let status = parts[2].string else { return nil }
-        let numbers = parts[3...].map(\.int)
+        guard let parts = reply.array, parts.count >= 16, parts[0].int != nil, let word = parts[1].string,
+              word == "state" || word == "joined", let status = parts[2].string,
+              let frontierUser = parts[15].string else { return nil }
+        let numbers = (parts[3..<15] + parts[16...]).map(\.int)
         guard numbers.allSatisfy({ $0 != nil }) else { return nil }
         let n = numbers.map { $0! }
-        guard n.count >= 11, word == "joined" || n.count == 11, (n.count - 11) % 2 == 0 else { return nil }
+        guard word == "joined" || n.count == 12, (n.count - 12) % 2 == 0 else { return nil }
         state = QueueState(status: status, joined: n[0], serving: n[1], prequeued: n[2], admitPerSecond: n[3], admissionSeconds: n[4],
-                           opensAt: n[5], available: n[6], held: n[7], sold: n[8], lastAdvancedAt: n[9], soldOutAt: n[10])
-        places = stride(from: 11, to: n.count, by: 2).map { Place(status: n[$0], position: n[$0 + 1]) }
+                           opensAt: n[5], available: n[6], held: n[7], sold: n[8], lastAdvancedAt: n[9], soldOutAt: n[10],
+                           frontierDraw: n[11], frontierUser: frontierUser)
+        places = stride(from: 12, to: n.count, by: 2).map { Place(status: n[$0], position: n[$0 + 1]) }
     }
 }

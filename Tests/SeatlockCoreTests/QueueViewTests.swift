@@ -71,4 +71,37 @@ import Testing
         let paused = try #require(Self.retryAfter(state, position: 100_000))
         #expect(paused >= 5 && paused <= 7, "\(paused)")
     }
+
+    /// After the open a prequeue ticket is admitted when its draw ranks at or before the frontier
+    /// (the sorted set's order: draw, then user id byte by byte); otherwise its place is an
+    /// estimate behind the serving position, and the answer never carries an admission.
+    @Test func aPrequeueTicketAfterTheOpenIsJudgedByTheFrontier() {
+        var state = QueueState(status: "open", joined: 100_000, serving: 25_000, prequeued: 100_000, admitPerSecond: 0, admissionSeconds: 300,
+                               opensAt: 0, available: 1_000, held: 0, sold: 0, lastAdvancedAt: 1,
+                               frontierDraw: Int(QueueTokens.drawRange / 4), frontierUser: "m")
+        let front = QueueTokens.drawRange / 4
+        #expect(state.hasReached(draw: front - 1, userId: "z"))
+        #expect(state.hasReached(draw: front, userId: "m") && state.hasReached(draw: front, userId: "a"))
+        #expect(!state.hasReached(draw: front, userId: "ma") && !state.hasReached(draw: front + 1, userId: "a"))
+        // Uniform draws: half way between the frontier and the top is half way through the rest.
+        let middle = state.estimatedPosition(draw: front + (QueueTokens.drawRange - front) / 2)
+        #expect(abs(middle - 62_500) <= 1, "\(middle)")
+        #expect(state.estimatedPosition(draw: front) == 25_001 && state.estimatedPosition(draw: QueueTokens.drawRange - 1) == 100_000)
+        let answer = QueueView.place(state, ticket: QueueTicket(eventId: "e", userId: "u", position: 0), admittedAt: nil, now: 1_000,
+                                     observedRate: 0, created: false, queueToken: "t", draw: front) { _ in "minted" }
+        #expect(answer.body.hasPrefix(#"{"status":"waiting","position":25001,"positionEstimated":true,"servingPosition":25000"#), "\(answer.body)")
+        #expect(!answer.body.contains("minted") && answer.retryAfter == 1)
+        // Before the first admission nobody is reached; once the whole prequeue is, everyone is.
+        state.serving = 0
+        state.frontierDraw = -1
+        #expect(!state.hasReached(draw: 0, userId: "a") && state.estimatedPosition(draw: QueueTokens.drawRange / 2) == 50_001)
+        state.serving = 100_000
+        state.frontierDraw = Int(QueueTokens.drawRange)
+        #expect(state.hasReached(draw: QueueTokens.drawRange - 1, userId: "zzz"))
+        // Sold out: told from memory, reached or not.
+        state.status = "sold_out"
+        let soldOut = QueueView.place(state, ticket: QueueTicket(eventId: "e", userId: "u", position: 0), admittedAt: nil, now: 1_000,
+                                      observedRate: 0, created: false, queueToken: "t", draw: 5) { _ in "minted" }
+        #expect(soldOut.body.hasPrefix(#"{"status":"sold_out","#) && !soldOut.body.contains("minted"), "\(soldOut.body)")
+    }
 }

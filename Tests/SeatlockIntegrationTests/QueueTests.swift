@@ -119,9 +119,11 @@ import Testing
         }
         #expect(summary.string("status") == "prequeue" && summary.json?["waiting"] as? Int == 1000, "\(summary.text)")
         Thread.sleep(until: Date(timeIntervalSince1970: Double(opensAtMilliseconds) / 1000 + 0.5))
+        // Joining again returns the same place: after the open, the exact position drawn.
         var positions: [Int] = []
-        for token in tokens {
-            let place = try Self.poll(server, event, token)
+        for index in 1...1000 {
+            let place = try Self.join(server, event, "pre-\(index)")
+            #expect(place.status == 200 && place.json?["positionEstimated"] == nil, "\(place.text)")
             positions.append(try #require(place.json?["position"] as? Int, "\(place.text)"))
         }
         #expect(positions.sorted() == Array(1...1000), "the prequeue's positions are 1...1000, each once")
@@ -134,6 +136,57 @@ import Testing
         #expect(abs(covariance / variance) < 0.15, "join order and position correlate: \(covariance / variance)")
         // Later arrivals queue behind the prequeue, first come first served.
         #expect(try Self.join(server, event, "pre-late").json?["position"] as? Int == 1001)
+    }
+
+    /// After the open a prequeue ticket's poll is answered from the loop's state: the queue's
+    /// frontier (its last prequeue buyer reached) says whether the draw is admitted; a buyer not
+    /// reached gets a place estimated from the draw (behind the serving position, never an
+    /// admission), and one reached gets the exact position with the admission and a new token.
+    @Test func aPrequeueTicketIsAdmittedByItsDrawAgainstTheFrontier() throws {
+        let server = try TestServer.shared()
+        let event = TestServer.uniqueEventId("q-front")
+        let opensAtMilliseconds = Int(Date().addingTimeInterval(4).timeIntervalSince1970 * 1000)
+        try Self.createQueuedEvent(server, event, seats: 1000,
+                                   queue: "{\"opensAt\":\"\(ISOTime.string(milliseconds: opensAtMilliseconds))\",\"admitPerSecond\":100}")
+        var tokens: [String] = []
+        for index in 1...300 {
+            let reply = try Self.join(server, event, "front-\(index)")
+            try #require(reply.status == 201 && reply.string("status") == "prequeue", "\(reply.text)")
+            tokens.append(try #require(reply.string("queueToken")))
+        }
+        Thread.sleep(until: Date(timeIntervalSince1970: Double(opensAtMilliseconds) / 1000 + 1.2))
+        var admitted: [(user: String, position: Int)] = [], waiting: [(user: String, estimate: Int, serving: Int)] = []
+        for (index, token) in tokens.enumerated() {
+            let place = try Self.poll(server, event, token)
+            let position = try #require(place.json?["position"] as? Int, "\(place.text)")
+            let serving = try #require(place.json?["servingPosition"] as? Int, "\(place.text)")
+            switch place.string("status") {
+            case "admitted"?:
+                #expect(place.json?["positionEstimated"] == nil && position <= serving && place.string("admissionToken") != nil, "\(place.text)")
+                let newToken = try #require(place.string("queueToken"))
+                let ticket = try #require(Self.queueTokens.ticket(newToken))
+                #expect(ticket.position == position, "an admitted prequeue buyer's new token carries the exact position")
+                admitted.append(("front-\(index + 1)", position))
+            case "waiting"?:
+                #expect(place.json?["positionEstimated"] as? Bool == true && position > serving && place.string("admissionToken") == nil, "\(place.text)")
+                #expect(place.string("queueToken") == token, "a waiting prequeue buyer keeps the token")
+                waiting.append(("front-\(index + 1)", position, serving))
+            default:
+                Issue.record("unexpected place: \(place.text)")
+            }
+        }
+        #expect(!admitted.isEmpty && !waiting.isEmpty, "\(admitted.count) admitted, \(waiting.count) waiting")
+        for buyer in admitted {
+            #expect(try Self.join(server, event, buyer.user).json?["position"] as? Int == buyer.position)
+        }
+        var misses = 0
+        for buyer in waiting {
+            let exact = try #require(try Self.join(server, event, buyer.user).json?["position"] as? Int)
+            #expect(exact > buyer.serving, "\(buyer.user) was told waiting at serving \(buyer.serving), but holds position \(exact)")
+            misses += abs(exact - buyer.estimate)
+        }
+        // Draws are uniform: the estimates are near (a few dozen places in 300 at most, on average far less).
+        #expect(waiting.isEmpty || misses / waiting.count < 40, "estimates off by \(misses / max(1, waiting.count)) on average")
     }
 
     @Test func aHoldNeedsThisBuyersLiveAdmissionToThisEvent() throws {

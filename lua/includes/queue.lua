@@ -78,22 +78,44 @@ local function load_queue(q)
   return inv, s
 end
 
+-- Draws are below 2^52 (QueueTokens.drawRange): exact in a sorted set's score.
+local draw_range = 4503599627370496
+
+-- The prequeue's frontier: the draw and user id of the last prequeue buyer
+-- the queue has reached (rank `serving`), so that a loop tells a prequeue
+-- ticket after the open whether it is admitted by comparing its draw
+-- (QueueState.hasReached), with no Redis call per buyer; only the buyers
+-- reached ask Redis for their exact position (queue_join). -1 before the
+-- open or the first admission; 2^52, above every draw, once the whole
+-- prequeue is reached.
+local function frontier(q, s)
+  local serving, prequeued = tonumber(s.serving or 0), tonumber(s.prequeued or 0)
+  if s.status == 'prequeue' or serving <= 0 then return -1, '' end
+  if serving >= prequeued then return draw_range, '' end
+  local last = redis.call('ZRANGE', q.pre, serving - 1, serving - 1, 'WITHSCORES')
+  if not last[1] then return -1, '' end
+  return tonumber(last[2]), last[1]
+end
+
 -- The state every reply carries, as a flat list (ScriptReplies.QueueState):
 -- status, joined, serving, prequeued, admitPerSecond, admissionSeconds,
--- opensAt, available, held, sold, lastAdvancedAt, soldOutAt (0: never).
-local function queue_state(s, inv)
+-- opensAt, available, held, sold, lastAdvancedAt, soldOutAt (0: never),
+-- the frontier's draw and user id.
+local function queue_state(q, s, inv)
   local status = s.status
   if status == 'open' and s.paused == '1' then status = 'paused' end
   if inv.sales == 'cancelled' then status = 'cancelled' elseif inv.sales ~= 'open' then status = 'closed' end
+  local front_draw, front_user = frontier(q, s)
   return {status, tonumber(s.joined or 0), tonumber(s.serving or 0), tonumber(s.prequeued or 0),
           tonumber(s.admitPerSecond or 0), tonumber(s.admissionSeconds), tonumber(s.opensAt),
-          inv.available, inv.held, inv.sold, tonumber(s.lastAdvancedAt or 0), tonumber(s.soldOutAt or 0)}
+          inv.available, inv.held, inv.sold, tonumber(s.lastAdvancedAt or 0), tonumber(s.soldOutAt or 0),
+          front_draw, front_user}
 end
 
 -- {code, word, state..., extra...}: the reply of the queue scripts.
-local function state_reply(code, word, s, inv, extra)
+local function state_reply(q, code, word, s, inv, extra)
   local reply = {code, word}
-  for _, v in ipairs(queue_state(s, inv)) do reply[#reply + 1] = v end
+  for _, v in ipairs(queue_state(q, s, inv)) do reply[#reply + 1] = v end
   for _, v in ipairs(extra or {}) do reply[#reply + 1] = v end
   return reply
 end

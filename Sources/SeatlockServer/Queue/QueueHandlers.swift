@@ -16,7 +16,7 @@ extension BookingHandlers {
         joinQueue(eventId, userId: userId, request, responder)
     }
 
-    /// Also the way a prequeue ticket learns the position drawn for it at the open (joining again is idempotent).
+    /// Also the way a prequeue ticket the queue has reached learns the position drawn for it at the open (joining again is idempotent).
     private func joinQueue(_ eventId: String, userId: String, _ request: HTTPRequest, _ responder: HTTPResponder) {
         queues.join(eventId, userId: userId, draw: queueTokens.draw(eventId: eventId, userId: userId)) { [self] outcome in
             switch outcome {
@@ -44,11 +44,13 @@ extension BookingHandlers {
         }
         queues.withQueue(eventId) { [self] reading in
             guard case let .queue(state) = reading else { return answerWithout(reading, responder) }
-            if ticket.position == 0, state.status != "prequeue" {
-                // The prequeue was drawn at the open: one Redis call learns this buyer's position.
+            let draw = ticket.position == 0 ? queueTokens.draw(eventId: eventId, userId: ticket.userId) : 0
+            if ticket.position == 0, state.status == "open" || state.status == "paused", state.hasReached(draw: draw, userId: ticket.userId) {
+                // Admitted from the prequeue: one Redis call learns the exact position the
+                // admission carries. Until then the place is estimated from the draw, from memory.
                 return joinQueue(eventId, userId: ticket.userId, request, responder)
             }
-            answer(place(state, ticket, token: token, created: false), responder) // the same ticket: the same token
+            answer(place(state, ticket, token: token, created: false, draw: draw), responder) // the same ticket: the same token
         }
     }
 
@@ -106,10 +108,11 @@ extension BookingHandlers {
 
     // MARK: answers
 
-    private func place(_ state: QueueState, _ ticket: QueueTicket, token: String, created: Bool) -> QueueAnswer {
+    /// `draw`: the ticket's draw when the caller has it (a prequeue ticket's), else computed here.
+    private func place(_ state: QueueState, _ ticket: QueueTicket, token: String, created: Bool, draw known: UInt64? = nil) -> QueueAnswer {
         let now = Int(Date().timeIntervalSince1970 * 1000)
         let prequeued = ticket.position == 0 && state.status == "prequeue"
-        let draw = ticket.position == 0 ? queueTokens.draw(eventId: ticket.eventId, userId: ticket.userId) : 0
+        let draw = ticket.position == 0 ? known ?? queueTokens.draw(eventId: ticket.eventId, userId: ticket.userId) : 0
         let answer = QueueView.place(state, ticket: ticket, admittedAt: queues.admittedAt(ticket.eventId, position: ticket.position),
                                now: now, observedRate: queues.observedRate(ticket.eventId),
                                created: created, queueToken: token, draw: draw,
