@@ -98,7 +98,7 @@ final class QueueDesk {
         joinFlush = nil
     }
 
-    /// Joins the buyer (or, for a prequeue ticket after the open, learns
+    /// Joins the buyer (or, for a prequeue ticket the queue has reached, learns
     /// the position drawn): gathered with the other joins of this loop.
     func join(_ eventId: String, userId: String, draw: UInt64, _ completion: @escaping (JoinOutcome) -> Void) {
         pendingJoins[eventId, default: []].append(PendingJoin(userId: userId, draw: draw, completion: completion))
