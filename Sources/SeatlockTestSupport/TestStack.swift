@@ -1,5 +1,6 @@
 // What integration tests run against: a real redis-server started for the
-// test process (free port, temporary directory, stopped at exit) and a real
+// test process (free port, temporary directory, stopped and removed at exit;
+// SEATLOCK_KEEP_TEST_DIRS=1 keeps the directories and their redis.log) and a real
 // booking server on it. Each test uses its own event id, so tests run in
 // parallel without FLUSHALL. A missing redis-server is a failure, not a skip.
 import Foundation
@@ -33,6 +34,7 @@ public final class TestRedis: @unchecked Sendable {
         scripts = try BookingScripts(library)
         try client().load(library)
         liveServers.withLock { $0.append(server) }
+        testDirectories.withLock { $0.append(directory) }
     }
 
     /// A local cluster of 3 primaries and 3 replicas (`persistent`: append-only files, for nodes killed and started again).
@@ -46,6 +48,13 @@ public final class TestRedis: @unchecked Sendable {
         scripts = try BookingScripts(library)
         try client().load(library)
         liveServers.withLock { $0 += cluster.nodes }
+        testDirectories.withLock { $0.append(directory) }
+    }
+
+    deinit {
+        cluster?.stop()
+        server.stop()
+        removeTestDirectory(cluster?.directory ?? server.directory)
     }
 
     /// One per test process, shared by every test.
@@ -75,8 +84,15 @@ public final class TestRedis: @unchecked Sendable {
 
 import Synchronization
 private let liveServers = Mutex<[LocalRedisServer]>([])
+private let testDirectories = Mutex<[URL]>([])
 private func stopAllRedisServers() {
     for server in liveServers.withLock({ $0 }) { server.killWithoutWaiting() }
+    for directory in testDirectories.withLock({ $0 }) { removeTestDirectory(directory) }
+}
+
+private func removeTestDirectory(_ directory: URL) {
+    guard ProcessInfo.processInfo.environment["SEATLOCK_KEEP_TEST_DIRS"] != "1" else { return }
+    try? FileManager.default.removeItem(at: directory)
 }
 
 public final class TestServer: @unchecked Sendable {

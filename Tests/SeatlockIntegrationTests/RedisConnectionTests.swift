@@ -14,7 +14,10 @@ import Testing
     @Test func passwordAndDatabaseComeFromTheURL() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("seatlock-auth-\(UUID().uuidString)")
         let server = try LocalRedisServer(directory: directory, password: "s3cret-pass")
-        defer { server.stop() }
+        defer {
+            server.stop()
+            try? FileManager.default.removeItem(at: directory)
+        }
         var url = server.url
         url.database = 3
         var withoutPassword = url
