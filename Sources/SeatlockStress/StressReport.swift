@@ -58,6 +58,15 @@ public struct StressStats {
         lastUnavailable = seconds
     }
 
+    /// From a buyer's wish to send a request to a free connection sending it: the tool's own
+    /// queueing (a poll late here is a buyer late whom the server cannot see).
+    var clientWait: [Endpoint: Histogram<UInt64>] = [:]
+
+    mutating func record(_ endpoint: Endpoint, clientWait duration: Duration) {
+        _ = clientWait[endpoint, default: Histogram<UInt64>(highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: .three)]
+            .record(Self.microseconds(duration))
+    }
+
     mutating func record(bookingTime duration: Duration) {
         _ = bookingTime.record(Self.microseconds(duration))
     }
@@ -126,6 +135,19 @@ public struct StressReport {
             let values = Self.percentiles.map { milliseconds(s.bookingTime.valueAtPercentile($0.1)).padding(toLength: 8, withPad: " ", startingAt: 0) }.joined()
             lines.append("  hold→confirmed  \(values)\(milliseconds(s.bookingTime.max).padding(toLength: 8, withPad: " ", startingAt: 0))\(s.bookingTime.totalCount)")
         }
+        // Seconds: under load these waits, not the server's answers, are what make buyers late.
+        if !s.clientWait.isEmpty {
+            lines.append("waited in this tool for a free connection (s; arrivals wait behind buyers already in the flow)")
+            lines.append("                  " + Self.percentiles.map { $0.0.padding(toLength: 8, withPad: " ", startingAt: 0) }.joined() + "max     count")
+        }
+        func seconds(_ microseconds: UInt64) -> String {
+            String(format: "%.3f", Double(microseconds) / 1_000_000).padding(toLength: 8, withPad: " ", startingAt: 0)
+        }
+        for endpoint in Endpoint.allCases {
+            guard let h = s.clientWait[endpoint], h.totalCount > 0 else { continue }
+            let values = Self.percentiles.map { seconds(h.valueAtPercentile($0.1)) }.joined()
+            lines.append("  \(endpoint.rawValue.padding(toLength: 16, withPad: " ", startingAt: 0))\(values)\(seconds(h.max))\(h.totalCount)")
+        }
         lines.append("responses: " + s.statuses.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", "))
         if let first = s.firstUnavailable, let last = s.lastUnavailable {
             lines.append(String(format: "unavailable (503, waited out and sent again): %d, from %.2f s to %.2f s (%.2f s)", s.unavailable, first, last, last - first))
@@ -157,6 +179,10 @@ public struct StressReport {
         let statuses = s.statuses.sorted { $0.key < $1.key }.map { "\(JSONText.quote($0.key)):\($0.value)" }.joined(separator: ",")
         let errors = s.errorKinds.sorted { $0.key < $1.key }.map { "\(JSONText.quote($0.key)):\($0.value)" }.joined(separator: ",")
         let booking = Self.percentiles.map { "\"\($0.0)\":\(Double(s.bookingTime.valueAtPercentile($0.1)) / 1000)" }.joined(separator: ",")
+        let clientWait = Endpoint.allCases.compactMap { endpoint -> String? in
+            guard let h = s.clientWait[endpoint], h.totalCount > 0 else { return nil }
+            return "\"\(endpoint.rawValue)\":{" + Self.percentiles.map { "\"\($0.0)\":\(Double(h.valueAtPercentile($0.1)) / 1000)" }.joined(separator: ",") + "}"
+        }.joined(separator: ",")
         return "{\"buyers\":\(options.buyers),\"seats\":\(options.seats),\"wallSeconds\":\(s.wallSeconds),\"requests\":\(s.requests),"
             + "\"requestsPerSecond\":\(Double(s.requests) / max(s.wallSeconds, 0.001)),\"outcomes\":{\(outcomes)},"
             + "\"seatsSold\":\(seatsSold.map(String.init) ?? "null"),\"firstSoldOutSeconds\":\(s.firstSoldOut.map { "\($0)" } ?? "null"),"
@@ -164,7 +190,7 @@ public struct StressReport {
             + "\"allAnsweredSeconds\":\(s.allAnswered.map { "\($0)" } ?? "null"),\"waitlistJoined\":\(s.waitlistJoined),"
             + "\"offers\":{\"seen\":\(s.offersSeen),\"taken\":\(s.offersTaken),\"letGo\":\(s.offersLeft)},"
             + "\"queuePollsFromMemory\":\(queuePolls.map(String.init) ?? "null"),\"queueRedisCalls\":\(queueRedisCalls.map(String.init) ?? "null"),"
-            + "\"latencyMs\":{\(latency.joined(separator: ","))},\"holdToConfirmedMs\":{\(booking)},"
+            + "\"latencyMs\":{\(latency.joined(separator: ","))},\"holdToConfirmedMs\":{\(booking)},\"toolQueueMs\":{\(clientWait)},"
             + "\"responses\":{\(statuses)},\"errors\":\(s.errors),\"unavailable\":\(s.unavailable),"
             + "\"unavailableFrom\":\(s.firstUnavailable.map { String($0) } ?? "null"),\"unavailableTo\":\(s.lastUnavailable.map { String($0) } ?? "null"),\"errorKinds\":{\(errors)},"
             + "\"auditPassed\":\(auditPassed.map { "\($0)" } ?? "null"),\"passed\":\(passed)}"

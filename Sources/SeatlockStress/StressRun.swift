@@ -400,6 +400,7 @@ public final class StressRun {
 
     private func fire(_ request: PendingRequest, on index: Int) {
         let sent = ContinuousClock.now
+        stats.record(request.endpoint, clientWait: sent - request.wanted)
         connections[index].send(method: request.method, path: request.path, headers: request.headers, body: request.body) { [self] response in
             if response.status == 503, options.retryUnavailable {
                 stats.recordUnavailable(at: elapsedSeconds)
@@ -488,6 +489,8 @@ private struct PendingRequest {
     let headers: [(String, String)]
     let body: [UInt8]?
     let completion: (ClientResponse) -> Void
+    /// When the buyer wanted to send it: the time until a connection was free is the tool's own queueing.
+    let wanted = ContinuousClock.now
 }
 
 private final class Buyer {
