@@ -53,6 +53,8 @@ public final class StressRun {
     private var watchers = 0
     private var watchUntil: Double?
     private var sellThroughTimer: LoopTimer?
+    /// The sell-through probe is in flight.
+    private var probing = false
     private var done = false
 
     public init(loop: EventLoop, options: StressOptions, opensAt: Int? = nil, onProgress: @escaping (String) -> Void,
@@ -95,9 +97,14 @@ public final class StressRun {
     var sinceOpen: Double { elapsedSeconds - openOffset }
 
     /// Sell-through: the first moment the event had no seat available (every seat held or sold once).
+    /// The probe goes before the buyers' requests, one at a time: behind them, under load, it
+    /// measured the tool's own queue (polls waited 30 s there in the 500,000-buyer run).
     private func watchSellThrough() {
         guard stats.sellThrough == nil else { sellThroughTimer?.cancel(); return }
+        guard !probing else { return }
+        probing = true
         enqueue(PendingRequest(endpoint: .watch, method: "GET", path: "/v1/events/\(options.eventId)", headers: [], body: nil) { [self] response in
+            probing = false
             if response.status == 200, stats.sellThrough == nil, Self.contains(#""available":0,"#, in: response.body) {
                 stats.sellThrough = sinceOpen
             }
@@ -361,7 +368,7 @@ public final class StressRun {
     private func enqueue(_ request: PendingRequest, followUp: Bool = true) {
         switch (followUp, request.endpoint) {
         case (false, _): queue.append(request) // an arrival: behind everyone already here
-        case (true, .look), (true, .hold), (true, .pay), (true, .poll), (true, .waitlist): purchases.append(request)
+        case (true, .look), (true, .hold), (true, .pay), (true, .poll), (true, .waitlist), (true, .watch): purchases.append(request)
         case (true, _): followUps.append(request)
         }
         pump()
