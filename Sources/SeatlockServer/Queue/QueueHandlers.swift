@@ -13,12 +13,12 @@ extension BookingHandlers {
         guard case let .buyer(userId) = try authenticate(request) else {
             throw APIError(status: 403, code: "forbidden", message: "the queue is joined with a buyer token")
         }
-        joinQueue(eventId, userId: userId, request, responder)
+        joinQueue(eventId, userId: userId, draw: queueTokens.draw(eventId: eventId, userId: userId), request, responder)
     }
 
     /// Also the way a prequeue ticket the queue has reached learns the position drawn for it at the open (joining again is idempotent).
-    private func joinQueue(_ eventId: String, userId: String, _ request: HTTPRequest, _ responder: HTTPResponder) {
-        queues.join(eventId, userId: userId, draw: queueTokens.draw(eventId: eventId, userId: userId)) { [self] outcome in
+    private func joinQueue(_ eventId: String, userId: String, draw: UInt64, _ request: HTTPRequest, _ responder: HTTPResponder) {
+        queues.join(eventId, userId: userId, draw: draw) { [self] outcome in
             switch outcome {
             case let .refused(result):
                 respond(responder, result, request: request)
@@ -30,7 +30,7 @@ extension BookingHandlers {
             case let .place(state, place):
                 queues.withQueue(eventId) { _ in } // follow it: this loop's polls will be answered from memory
                 let ticket = QueueTicket(eventId: eventId, userId: userId, position: place.position)
-                answer(self.place(state, ticket, token: queueTokens.queueToken(ticket), created: place.status == 201), responder)
+                answer(self.place(state, ticket, token: queueTokens.queueToken(ticket), created: place.status == 201, draw: draw), responder)
             }
         }
     }
@@ -48,7 +48,7 @@ extension BookingHandlers {
             if ticket.position == 0, state.status == "open" || state.status == "paused", state.hasReached(draw: draw, userId: ticket.userId) {
                 // Admitted from the prequeue: one Redis call learns the exact position the
                 // admission carries. Until then the place is estimated from the draw, from memory.
-                return joinQueue(eventId, userId: ticket.userId, request, responder)
+                return joinQueue(eventId, userId: ticket.userId, draw: draw, request, responder)
             }
             answer(place(state, ticket, token: token, created: false, draw: draw), responder) // the same ticket: the same token
         }
